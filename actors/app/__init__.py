@@ -1,0 +1,1 @@
+"""The application layer behind bin/perpsbot: commands, wiring, run reports and benchmarks."""

@@ -1,0 +1,1 @@
+"""Backup: scheduled, verified, compressed snapshots of the journal database with retention."""

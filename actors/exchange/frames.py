@@ -1,0 +1,188 @@
+"""Advanced Trade WebSocket frames, built exactly as Coinbase sends them (see COINBASE.md).
+
+Owns the wire shape of every frame the built-in exchange sends: field names and order, decimal
+formatting (prices on the product's price grid, sizes in its base increment, both as strings) and
+timestamp formats (frame `timestamp` RFC3339 with nanoseconds, event times with microseconds,
+heartbeat `current_time` Go-style).
+
+A data frame's body is the same for every connection except `sequence_num`, which each connection
+numbers itself; builders therefore return a `PendingFrame` with the events encoded once, rendered
+per connection by `render(sequence_num)`. Error frames carry no channel and no sequence number.
+
+Pure functions only: must never read clocks, touch sockets or hold state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Iterable, Mapping, Sequence
+
+import msgspec
+
+from actors.exchange.market import LevelChange, MarketTrade, TickerStats
+from actors.products import ProductSpec
+
+SUBSCRIPTIONS = "subscriptions"
+HEARTBEATS = "heartbeats"
+L2_DATA = "l2_data"
+MARKET_TRADES = "market_trades"
+TICKER = "ticker"
+
+SNAPSHOT = "snapshot"
+UPDATE = "update"
+
+_ZERO_QUANTITY = "0"  # how a removed level is sent; clients must compare numerically anyway
+_PERCENT_PLACES = Decimal("0.00000001")
+
+_encoder = msgspec.json.Encoder()
+
+
+class PendingFrame(msgspec.Struct, frozen=True):
+    """A data frame complete except for its per-connection sequence number."""
+
+    channel: str
+    timestamp: str
+    events: msgspec.Raw  # the events array, already JSON
+
+    def render(self, sequence_num: int) -> str:
+        return _encoder.encode(
+            {
+                "channel": self.channel,
+                "client_id": "",
+                "timestamp": self.timestamp,
+                "sequence_num": sequence_num,
+                "events": self.events,
+            }
+        ).decode()
+
+
+# --------------------------------------------------------------------- formats
+
+
+def _utc(ts: float) -> tuple[datetime, int]:
+    """Whole-second UTC datetime and the nanoseconds past it."""
+    ns = round(ts * 1_000_000_000)
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=timezone.utc), nanos
+
+
+def rfc3339_nanos(ts: float) -> str:
+    """'2026-11-23T21:40:01.120000000Z': the frame `timestamp` format."""
+    moment, nanos = _utc(ts)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+
+
+def rfc3339_micros(ts: float) -> str:
+    """'2026-11-23T21:40:01.118000Z': the `event_time` and trade `time` format."""
+    moment, nanos = _utc(ts)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos // 1000:06d}Z"
+
+
+def go_time(ts: float, uptime_s: float) -> str:
+    """'2026-11-23 21:40:01.000398221 +0000 UTC m=+5012.775310091': heartbeat `current_time`."""
+    moment, nanos = _utc(ts)
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{nanos:09d} +0000 UTC m=+{uptime_s:.9f}"
+
+
+def price_text(spec: ProductSpec, price: Decimal) -> str:
+    """A price on the product's grid: '91234.55' for spot, '91235' for the perp (tick 5)."""
+    return format(price.quantize(spec.price_increment), "f")
+
+
+def size_text(spec: ProductSpec, size: Decimal) -> str:
+    """A size in venue units to the base increment: '0.42000000' spot, '7' contracts; zero is '0'."""
+    if size == 0:
+        return _ZERO_QUANTITY
+    return format(size.quantize(spec.base_increment), "f")
+
+
+def _optional_price(spec: ProductSpec, price: Decimal | None) -> str:
+    return "" if price is None else price_text(spec, price)
+
+
+def _pending(channel: str, ts: float, events: list[dict]) -> PendingFrame:
+    return PendingFrame(channel, rfc3339_nanos(ts), msgspec.Raw(_encoder.encode(events)))
+
+
+# --------------------------------------------------------------------- frames
+
+
+def subscriptions(ts: float, current: Mapping[str, Sequence[str]]) -> PendingFrame:
+    """The ack sent after every subscribe/unsubscribe: all current subscriptions by channel."""
+    return _pending(SUBSCRIPTIONS, ts, [{"subscriptions": {c: list(p) for c, p in current.items()}}])
+
+
+def heartbeat(ts: float, counter: int, uptime_s: float) -> PendingFrame:
+    return _pending(HEARTBEATS, ts, [{"current_time": go_time(ts, uptime_s), "heartbeat_counter": counter}])
+
+
+def l2_snapshot(
+    ts: float,
+    spec: ProductSpec,
+    bids: Iterable[tuple[Decimal, Decimal]],
+    offers: Iterable[tuple[Decimal, Decimal]],
+    event_ts: float,
+) -> PendingFrame:
+    """The full book of one product, bids best first then offers best first."""
+    event_time = rfc3339_micros(event_ts)
+    updates = [_level("bid", spec, p, q, event_time) for p, q in bids]
+    updates += [_level("offer", spec, p, q, event_time) for p, q in offers]
+    return _pending(L2_DATA, ts, [{"type": SNAPSHOT, "product_id": spec.product_id, "updates": updates}])
+
+
+def l2_update(ts: float, spec: ProductSpec, changes: Iterable[LevelChange], event_ts: float) -> PendingFrame:
+    """Absolute new sizes of the levels that changed; size 0 removes a level."""
+    event_time = rfc3339_micros(event_ts)
+    updates = [_level(c.side, spec, c.price, c.size, event_time) for c in changes]
+    return _pending(L2_DATA, ts, [{"type": UPDATE, "product_id": spec.product_id, "updates": updates}])
+
+
+def _level(side: str, spec: ProductSpec, price: Decimal, size: Decimal, event_time: str) -> dict:
+    return {
+        "side": side,
+        "event_time": event_time,
+        "price_level": price_text(spec, price),
+        "new_quantity": size_text(spec, size),
+    }
+
+
+def market_trades(ts: float, kind: str, spec: ProductSpec, trades: Iterable[MarketTrade]) -> PendingFrame:
+    """`kind` is SNAPSHOT (recent trades on subscribe) or UPDATE (new prints)."""
+    rows = [
+        {
+            "trade_id": t.trade.trade_id,
+            "product_id": t.product_id,
+            "price": price_text(spec, t.trade.price),
+            "size": size_text(spec, t.trade.size),
+            "side": t.trade.aggressor_side,
+            "time": rfc3339_micros(t.ts),
+        }
+        for t in trades
+    ]
+    return _pending(MARKET_TRADES, ts, [{"type": kind, "trades": rows}])
+
+
+def ticker(ts: float, kind: str, spec: ProductSpec, stats: TickerStats) -> PendingFrame:
+    """`kind` is SNAPSHOT (on subscribe) or UPDATE (on change)."""
+    row = {
+        "type": "ticker",
+        "product_id": stats.product_id,
+        "price": price_text(spec, stats.price),
+        "volume_24_h": size_text(spec, stats.volume_24_h),
+        "low_24_h": price_text(spec, stats.low_24_h),
+        "high_24_h": price_text(spec, stats.high_24_h),
+        "low_52_w": price_text(spec, stats.low_52_w),
+        "high_52_w": price_text(spec, stats.high_52_w),
+        "price_percent_chg_24_h": format(stats.price_percent_chg_24_h.quantize(_PERCENT_PLACES), "f"),
+        "best_bid": _optional_price(spec, stats.best_bid),
+        "best_bid_quantity": size_text(spec, stats.best_bid_quantity),
+        "best_ask": _optional_price(spec, stats.best_ask),
+        "best_ask_quantity": size_text(spec, stats.best_ask_quantity),
+    }
+    return _pending(TICKER, ts, [{"type": kind, "tickers": [row]}])
+
+
+def error(message: str) -> str:
+    """An error frame: no channel, no sequence number (COINBASE.md)."""
+    return _encoder.encode({"type": "error", "message": message}).decode()

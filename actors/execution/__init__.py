@@ -1,0 +1,1 @@
+"""Execution: intents -> quantized orders through the pre-trade gate -> venue; order tracking."""

@@ -1,0 +1,1 @@
+"""Liquidity: spread, depth, imbalance and the liquidity score of each product's book."""

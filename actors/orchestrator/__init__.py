@@ -1,0 +1,1 @@
+"""Orchestrator: the root supervisor of the actor tree and the owner of TradingState."""

@@ -1,0 +1,1 @@
+"""Portfolio: positions, realized and unrealized PnL, fees, funding and the one equity figure."""

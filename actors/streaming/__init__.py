@@ -1,0 +1,1 @@
+"""Streaming: the Advanced Trade websocket connection, frame decoding, gap detection, captures."""

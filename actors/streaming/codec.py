@@ -1,0 +1,281 @@
+"""Typed decoding of Advanced Trade websocket frames, and the frame timestamp parser.
+
+Owns: the msgspec types of the frames this project reads, one reusable decoder over a union tagged
+on `channel`, and the cheap classification of frames it cannot type (malformed JSON, error frames,
+unknown channels, known channels with bad fields).
+Must never: raise on bad input, convert prices or sizes out of their wire strings, forbid unknown
+fields (Coinbase adds fields at any time), or keep state between frames.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Union
+
+import msgspec
+
+# ---------------------------------------------------------------- frame types
+
+
+class _Frame(msgspec.Struct, frozen=True, tag_field="channel", kw_only=True):
+    """Fields every data frame carries; `sequence_num` is one counter per connection."""
+
+    sequence_num: int
+    timestamp: str
+    client_id: str = ""  # production may omit it
+
+
+class HeartbeatEvent(msgspec.Struct, frozen=True):
+    current_time: str = ""  # Go-style string: opaque
+    heartbeat_counter: int = -1  # documented as a string, sent as an int: strict=False takes both
+
+
+class HeartbeatsFrame(_Frame, tag="heartbeats"):
+    events: tuple[HeartbeatEvent, ...] = ()
+
+
+class L2Level(msgspec.Struct, frozen=True):
+    side: str  # "bid" or "offer"
+    price_level: str
+    new_quantity: str  # absolute size, not a delta
+    event_time: str = ""
+
+
+class L2Event(msgspec.Struct, frozen=True):
+    type: str  # "snapshot" or "update"
+    product_id: str
+    updates: tuple[L2Level, ...] = ()
+
+
+class L2DataFrame(_Frame, tag="l2_data"):
+    events: tuple[L2Event, ...]
+
+
+class Trade(msgspec.Struct, frozen=True):
+    product_id: str
+    price: str
+    size: str
+    trade_id: str = ""
+    side: str = ""  # aggressor, "BUY" or "SELL"
+    time: str = ""
+
+
+class TradesEvent(msgspec.Struct, frozen=True):
+    type: str = ""
+    trades: tuple[Trade, ...] = ()
+
+
+class MarketTradesFrame(_Frame, tag="market_trades"):
+    events: tuple[TradesEvent, ...]
+
+
+class Ticker(msgspec.Struct, frozen=True):
+    product_id: str
+    type: str = ""
+    price: str = ""
+    volume_24_h: str = ""
+    low_24_h: str = ""
+    high_24_h: str = ""
+    low_52_w: str = ""
+    high_52_w: str = ""
+    price_percent_chg_24_h: str = ""
+    best_bid: str = ""  # ticker_batch omits the best bid/ask
+    best_bid_quantity: str = ""
+    best_ask: str = ""
+    best_ask_quantity: str = ""
+
+
+class TickerEvent(msgspec.Struct, frozen=True):
+    type: str = ""
+    tickers: tuple[Ticker, ...] = ()
+
+
+class TickerFrame(_Frame, tag="ticker"):
+    events: tuple[TickerEvent, ...] = ()
+
+
+class TickerBatchFrame(_Frame, tag="ticker_batch"):
+    events: tuple[TickerEvent, ...] = ()
+
+
+class SubscriptionsEvent(msgspec.Struct, frozen=True):
+    subscriptions: dict[str, tuple[str, ...]] = {}
+
+
+class SubscriptionsFrame(_Frame, tag="subscriptions"):
+    events: tuple[SubscriptionsEvent, ...] = ()
+
+
+class Candle(msgspec.Struct, frozen=True):
+    product_id: str
+    start: str = ""  # UNIX seconds as a string
+    open: str = ""
+    high: str = ""
+    low: str = ""
+    close: str = ""
+    volume: str = ""
+
+
+class CandlesEvent(msgspec.Struct, frozen=True):
+    type: str = ""
+    candles: tuple[Candle, ...] = ()
+
+
+class CandlesFrame(_Frame, tag="candles"):
+    events: tuple[CandlesEvent, ...] = ()
+
+
+# Known channels this module does not read: only the header is decoded (events are skipped),
+# so their sequence numbers still count and their content costs nothing.
+class StatusFrame(_Frame, tag="status"):
+    pass
+
+
+class UserFrame(_Frame, tag="user"):
+    pass
+
+
+class FuturesBalanceSummaryFrame(_Frame, tag="futures_balance_summary"):
+    pass
+
+
+Frame = Union[
+    HeartbeatsFrame,
+    L2DataFrame,
+    MarketTradesFrame,
+    TickerFrame,
+    TickerBatchFrame,
+    SubscriptionsFrame,
+    CandlesFrame,
+    StatusFrame,
+    UserFrame,
+    FuturesBalanceSummaryFrame,
+]
+
+FRAME_TYPES: tuple[type[_Frame], ...] = Frame.__args__  # type: ignore[attr-defined]
+CHANNEL_OF: dict[type, str] = {t: t.__struct_config__.tag for t in FRAME_TYPES}
+KNOWN_CHANNELS: frozenset[str] = frozenset(CHANNEL_OF.values())
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    """A frame that could not be typed.
+
+    kind: "malformed" (not JSON, not an object, or a known channel with bad fields),
+    "error_frame" ({"type": "error"}), or "unknown" (a channel this module does not know).
+    `channel` and `sequence_num` are filled when the frame carried them, so the caller can keep
+    counting the connection's sequence across frames it skips.
+    """
+
+    kind: str
+    detail: str
+    channel: str | None = None
+    sequence_num: int | None = None
+
+
+MALFORMED = "malformed"
+ERROR_FRAME = "error_frame"
+UNKNOWN = "unknown"
+
+
+class FrameDecoder:
+    """Decodes one frame into a typed `Frame`, or a `Rejected` saying why not. Never raises."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self) -> None:
+        self._decoder = msgspec.json.Decoder(Frame, strict=False)
+
+    def decode(self, text: str | bytes) -> Frame | Rejected:
+        try:
+            return self._decoder.decode(text)
+        except msgspec.DecodeError as exc:  # ValidationError is a subclass
+            return _classify(text, exc)
+
+
+def _classify(text: str | bytes, exc: Exception) -> Rejected:
+    """The slow path, only for frames the typed decoder refused: find out why."""
+    try:
+        obj: Any = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return Rejected(MALFORMED, "not JSON")
+    if not isinstance(obj, dict):
+        return Rejected(MALFORMED, f"not an object: {type(obj).__name__}")
+    seq = obj.get("sequence_num")
+    if type(seq) is not int:
+        seq = None
+    channel = obj.get("channel")
+    if obj.get("type") == "error":
+        message = obj.get("message")
+        return Rejected(ERROR_FRAME, message if isinstance(message, str) else repr(message))
+    if not isinstance(channel, str):
+        return Rejected(MALFORMED, "no channel" if channel is None else "channel is not a string")
+    if channel in KNOWN_CHANNELS:
+        return Rejected(MALFORMED, str(exc), channel, seq)
+    return Rejected(UNKNOWN, channel, channel, seq)
+
+
+# ---------------------------------------------------------------- timestamps
+
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_HOUR_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH" -> epoch seconds of that hour
+_HOUR_CACHE_MAX = 4096
+
+
+def _hour_base(prefix: str) -> int:
+    if len(prefix) != 13 or prefix[4] != "-" or prefix[7] != "-" or prefix[10] not in "Tt ":
+        raise ValueError(f"bad timestamp date: {prefix!r}")
+    parts = (prefix[0:4], prefix[5:7], prefix[8:10], prefix[11:13])
+    if not all(p.isdigit() for p in parts):
+        raise ValueError(f"bad timestamp date: {prefix!r}")
+    year, month, day, hour = (int(p) for p in parts)
+    if hour > 23:
+        raise ValueError(f"bad timestamp hour: {prefix!r}")
+    days = datetime.date(year, month, day).toordinal() - _EPOCH_ORDINAL  # validates the date
+    base = days * 86400 + hour * 3600
+    if len(_HOUR_BASE) >= _HOUR_CACHE_MAX:
+        _HOUR_BASE.clear()
+    _HOUR_BASE[prefix] = base
+    return base
+
+
+def parse_timestamp(text: str) -> float:
+    """RFC 3339 (`2026-11-23T21:40:01.000412345Z`, up to 9 or more fractional digits, `Z` or
+    `+HH:MM`) to epoch seconds. Raises ValueError on anything else.
+
+    datetime.fromisoformat in 3.11 refuses 9 fractional digits, and this is on the hot path: the
+    date and hour are cached, the rest is a few slices.
+    """
+    if not text.isascii() or len(text) < 20 or text[13] != ":" or text[16] != ":":
+        raise ValueError(f"bad timestamp: {text!r}")
+    base = _HOUR_BASE.get(text[:13])
+    if base is None:
+        base = _hour_base(text[:13])
+    mm = text[14:16]
+    ss = text[17:19]
+    if not (mm.isdigit() and ss.isdigit()):
+        raise ValueError(f"bad timestamp: {text!r}")
+    minute = int(mm)
+    second = int(ss)
+    if minute > 59 or second > 60:
+        raise ValueError(f"bad timestamp: {text!r}")
+    rest = text[19:]
+    frac = 0.0
+    if rest[0] == ".":
+        end = 1
+        n = len(rest)
+        while end < n and rest[end].isdigit():
+            end += 1
+        digits = rest[1:end]
+        if not digits:
+            raise ValueError(f"bad timestamp fraction: {text!r}")
+        frac = int(digits) / 10 ** len(digits)
+        rest = rest[end:]
+    if rest == "Z" or rest == "z":
+        offset = 0
+    elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:6].isdigit():
+        offset = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
+        if rest[0] == "-":
+            offset = -offset
+    else:
+        raise ValueError(f"bad timestamp zone: {text!r}")
+    return (base + minute * 60 + second - offset) + frac

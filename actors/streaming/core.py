@@ -1,0 +1,282 @@
+"""The pure core of the streaming actor: subscriptions, frame routing, sequence and gap tracking.
+
+Owns: the subscribe messages, the per-connection sequence state (`sequence_num` is one counter per
+connection across all channels), which products' level2 streams are in sync on the current
+connection, the heartbeat counter check, and the frame counters.
+Must never: do I/O, read a clock (time comes in as `now`), convert wire prices/sizes, or raise on
+bad input (malformed, error and unknown frames are counted and skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Union
+
+import msgspec
+
+from actors.streaming.codec import (
+    CHANNEL_OF,
+    ERROR_FRAME,
+    MALFORMED,
+    FrameDecoder,
+    HeartbeatsFrame,
+    L2DataFrame,
+    MarketTradesFrame,
+    Rejected,
+    SubscriptionsFrame,
+    parse_timestamp,
+)
+from actors.streaming.messages import L2Update, RawFrame, StreamGap, TradePrint
+
+LEVEL2 = "level2"  # the subscribe name; frames of this channel say "l2_data"
+HEARTBEATS = "heartbeats"
+_NO_PRODUCT_CHANNELS = frozenset({HEARTBEATS, "futures_balance_summary"})
+
+Output = Union[L2Update, TradePrint, StreamGap]
+
+
+class FrameResult(msgspec.Struct):
+    """What one frame produced: messages to forward in order, and messages to send on the socket."""
+
+    outputs: list[Output] = msgspec.field(default_factory=list)
+    resubscribe: list[str] = msgspec.field(default_factory=list)
+    rejected: Rejected | None = None  # set when the frame was skipped as malformed/error/unknown
+
+
+class _Connection:
+    """Sequence state of one websocket connection."""
+
+    __slots__ = ("conn", "last_seq", "last_heartbeat", "synced")
+
+    def __init__(self, conn: int) -> None:
+        self.conn = conn
+        self.last_seq: int | None = None
+        self.last_heartbeat: int | None = None
+        self.synced: set[str] = set()  # level2 products with a snapshot since the last gap
+
+
+class StreamingCore:
+    """Turns raw frames into L2Update / TradePrint / StreamGap messages and resubscribe requests.
+
+    `channels` are subscribe names ("level2", "market_trades", ...); `heartbeats` is always added.
+    `jwt_factory`, when given, is called once per outgoing message (a JWT lives 120 s).
+    """
+
+    def __init__(
+        self,
+        products: tuple[str, ...],
+        channels: tuple[str, ...],
+        jwt_factory: Callable[[], str] | None = None,
+    ) -> None:
+        if "l2_data" in channels:
+            raise ValueError("channels: 'l2_data' is the frame name; subscribe to 'level2'")
+        self.products = tuple(products)
+        ordered = [HEARTBEATS] + [c for c in channels if c != HEARTBEATS]
+        self.channels = tuple(dict.fromkeys(ordered))
+        self.level2_products: tuple[str, ...] = self.products if LEVEL2 in self.channels else ()
+        self._jwt_factory = jwt_factory
+        self._decoder = FrameDecoder()
+        self._current: _Connection | None = None
+
+        self.frames = 0
+        self.malformed = 0
+        self.error_frames = 0
+        self.unknown = 0
+        self.gaps = 0
+        self.heartbeat_gaps = 0
+        self.duplicates = 0
+        self.sequence_resets = 0
+        self.stale_conn_frames = 0  # frames from a connection older than the current one
+        self.dropped_updates = 0  # level2 updates for a product not in sync on this connection
+        self.snapshot_trades_skipped = 0
+        self.per_channel: dict[str, int] = {}
+        self.last_frame_at: float | None = None
+        self.last_heartbeat_at: float | None = None
+        self.last_error: str | None = None
+        self.subscriptions: dict[str, tuple[str, ...]] = {}
+
+    # ------------------------------------------------------------ subscriptions
+
+    def subscribe_messages(self) -> list[str]:
+        """One subscribe message per channel, heartbeats first."""
+        return [self._channel_message("subscribe", c, self.products) for c in self.channels]
+
+    def _channel_message(self, kind: str, channel: str, products: tuple[str, ...]) -> str:
+        msg: dict[str, object] = {"type": kind}
+        if channel not in _NO_PRODUCT_CHANNELS:
+            msg["product_ids"] = list(products)
+        msg["channel"] = channel
+        if self._jwt_factory is not None:
+            msg["jwt"] = self._jwt_factory()
+        return msgspec.json.encode(msg).decode()
+
+    def _resync_messages(self) -> list[str]:
+        if not self.level2_products:
+            return []
+        return [
+            self._channel_message("unsubscribe", LEVEL2, self.level2_products),
+            self._channel_message("subscribe", LEVEL2, self.level2_products),
+        ]
+
+    # ------------------------------------------------------------ connections
+
+    def on_connected(self, conn: int) -> None:
+        """A new connection: its sequence starts afresh and no product is in sync on it yet."""
+        self._current = _Connection(conn)
+
+    def on_disconnected(self, conn: int) -> list[StreamGap]:
+        """The connection closed: the books it fed are invalid until a snapshot on a new one."""
+        cur = self._current
+        if cur is None or cur.conn != conn:
+            return []
+        self._current = None
+        expected = -1 if cur.last_seq is None else cur.last_seq + 1
+        return [StreamGap(conn, self.level2_products, expected, -1)]
+
+    def _connection(self, conn: int) -> _Connection | None:
+        cur = self._current
+        if cur is not None and cur.conn == conn:
+            return cur
+        if cur is None or conn > cur.conn:  # e.g. a capture replayed without on_connected calls
+            self._current = cur = _Connection(conn)
+            return cur
+        return None
+
+    # ------------------------------------------------------------ frames
+
+    def on_frame(self, raw: RawFrame, now: float) -> FrameResult:
+        self.frames += 1
+        self.last_frame_at = now
+        result = FrameResult()
+        state = self._connection(raw.conn)
+        if state is None:
+            self.stale_conn_frames += 1
+            return result
+        frame = self._decoder.decode(raw.text)
+        if type(frame) is Rejected:
+            self._on_rejected(frame, state, result)
+            return result
+
+        cls = type(frame)
+        channel = CHANNEL_OF[cls]
+        self.per_channel[channel] = self.per_channel.get(channel, 0) + 1
+
+        ts = 0.0
+        if cls is L2DataFrame or cls is MarketTradesFrame:
+            try:
+                ts = parse_timestamp(frame.timestamp)
+            except ValueError as exc:
+                # Content lost: leave the sequence where it was, so the next frame shows a gap.
+                self.malformed += 1
+                result.rejected = Rejected(MALFORMED, str(exc), channel, frame.sequence_num)
+                return result
+
+        if not self._check_sequence(state, frame.sequence_num, result):
+            return result
+
+        if cls is L2DataFrame:
+            self._on_l2(frame, state, ts, raw, result.outputs)
+        elif cls is MarketTradesFrame:
+            self._on_trades(frame, ts, raw.recv_ns, result.outputs)
+        elif cls is HeartbeatsFrame:
+            self._on_heartbeats(frame, state, now)
+        elif cls is SubscriptionsFrame:
+            for event in frame.events:
+                self.subscriptions = dict(event.subscriptions)
+        return result
+
+    def _on_rejected(self, frame: Rejected, state: _Connection, result: FrameResult) -> None:
+        result.rejected = frame
+        kind = frame.kind
+        if kind == MALFORMED:
+            self.malformed += 1
+        elif kind == ERROR_FRAME:
+            self.error_frames += 1
+            self.last_error = frame.detail
+        else:
+            self.unknown += 1
+        # A skipped frame still used a sequence number; count it unless it was level2 data, whose
+        # loss must surface as a gap on the next frame.
+        if frame.sequence_num is not None and frame.channel != "l2_data":
+            self._check_sequence(state, frame.sequence_num, result)
+
+    def _check_sequence(self, state: _Connection, seq: int, result: FrameResult) -> bool:
+        """Apply the sequence rule; False when the frame is a duplicate to skip."""
+        last = state.last_seq
+        if last is None or seq == last + 1:
+            state.last_seq = seq
+            return True
+        if seq == last:
+            self.duplicates += 1
+            return False
+        state.last_seq = seq
+        if seq < last:  # the server restarted the stream: a new stream, not a loss
+            self.sequence_resets += 1
+            return True
+        self.gaps += 1
+        state.synced.clear()
+        result.outputs.append(StreamGap(state.conn, self.level2_products, last + 1, seq))
+        result.resubscribe.extend(self._resync_messages())
+        return True
+
+    def _on_l2(
+        self, frame: L2DataFrame, state: _Connection, ts: float, raw: RawFrame, out: list[Output]
+    ) -> None:
+        synced = state.synced
+        for event in frame.events:
+            product_id = event.product_id
+            is_snapshot = event.type == "snapshot"
+            if is_snapshot:
+                synced.add(product_id)
+            elif product_id not in synced:
+                self.dropped_updates += 1
+                continue
+            bids = []
+            offers = []
+            for level in event.updates:
+                if level.side == "bid":
+                    bids.append((level.price_level, level.new_quantity))
+                else:  # "offer" (anything else would be a new spelling of the ask side)
+                    offers.append((level.price_level, level.new_quantity))
+            out.append(
+                L2Update(product_id, is_snapshot, tuple(bids), tuple(offers), ts, raw.conn, raw.recv_ns)
+            )
+
+    def _on_trades(self, frame: MarketTradesFrame, ts: float, recv_ns: int, out: list[Output]) -> None:
+        for event in frame.events:
+            if event.type == "snapshot":
+                # Recent history, already seen before a reconnect: counting it again would
+                # double volume in the bars.
+                self.snapshot_trades_skipped += len(event.trades)
+                continue
+            for t in event.trades:
+                out.append(TradePrint(t.product_id, t.trade_id, t.price, t.size, t.side, ts, recv_ns))
+
+    def _on_heartbeats(self, frame: HeartbeatsFrame, state: _Connection, now: float) -> None:
+        self.last_heartbeat_at = now
+        for event in frame.events:
+            counter = event.heartbeat_counter
+            if counter < 0:  # absent
+                continue
+            last = state.last_heartbeat
+            if last is not None and counter > last + 1:
+                self.heartbeat_gaps += 1
+            state.last_heartbeat = counter
+
+    # ------------------------------------------------------------ reporting
+
+    def counters(self) -> dict[str, object]:
+        return {
+            "frames": self.frames,
+            "malformed": self.malformed,
+            "error_frames": self.error_frames,
+            "unknown": self.unknown,
+            "gaps": self.gaps,
+            "heartbeat_gaps": self.heartbeat_gaps,
+            "duplicates": self.duplicates,
+            "sequence_resets": self.sequence_resets,
+            "stale_conn_frames": self.stale_conn_frames,
+            "dropped_updates": self.dropped_updates,
+            "snapshot_trades_skipped": self.snapshot_trades_skipped,
+            "per_channel": dict(self.per_channel),
+        }

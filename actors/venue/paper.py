@@ -1,0 +1,378 @@
+"""The pure core of the in-process paper venue: our orders filled against the streamed market book.
+
+Owns a simulated exchange for the bot's own orders only. It cannot see the real exchange's queue,
+so it keeps, per product, one MatchingEngine holding (a) the market's liquidity mirrored from level2
+as one order per price level, owned by "market", and (b) the bot's resting orders, owned by "bot".
+The bot takes mirrored liquidity as TAKER; its resting orders fill as MAKER at their limit price when
+the market book moves through them or a market trade prints through them (at an equal price only
+after the market quantity estimated ahead of them in the queue has traded).
+
+Must never do I/O, read a clock or use floats for money: times come in as arguments, wire strings
+are converted here to Decimal, every result is a list of OrderUpdate / Fill values.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Iterable
+
+from actors.execution.messages import PlaceOrder
+from actors.products import ProductSpec
+from actors.venue.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
+from actors.venue.messages import Fill, OrderUpdate
+
+BOT = "bot"
+MARKET = "market"
+
+OPEN = "OPEN"
+FILLED = "FILLED"
+CANCELLED = "CANCELLED"
+REJECTED = "REJECTED"
+
+MAKER = "MAKER"
+TAKER = "TAKER"
+
+UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
+INSUFFICIENT_LIQUIDITY = "INSUFFICIENT_LIQUIDITY"
+
+FEE_QUANTUM = Decimal("0.00000001")
+_ZERO = Decimal(0)
+
+Event = OrderUpdate | Fill
+
+
+class _BotOrder:
+    """Mutable venue-side state of one of our orders (the messages built from it are frozen)."""
+
+    __slots__ = (
+        "client_order_id", "venue_order_id", "product_id", "side", "size", "limit_price",
+        "filled", "status", "reason", "queue_ahead", "ts",
+    )
+
+    def __init__(self, order: PlaceOrder, venue_order_id: str, ts: float) -> None:
+        self.client_order_id = order.client_order_id
+        self.venue_order_id = venue_order_id
+        self.product_id = order.product_id
+        self.side = order.side
+        self.size = order.size
+        self.limit_price = order.limit_price
+        self.filled = _ZERO
+        self.status = OPEN
+        self.reason = ""
+        self.queue_ahead = _ZERO  # market quantity ahead of us at our price (estimate)
+        self.ts = ts
+
+    @property
+    def leaves(self) -> Decimal:
+        return self.size - self.filled if self.status == OPEN else _ZERO
+
+    def update(self) -> OrderUpdate:
+        return OrderUpdate(
+            client_order_id=self.client_order_id,
+            venue_order_id=self.venue_order_id,
+            product_id=self.product_id,
+            status=self.status,
+            filled_size=self.filled,
+            leaves_size=self.leaves,
+            reason=self.reason,
+            ts=self.ts,
+        )
+
+
+class _Mirror:
+    """One product's engine plus the index of its market-owned level orders."""
+
+    __slots__ = ("spec", "engine", "levels", "level_of", "trade_seq")
+
+    def __init__(self, spec: ProductSpec) -> None:
+        self.spec = spec
+        self.engine = MatchingEngine(spec.product_id, track_changes=False)
+        self.levels: dict[tuple[str, Decimal], str] = {}  # (book side, price) -> market order id
+        self.level_of: dict[str, tuple[str, Decimal]] = {}  # market order id -> (book side, price)
+        self.trade_seq = 0
+
+    def market_size(self, book_side: str, price: Decimal) -> Decimal:
+        order_id = self.levels.get((book_side, price))
+        if order_id is None:
+            return _ZERO
+        order = self.engine.order(order_id)
+        return order.remaining if order is not None else _ZERO
+
+    def forget_if_gone(self, order_id: str) -> None:
+        if self.engine.order(order_id) is None and order_id in self.level_of:
+            del self.levels[self.level_of.pop(order_id)]
+
+
+def _wire_decimal(text: str) -> Decimal | None:
+    """A finite Decimal from a wire string, None for anything else."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+class PaperVenue:
+    """Simulated venue for the bot's orders; see the module docstring."""
+
+    def __init__(
+        self, products: dict[str, ProductSpec], maker_fee_rate: Decimal, taker_fee_rate: Decimal
+    ) -> None:
+        self._mirrors = {pid: _Mirror(spec) for pid, spec in products.items()}
+        self._maker_fee_rate = maker_fee_rate
+        self._taker_fee_rate = taker_fee_rate
+        self._orders: dict[str, _BotOrder] = {}  # client_order_id -> order, every order ever placed
+        self._by_venue_id: dict[str, _BotOrder] = {}
+        self._order_seq = 0
+        self._market_seq = 0
+        self._fills: list[Fill] = []
+        self.bad_levels = 0  # level2 entries skipped as unparseable or negative
+
+    # ----------------------------------------------------------------- market data in
+
+    def apply_book(
+        self,
+        product_id: str,
+        is_snapshot: bool,
+        bids: Iterable[tuple[str, str]],
+        offers: Iterable[tuple[str, str]],
+        ts: float,
+    ) -> list[Event]:
+        """Apply a level2 snapshot or update (absolute quantities); fill bot orders it crosses."""
+        mirror = self._mirrors.get(product_id)
+        if mirror is None:
+            return []
+        events: list[Event] = []
+        if is_snapshot:
+            for order_id in list(mirror.level_of):
+                mirror.engine.cancel(order_id)
+            mirror.levels.clear()
+            mirror.level_of.clear()
+        for book_side, entries in ((BID, bids), (OFFER, offers)):
+            for price_text, qty_text in entries:
+                price, qty = _wire_decimal(price_text), _wire_decimal(qty_text)
+                if price is None or qty is None or qty < 0 or price <= 0:
+                    self.bad_levels += 1
+                    continue
+                self._set_market_level(mirror, book_side, price, qty, ts, events)
+        if is_snapshot:
+            for order in self._resting(product_id):
+                self._clip_queue(mirror, order)
+        return events
+
+    def apply_trade(
+        self, product_id: str, price: str, size: str, aggressor_side: str, ts: float
+    ) -> list[Event]:
+        """A market trade print: fill bot orders on the passive side that it trades through."""
+        mirror = self._mirrors.get(product_id)
+        print_price, print_size = _wire_decimal(price), _wire_decimal(size)
+        if mirror is None or print_price is None or print_size is None or print_size <= 0:
+            return []
+        if aggressor_side == SELL:
+            passive_side, better = BUY, (lambda limit: limit > print_price)
+        elif aggressor_side == BUY:
+            passive_side, better = SELL, (lambda limit: limit < print_price)
+        else:
+            return []
+        candidates = [o for o in self._resting(product_id) if o.side == passive_side]
+        # best price first; sort is stable, so time priority holds within a price
+        candidates.sort(key=lambda o: o.limit_price, reverse=passive_side == BUY)
+        events: list[Event] = []
+        budget = print_size
+        for order in candidates:
+            assert order.limit_price is not None
+            if better(order.limit_price):
+                qty = min(order.size - order.filled, budget)
+            elif order.limit_price == print_price:
+                qty = min(order.size - order.filled, max(_ZERO, budget - order.queue_ahead))
+                order.queue_ahead = max(_ZERO, order.queue_ahead - print_size)
+            else:
+                break
+            if qty > 0:
+                budget -= qty
+                mirror.engine.amend_size(order.venue_order_id, order.size - order.filled - qty)
+                self._fill(mirror, order, order.limit_price, qty, MAKER, ts, events)
+                events.append(order.update())
+        return events
+
+    # ----------------------------------------------------------------- orders in
+
+    def place(self, order: PlaceOrder, ts: float) -> list[Event]:
+        """Accept, fill and/or rest one order. A repeated client_order_id changes nothing."""
+        known = self._orders.get(order.client_order_id)
+        if known is not None:
+            return [known.update()]
+        self._order_seq += 1
+        bot = _BotOrder(order, f"pv-{self._order_seq:06d}", ts)
+        self._orders[bot.client_order_id] = bot
+        self._by_venue_id[bot.venue_order_id] = bot
+        mirror = self._mirrors.get(order.product_id)
+        if mirror is None:
+            bot.status, bot.reason = REJECTED, UNKNOWN_PRODUCT
+            return [bot.update()]
+        result = mirror.engine.submit(
+            bot.venue_order_id,
+            BOT,
+            order.side,
+            order.size,
+            order_type=order.order_type,
+            limit_price=order.limit_price if order.order_type == "limit" else None,
+            post_only=order.post_only,
+            tif="GTC",
+        )
+        if result.status == REJECTED:
+            bot.status, bot.reason = REJECTED, result.reject_reason
+            return [bot.update()]
+        events: list[Event] = []
+        for trade in result.trades:
+            self._fill(mirror, bot, trade.price, trade.size, TAKER, ts, events)
+            self._after_market_maker_trade(mirror, trade)
+        if result.status == OPEN:
+            assert order.limit_price is not None
+            bot.queue_ahead = mirror.market_size(_book_side(order.side), order.limit_price)
+        elif result.status == CANCELLED:
+            bot.status, bot.reason = CANCELLED, INSUFFICIENT_LIQUIDITY
+        bot.ts = ts
+        events.append(bot.update())
+        return events
+
+    def cancel(self, client_order_id: str, ts: float) -> list[Event]:
+        """Cancel one resting order; unknown or already finished orders give no events."""
+        bot = self._orders.get(client_order_id)
+        if bot is None or bot.status != OPEN:
+            return []
+        self._mirrors[bot.product_id].engine.cancel(bot.venue_order_id)
+        bot.status, bot.ts = CANCELLED, ts
+        return [bot.update()]
+
+    def cancel_all(self, ts: float) -> list[Event]:
+        """Cancel every resting bot order, in the order they were placed."""
+        events: list[Event] = []
+        for bot in [o for o in self._orders.values() if o.status == OPEN]:
+            events.extend(self.cancel(bot.client_order_id, ts))
+        return events
+
+    # ----------------------------------------------------------------- queries
+
+    def open_orders(self) -> tuple[OrderUpdate, ...]:
+        return tuple(o.update() for o in self._orders.values() if o.status == OPEN)
+
+    def fills(self) -> tuple[Fill, ...]:
+        return tuple(self._fills)
+
+    def order(self, client_order_id: str) -> OrderUpdate | None:
+        bot = self._orders.get(client_order_id)
+        return bot.update() if bot is not None else None
+
+    def queue_ahead(self, client_order_id: str) -> Decimal | None:
+        """The estimated market quantity ahead of a resting order at its price."""
+        bot = self._orders.get(client_order_id)
+        return bot.queue_ahead if bot is not None and bot.status == OPEN else None
+
+    def book(self, product_id: str, depth: int | None = None) -> tuple[list, list]:
+        """(bids, offers) of the mirror including our resting orders, best first."""
+        engine = self._mirrors[product_id].engine
+        return engine.levels(BID, depth), engine.levels(OFFER, depth)
+
+    # ----------------------------------------------------------------- internals
+
+    def _resting(self, product_id: str) -> list[_BotOrder]:
+        engine = self._mirrors[product_id].engine
+        return [self._by_venue_id[o.order_id] for o in engine.resting_orders(BOT)]
+
+    def _set_market_level(
+        self,
+        mirror: _Mirror,
+        book_side: str,
+        price: Decimal,
+        qty: Decimal,
+        ts: float,
+        events: list[Event],
+    ) -> None:
+        key = (book_side, price)
+        order_id = mirror.levels.get(key)
+        if order_id is not None:
+            if qty == 0:
+                mirror.engine.cancel(order_id)
+                mirror.forget_if_gone(order_id)
+            else:
+                # An existing market level never crosses a bot order (it would have traded), so
+                # resizing in place cannot create a cross.
+                mirror.engine.amend_size(order_id, qty)
+        elif qty > 0:
+            self._market_seq += 1
+            order_id = f"mkt-{self._market_seq}"
+            result = mirror.engine.submit(
+                order_id, MARKET, BUY if book_side == BID else SELL, qty, limit_price=price
+            )
+            # Trades here are the market moving through our resting orders: we are the maker.
+            for trade in result.trades:
+                bot = self._by_venue_id[trade.maker_order_id]
+                assert bot.limit_price is not None
+                self._fill(mirror, bot, trade.price, trade.size, MAKER, ts, events)
+                events.append(bot.update())
+            if result.status == OPEN:
+                mirror.levels[key] = order_id
+                mirror.level_of[order_id] = key
+        self._clip_level_queues(mirror, book_side, price)
+
+    def _after_market_maker_trade(self, mirror: _Mirror, trade: Trade) -> None:
+        """Our taker trade consumed mirrored liquidity: drop empty levels, clip queues there."""
+        if trade.maker_owner != MARKET:
+            return
+        key = mirror.level_of.get(trade.maker_order_id)
+        mirror.forget_if_gone(trade.maker_order_id)
+        if key is not None:
+            self._clip_level_queues(mirror, *key)
+
+    def _clip_level_queues(self, mirror: _Mirror, book_side: str, price: Decimal) -> None:
+        """Market quantity ahead of us can only be what is left at the level."""
+        for resting in mirror.engine.queue(book_side, price):
+            if resting.owner == BOT:
+                self._clip_queue(mirror, self._by_venue_id[resting.order_id])
+
+    @staticmethod
+    def _clip_queue(mirror: _Mirror, bot: _BotOrder) -> None:
+        assert bot.limit_price is not None
+        available = mirror.market_size(_book_side(bot.side), bot.limit_price)
+        if bot.queue_ahead > available:
+            bot.queue_ahead = available
+
+    def _fill(
+        self,
+        mirror: _Mirror,
+        bot: _BotOrder,
+        price: Decimal,
+        size: Decimal,
+        liquidity: str,
+        ts: float,
+        events: list[Event],
+    ) -> None:
+        """Record one fill of a bot order (its engine state is already updated by the caller)."""
+        rate = self._maker_fee_rate if liquidity == MAKER else self._taker_fee_rate
+        fee = (price * size * mirror.spec.contract_size * rate).quantize(
+            FEE_QUANTUM, rounding=ROUND_HALF_EVEN
+        )
+        mirror.trade_seq += 1
+        fill = Fill(
+            trade_id=f"{mirror.spec.product_id}-{mirror.trade_seq}",
+            client_order_id=bot.client_order_id,
+            venue_order_id=bot.venue_order_id,
+            product_id=bot.product_id,
+            side=bot.side,
+            price=price,
+            size=size,
+            fee=fee,
+            liquidity=liquidity,
+            ts=ts,
+        )
+        self._fills.append(fill)
+        events.append(fill)
+        bot.filled += size
+        bot.ts = ts
+        if bot.filled == bot.size:
+            bot.status = FILLED
+
+
+def _book_side(side: str) -> str:
+    return BID if side == BUY else OFFER

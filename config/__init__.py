@@ -1,0 +1,1 @@
+"""Configuration: TOML profiles and the msgspec schema that validates them."""

@@ -1,0 +1,65 @@
+"""The shared services every actor of one runtime receives: clock, scheduler, directory, metrics,
+fault plan, in-flight tracker and the supervisor's address.
+
+Owns nothing mutable itself; each service documents its own owner. Must never hold trading state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.clock import Clock
+from runtime.directory import Directory
+from runtime.messages import Envelope
+from runtime.faults import FaultPlan
+from runtime.metrics import Registry
+from runtime.quiescence import InflightTracker
+from runtime.scheduler import Scheduler
+
+
+class Services:
+    def __init__(
+        self,
+        clock: Clock,
+        scheduler: Scheduler,
+        directory: Directory | None = None,
+        metrics: Registry | None = None,
+        faults: FaultPlan | None = None,
+        tracker: InflightTracker | None = None,
+    ) -> None:
+        self.clock = clock
+        self.scheduler = scheduler
+        self.directory = directory or Directory()
+        self.metrics = metrics or Registry()
+        self.faults = faults or FaultPlan()
+        self.tracker = tracker
+        self.supervisor: Any = None  # pykka.ActorRef of the root supervisor, set when it starts
+
+    def send(self, name: str, message: Any, sender: str | None = None, epoch: int = 0) -> bool:
+        """Deliver `message` to the current incarnation of `name`. False if it is down."""
+        entry = self.directory.get(name)
+        if entry is None or entry.ref is None:
+            self.metrics.counter(f"undeliverable.{name}").inc()
+            return False
+        key = (name, entry.epoch)
+        if self.tracker is not None:
+            self.tracker.sent(key)
+        try:
+            entry.ref.tell(Envelope(sender, epoch, message))
+        except Exception:  # ActorDeadError: it died after the lookup
+            if self.tracker is not None:
+                self.tracker.done(key)
+            self.metrics.counter(f"undeliverable.{name}").inc()
+            return False
+        return True
+
+    def tell_supervisor(self, message: Any) -> None:
+        if self.supervisor is None:
+            return
+        if self.tracker is not None:
+            self.tracker.sent(("supervisor", 0))
+        try:
+            self.supervisor.tell(message)
+        except Exception:
+            if self.tracker is not None:
+                self.tracker.done(("supervisor", 0))
