@@ -117,9 +117,11 @@ class L2Book:
         return out
 
     def _apply_side(self, book: SortedDict, levels: tuple[WireLevel, ...]) -> None:
-        price_of = self._price_of
+        cache = self._prices
         for price_text, size_text in levels:
-            price = price_of(price_text)
+            price = cache.get(price_text)
+            if price is None:
+                price = self._price_of(price_text)
             size = Decimal(size_text)
             if size > 0:
                 if size.is_infinite():

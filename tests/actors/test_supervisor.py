@@ -201,8 +201,7 @@ def test_output_of_an_older_incarnation_is_dropped_by_the_receiver(harness_facto
     h = harness_factory(specs(), config(), faults=crash_plan("a:crash:after=1"))
     wait_until(lambda: all(h.bound(n) for n in NAMES))
     h.services.send("a", Work(0))
-    h.tick(0.2)
-    wait_until(lambda: h.epoch("a") == 2 and h.bound("a"))
+    restart_after_backoff(h, "a", 2, 0.2)
     c = h.services.directory.get("c").ref
     c.tell(Envelope("a", 1, Work(1)))  # late output stamped with a's old epoch
     c.tell(Envelope("a", 2, Work(2)))

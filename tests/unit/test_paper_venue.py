@@ -192,7 +192,7 @@ def test_repeated_client_order_id_never_creates_a_second_order() -> None:
     [u] = v.place(limit("c1", "BUY", "2", "100.50"), 9.0)
     assert (u.status, u.filled_size, u.leaves_size, u.ts) == ("CANCELLED", D("1"), D("0"), 8.0)
     # a rejected id stays rejected
-    v.place(limit("r1", "BUY", "1", "100.50", post_only=True), 10.0)
+    assert v.place(limit("r1", "BUY", "1", "101", post_only=True), 10.0)[0].status == "REJECTED"
     [u] = v.place(limit("r1", "BUY", "1", "90"), 11.0)
     assert u.status == "REJECTED"
 
@@ -371,15 +371,14 @@ def test_perp_fees_use_contract_size() -> None:
 
 def test_fee_rounds_half_even_to_1e8() -> None:
     v = PaperVenue(CATALOG, MAKER_RATE, TAKER_RATE)
-    v.apply_book(SPOT, True, [], [("1", "1"), ("3", "1")], 1.0)
-    # 1 * 0.0000125 * 0.0004 = 0.000000005 -> 0.00000000 (half to even)
-    [f] = fills(v.place(limit("a", "BUY", "0.0000125", "1"), 2.0))
+    v.place(limit("a", "BUY", "0.0000125", "1"), 1.0)
+    v.place(limit("b", "SELL", "0.0000125", "3"), 1.0)
+    # maker 1 * 0.0000125 * 0.0004 = 0.000000005 -> 0.00000000 (tie goes to the even digit)
+    [f] = fills(v.apply_trade(SPOT, "0.5", "1", "SELL", 2.0))
     assert f.fee == D("0.00000000")
-    # 3 * 0.0000125 * 0.0004 = 0.000000015 -> 0.00000002
-    v.place(limit("b", "BUY", "0.0000125", "3"), 2.0)
-    v.apply_trade(SPOT, "2", "1", "SELL", 3.0)  # nothing: our bid at 3 has no print through
-    [f] = fills(v.place(market("c", "BUY", "0.0000125"), 4.0))
-    assert (f.price, f.fee) == (D("3"), D("0.00000002") * 1)  # taker: 0.0000000225 -> 0.00000002
+    # maker 3 * 0.0000125 * 0.0004 = 0.000000015 -> 0.00000002
+    [f] = fills(v.apply_trade(SPOT, "3.5", "1", "BUY", 2.0))
+    assert f.fee == D("0.00000002")
 
 
 def test_trade_ids_unique_across_products_and_venue_ids_sequential() -> None:
@@ -424,12 +423,18 @@ def test_same_inputs_give_the_same_fills() -> None:
         v.place(market("b", "SELL", "0.5"), 2.5)
         v.apply_trade(SPOT, "100.00", "2", "SELL", 3.0)
         v.apply_book(SPOT, False, [], [("99.90", "1")], 4.0)
-        v.place(limit("c", "SELL", "3", "100.50"), 5.0)
+        v.place(limit("c", "SELL", "3", "99.50"), 5.0)
         return v.fills()
 
     first = run()
     assert first == run()
-    assert len(first) >= 3
+    # b 0.5 @ 100; a 1 @ 100 (1.0 ahead after b took 0.5, print 2); c 1 @ 100 + 2 @ 99.5
+    assert [(f.client_order_id, f.price, f.size) for f in first] == [
+        ("b", D("100.00"), D("0.5")),
+        ("a", D("100.00"), D("1")),
+        ("c", D("100.00"), D("1.0")),
+        ("c", D("99.50"), D("2")),
+    ]
 
 
 @pytest.mark.parametrize("side", ["BUY", "SELL"])
