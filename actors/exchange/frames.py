@@ -60,28 +60,28 @@ class PendingFrame(msgspec.Struct, frozen=True):
 # --------------------------------------------------------------------- formats
 
 
-def _utc(ts: float) -> tuple[datetime, int]:
-    """Whole-second UTC datetime and the nanoseconds past it."""
-    ns = round(ts * 1_000_000_000)
-    seconds, nanos = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=timezone.utc), nanos
+def _utc(ts: float, per_second: int) -> tuple[datetime, int]:
+    """Whole-second UTC datetime and the fraction past it, rounded to 1/per_second."""
+    units = round(ts * per_second)
+    seconds, fraction = divmod(units, per_second)
+    return datetime.fromtimestamp(seconds, tz=timezone.utc), fraction
 
 
 def rfc3339_nanos(ts: float) -> str:
     """'2026-11-23T21:40:01.120000000Z': the frame `timestamp` format."""
-    moment, nanos = _utc(ts)
+    moment, nanos = _utc(ts, 1_000_000_000)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
 
 
 def rfc3339_micros(ts: float) -> str:
     """'2026-11-23T21:40:01.118000Z': the `event_time` and trade `time` format."""
-    moment, nanos = _utc(ts)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos // 1000:06d}Z"
+    moment, micros = _utc(ts, 1_000_000)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{micros:06d}Z"
 
 
 def go_time(ts: float, uptime_s: float) -> str:
     """'2026-11-23 21:40:01.000398221 +0000 UTC m=+5012.775310091': heartbeat `current_time`."""
-    moment, nanos = _utc(ts)
+    moment, nanos = _utc(ts, 1_000_000_000)
     return f"{moment:%Y-%m-%d %H:%M:%S}.{nanos:09d} +0000 UTC m=+{uptime_s:.9f}"
 
 

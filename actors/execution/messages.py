@@ -30,3 +30,11 @@ class SyncRequest(msgspec.Struct, frozen=True, tag=True):
     """Ask the venue to report open orders and all fills to `reply_to` (a logical name)."""
 
     reply_to: str
+
+
+class OrderPlaced(msgspec.Struct, frozen=True, tag=True):
+    """For the journal: an order left for the venue on behalf of an intent."""
+
+    order: PlaceOrder
+    intent_id: str
+    ts: float

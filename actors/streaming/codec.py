@@ -217,65 +217,64 @@ def _classify(text: str | bytes, exc: Exception) -> Rejected:
 # ---------------------------------------------------------------- timestamps
 
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-_HOUR_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH" -> epoch seconds of that hour
-_HOUR_CACHE_MAX = 4096
+_MINUTE_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch seconds of that minute
+_MINUTE_CACHE_MAX = 4096
 
 
-def _hour_base(prefix: str) -> int:
-    if len(prefix) != 13 or prefix[4] != "-" or prefix[7] != "-" or prefix[10] not in "Tt ":
-        raise ValueError(f"bad timestamp date: {prefix!r}")
-    parts = (prefix[0:4], prefix[5:7], prefix[8:10], prefix[11:13])
+def _minute_base(prefix: str) -> int:
+    """Epoch seconds of "YYYY-MM-DDTHH:MM", validated, cached."""
+    if (
+        len(prefix) != 16
+        or prefix[4] != "-"
+        or prefix[7] != "-"
+        or prefix[10] not in "Tt"
+        or prefix[13] != ":"
+        or not prefix.isascii()
+    ):
+        raise ValueError(f"bad timestamp: {prefix!r}")
+    parts = (prefix[0:4], prefix[5:7], prefix[8:10], prefix[11:13], prefix[14:16])
     if not all(p.isdigit() for p in parts):
-        raise ValueError(f"bad timestamp date: {prefix!r}")
-    year, month, day, hour = (int(p) for p in parts)
-    if hour > 23:
-        raise ValueError(f"bad timestamp hour: {prefix!r}")
+        raise ValueError(f"bad timestamp: {prefix!r}")
+    year, month, day, hour, minute = (int(p) for p in parts)
+    if hour > 23 or minute > 59:
+        raise ValueError(f"bad timestamp: {prefix!r}")
     days = datetime.date(year, month, day).toordinal() - _EPOCH_ORDINAL  # validates the date
-    base = days * 86400 + hour * 3600
-    if len(_HOUR_BASE) >= _HOUR_CACHE_MAX:
-        _HOUR_BASE.clear()
-    _HOUR_BASE[prefix] = base
+    base = days * 86400 + hour * 3600 + minute * 60
+    if len(_MINUTE_BASE) >= _MINUTE_CACHE_MAX:
+        _MINUTE_BASE.clear()
+    _MINUTE_BASE[prefix] = base
     return base
 
 
 def parse_timestamp(text: str) -> float:
-    """RFC 3339 (`2026-11-23T21:40:01.000412345Z`, up to 9 or more fractional digits, `Z` or
+    """RFC 3339 (`2026-11-23T21:40:01.000412345Z`: any number of fractional digits, `Z` or
     `+HH:MM`) to epoch seconds. Raises ValueError on anything else.
 
     datetime.fromisoformat in 3.11 refuses 9 fractional digits, and this is on the hot path: the
-    date and hour are cached, the rest is a few slices.
+    minute is cached, the seconds and fraction are two slices.
     """
-    if not text.isascii() or len(text) < 20 or text[13] != ":" or text[16] != ":":
-        raise ValueError(f"bad timestamp: {text!r}")
-    base = _HOUR_BASE.get(text[:13])
+    base = _MINUTE_BASE.get(text[:16])
     if base is None:
-        base = _hour_base(text[:13])
-    mm = text[14:16]
+        base = _minute_base(text[:16])
+    if len(text) < 20 or text[16] != ":" or not text.isascii():
+        raise ValueError(f"bad timestamp: {text!r}")
     ss = text[17:19]
-    if not (mm.isdigit() and ss.isdigit()):
+    if not ss.isdigit() or ss > "60":
         raise ValueError(f"bad timestamp: {text!r}")
-    minute = int(mm)
-    second = int(ss)
-    if minute > 59 or second > 60:
-        raise ValueError(f"bad timestamp: {text!r}")
+    seconds = base + int(ss)
     rest = text[19:]
-    frac = 0.0
-    if rest[0] == ".":
-        end = 1
-        n = len(rest)
-        while end < n and rest[end].isdigit():
-            end += 1
-        digits = rest[1:end]
-        if not digits:
-            raise ValueError(f"bad timestamp fraction: {text!r}")
-        frac = int(digits) / 10 ** len(digits)
-        rest = rest[end:]
-    if rest == "Z" or rest == "z":
-        offset = 0
-    elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:6].isdigit():
-        offset = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
-        if rest[0] == "-":
-            offset = -offset
+    if rest[-1] in "Zz":
+        zone = 0
+        body = rest[:-1]
+    elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":" and rest[-5:-3].isdigit() and rest[-2:].isdigit():
+        zone = int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60
+        if rest[-6] == "-":
+            zone = -zone
+        body = rest[:-6]
     else:
         raise ValueError(f"bad timestamp zone: {text!r}")
-    return (base + minute * 60 + second - offset) + frac
+    if not body:
+        return float(seconds - zone)
+    if body[0] != "." or not body[1:].isdigit():
+        raise ValueError(f"bad timestamp fraction: {text!r}")
+    return (seconds - zone) + float(body)  # body is "." and ASCII digits only

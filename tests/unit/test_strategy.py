@@ -89,10 +89,11 @@ def test_spot_down_cross_goes_flat_not_short() -> None:
 
 def test_spot_down_cross_while_flat_emits_nothing() -> None:
     c = core()
-    c.on_bar(bar(SPOT, 0, "100"))
-    # baseline above (rising), then a down-cross with no position: target flat, nothing to do.
-    out = feed(c, SPOT, ["100", "101", "102", "103", "90"])
-    assert out == [None] * 5
+    # window 100,100,101,102 -> 101.5 > 100.75: baseline +1. 90: window 101,102,103,90 ->
+    # 96.5 < 99: a down-cross, but the spot target is flat and there is no position.
+    out = feed(c, SPOT, ["100", "100", "101", "102", "103", "90"])
+    assert out == [None] * 6
+    assert c.signal(SPOT) == -1
 
 
 def test_already_at_target_emits_nothing() -> None:

@@ -1,0 +1,153 @@
+"""bin/perpsbot's command line: paper, replay, exchange, record, bench.
+
+Owns argument parsing, exit codes and printing. Exit 0 on success, 2 on bad arguments or config
+(one line naming the problem), 3 when a run ended HALTED by an escalation. Command names, flags,
+exit codes and report keys are a contract: add, never rename.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_USAGE, EXIT_HALTED = 0, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage + message)
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="perpsbot", description="Headless trading runtime for Coinbase spot and perps.")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(p: argparse.ArgumentParser, duration: bool = True) -> None:
+        p.add_argument("--profile", default="paper", help="profile name or TOML path (default: paper)")
+        if duration:
+            p.add_argument("--duration", type=float, metavar="S", help="seconds to run")
+        p.add_argument("--seed", type=int, metavar="N")
+        p.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                       help="ACTOR:KIND[:after=N|every=N], repeatable")
+        p.add_argument("--report-json", metavar="PATH")
+        p.add_argument("--data-dir", metavar="DIR")
+
+    paper = sub.add_parser("paper", help="a bounded paper session on the built-in exchange")
+    common(paper)
+    replay = sub.add_parser("replay", help="replay a capture file (default: the bundled sample)")
+    replay.add_argument("capture", nargs="?", help="JSONL capture, one raw frame per line")
+    common(replay, duration=False)
+    exchange = sub.add_parser("exchange", help="run the built-in exchange alone")
+    exchange.add_argument("--port", type=int, default=0)
+    exchange.add_argument("--seed", type=int, default=1)
+    exchange.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    record = sub.add_parser("record", help="capture raw frames from an Advanced Trade endpoint")
+    record.add_argument("--url", required=True)
+    record.add_argument("--products", nargs="+", default=["BTC-USD", "BIP-20DEC30-CDE"])
+    record.add_argument("--channels", nargs="+", default=["level2", "market_trades", "ticker"])
+    record.add_argument("--duration", type=float, default=60.0, metavar="S")
+    record.add_argument("--out", required=True)
+    bench = sub.add_parser("bench", help="measure ingest, tick-to-order latency and replay speed")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _profile(args: argparse.Namespace) -> Any:
+    from config.loader import apply_overrides, load_profile
+    from actors.app.tree import FAULT_TARGETS
+    from runtime.faults import FaultSpecError, parse_fault
+
+    profile = load_profile(args.profile)
+    overrides: dict[str, Any] = {}
+    if getattr(args, "duration", None) is not None:
+        if args.duration <= 0:
+            raise UsageError(f"--duration must be positive, got {args.duration:g}")
+        overrides["run.duration_s"] = args.duration
+    if args.seed is not None:
+        overrides["run.seed"] = args.seed
+    if args.data_dir is not None:
+        overrides["run.data_dir"] = args.data_dir
+    if overrides:
+        profile = apply_overrides(profile, **overrides)
+    try:
+        faults = [parse_fault(text, FAULT_TARGETS) for text in args.fault]
+    except FaultSpecError as exc:
+        raise UsageError(str(exc)) from None
+    return profile, faults
+
+
+def _finish(report: dict[str, Any], status: int, report_json: str | None) -> int:
+    from actors.app.report import render
+
+    print(render(report))
+    if report_json:
+        path = Path(report_json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    from config.loader import ConfigError
+    from runtime.logging import setup_logging
+
+    try:
+        args = _parser().parse_args(argv)
+        setup_logging(args.log_level)
+        if args.command == "paper":
+            from actors.app.paper import run_paper
+
+            profile, faults = _profile(args)
+            return _finish(*run_paper(profile, faults), args.report_json)
+        if args.command == "replay":
+            from actors.app.replay import CaptureError, load_capture, run_replay
+
+            profile, faults = _profile(args)
+            try:
+                capture, lines = load_capture(args.capture)
+            except CaptureError as exc:
+                raise UsageError(str(exc)) from None
+            return _finish(*run_replay(profile, capture, lines, faults), args.report_json)
+        if args.command == "exchange":
+            return _exchange(args)
+        if args.command == "record":
+            from actors.streaming.capture import record
+
+            count = record(args.url, tuple(args.products), tuple(args.channels), args.duration, args.out)
+            print(f"recorded {count} frames to {args.out}")
+            return EXIT_OK
+        if args.command == "bench":
+            from actors.app.bench import run_bench
+
+            return run_bench(as_json=args.json)
+    except (UsageError, ConfigError) as exc:
+        print(f"perpsbot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE
+
+
+def _exchange(args: argparse.Namespace) -> int:
+    import signal
+
+    from actors.exchange.server import ExchangeServer
+
+    server = ExchangeServer(seed=args.seed, port=args.port)
+    server.start()
+    print(f"exchange listening on {server.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait(args.duration)
+    finally:
+        server.stop()
+    return EXIT_OK

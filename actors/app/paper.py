@@ -1,0 +1,75 @@
+"""The paper session: the built-in exchange and the whole actor tree in one process.
+
+Owns the session's lifetime: start the exchange on 127.0.0.1, start the tree streaming from it
+over a real loopback socket, trade on the in-process paper venue until the duration ends or
+Ctrl-C, collect the report, stop everything. Must never leave a thread or a socket behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from actors.app.report import collect
+from actors.app.tree import Tree, products_of
+from actors.exchange.server import ExchangeServer
+from actors.orchestrator.messages import HALTED
+from config.schema import Profile
+from runtime.clock import WallClock
+from runtime.faults import FaultPlan, FaultSpec
+from runtime.scheduler import Scheduler
+from runtime.services import Services
+
+
+def run_dir_for(profile: Profile, mode: str) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    base = Path(profile.run.data_dir) / f"{mode}-{stamp}-seed{profile.run.seed}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = Path(f"{base}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def run_paper(profile: Profile, faults: list[FaultSpec]) -> tuple[dict[str, Any], int]:
+    """Run one bounded paper session; returns (report, exit status)."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
+    exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
+                              products=products_of(profile))
+    exchange.start()
+    clock = WallClock()
+    scheduler = Scheduler(clock)
+    scheduler.start()
+    services = Services(clock, scheduler, faults=FaultPlan(faults))
+    run_dir = run_dir_for(profile, "paper")
+    logger.info("paper session: exchange {} data {}", exchange.url, run_dir)
+    started = time.monotonic()
+    tree = Tree(profile, services, run_dir, exchange.url)
+    try:
+        stop.wait(profile.run.duration_s)
+        if stop.is_set():
+            logger.warning("interrupted: stopping cleanly")
+        elapsed = time.monotonic() - started
+        report = collect(tree, "paper", elapsed, {"data_dir": str(run_dir)})
+    finally:
+        tree.stop()
+        exchange.stop()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return report, exit_status(report)
+
+
+def exit_status(report: dict[str, Any]) -> int:
+    halted_by_escalation = report["trading"]["state"] == HALTED and report["supervision"]["escalations"] > 0
+    return 3 if halted_by_escalation else 0
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

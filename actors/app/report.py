@@ -1,0 +1,138 @@
+"""The run report: one JSON-ready dict collected from the actors, and its human rendering.
+
+Owns the report's shape (the key names are a contract with operators' scripts: add keys, never
+rename) and the fingerprint, SHA-256 over the ordered fills. Decimals are written as strings.
+Must never change state: it only asks, with timeouts, and reads metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from decimal import Decimal
+from typing import Any
+
+from actors.app.tree import Tree
+from actors.venue.messages import Fill
+
+
+def fingerprint(fills: tuple[Fill, ...] | list[Fill]) -> str:
+    digest = hashlib.sha256()
+    for f in fills:
+        digest.update(f"{f.trade_id}|{f.client_order_id}|{f.product_id}|{f.side}|{f.price}|{f.size}|{f.fee}|"
+                      f"{f.liquidity}\n".encode())
+    return digest.hexdigest()
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text(v) for v in value]
+    return value
+
+
+def machine() -> dict[str, Any]:
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    metrics = tree.services.metrics
+    status = tree.status()
+    feed = tree.ask("streaming", "report", default={}) or {}
+    books = tree.ask("market_data", "report", default={}) or {}
+    liquidity = tree.ask("liquidity", "report", default={}) or {}
+    trading = tree.ask("execution", "report", default={}) or {}
+    portfolio = tree.ask("portfolio", "report", default={}) or {}
+    fills = tree.ask("venue", "fills", default=()) or ()
+    latency = metrics.histogram("latency.tick_to_order_us")
+
+    products: dict[str, Any] = {}
+    for product_id, book in books.items():
+        liq = liquidity.get(product_id)
+        products[product_id] = {
+            "best_bid": book.get("best_bid"), "best_ask": book.get("best_ask"), "mark": book.get("mark"),
+            "bid_levels": book.get("bid_levels"), "ask_levels": book.get("ask_levels"),
+            "resyncs": book.get("resyncs"), "valid": book.get("valid"),
+            "liquidity": None if liq is None else {
+                "spread_bps": liq.spread_bps, "depth_1pct": liq.depth_1pct, "depth_5pct": liq.depth_5pct,
+                "imbalance": liq.imbalance, "score": liq.score, "condition": liq.condition,
+            },
+        }
+    report = {
+        "mode": mode,
+        "seed": tree.profile.run.seed,
+        "duration_s": round(duration_s, 3),
+        "fingerprint": fingerprint(fills),
+        "feed": {
+            "frames": feed.get("frames", 0), "malformed": feed.get("malformed", 0),
+            "error_frames": feed.get("error_frames", 0), "unknown": feed.get("unknown", 0),
+            "gaps": feed.get("gaps", 0), "reconnects": metrics.value("feed.reconnects"),
+            "heartbeat_gaps": feed.get("heartbeat_gaps", 0), "duplicates": feed.get("duplicates", 0),
+        },
+        "products": products,
+        "trading": {
+            "state": status.get("trading_state"),
+            "state_reason": status.get("state_reason"),
+            "intents": metrics.value("trading.intents"),
+            "orders": trading.get("orders", 0),
+            "fills": len(fills),
+            "rejects": trading.get("rejects", 0),
+            "refusals": trading.get("refusals", {}),
+            "open_orders": trading.get("open_orders", 0),
+            "realized_pnl": portfolio.get("realized_pnl"),
+            "unrealized_pnl": portfolio.get("unrealized_pnl"),
+            "fees": portfolio.get("fees"),
+            "funding": portfolio.get("funding"),
+            "equity": portfolio.get("equity"),
+        },
+        "positions": portfolio.get("positions", {}),
+        "supervision": {
+            "restarts": {name: n for name, n in status["restarts"].items()},
+            "escalations": status["escalations"],
+            "events": [f"{e.kind} {e.child}#{e.epoch} {e.detail}".strip() for e in status["events"]
+                       if e.kind not in ("started", "stopped")],
+        },
+        "latency_us": {
+            "tick_to_order": {"n": latency.count, "p50": latency.percentile(50), "p99": latency.percentile(99)},
+        },
+        "backups": metrics.value("backup.snapshots"),
+        "machine": machine(),
+    }
+    if extra:
+        report.update(extra)
+    return _text(report)
+
+
+def render(report: dict[str, Any]) -> str:
+    t = report["trading"]
+    f = report["feed"]
+    lines = [
+        f"perpsbot {report['mode']} run: {report['duration_s']}s, seed {report['seed']}, state {t['state']}",
+        f"  feed      frames {f['frames']}  gaps {f['gaps']}  reconnects {f['reconnects']}  malformed "
+        f"{f['malformed']}  error frames {f['error_frames']}  unknown {f['unknown']}",
+        f"  trading   intents {t['intents']}  orders {t['orders']}  fills {t['fills']}  rejects {t['rejects']}"
+        f"  open {t['open_orders']}",
+        f"  pnl       equity {t['equity']}  realized {t['realized_pnl']}  unrealized {t['unrealized_pnl']}"
+        f"  fees {t['fees']}  funding {t['funding']}",
+    ]
+    for product_id, pos in report["positions"].items():
+        lines.append(f"  position  {product_id}: {pos['size']} @ {pos['entry']}")
+    for product_id, p in report["products"].items():
+        liq = p["liquidity"] or {}
+        lines.append(f"  book      {product_id}: {p['best_bid']} / {p['best_ask']}  levels {p['bid_levels']}/"
+                     f"{p['ask_levels']}  resyncs {p['resyncs']}  liquidity {liq.get('condition')} "
+                     f"({liq.get('spread_bps', '-')} bps)")
+    s = report["supervision"]
+    restarted = {k: v for k, v in s["restarts"].items() if v}
+    lines.append(f"  supervision restarts {restarted or 'none'}  escalations {s['escalations']}")
+    for event in s["events"]:
+        lines.append(f"    {event}")
+    lat = report["latency_us"]["tick_to_order"]
+    if lat["n"]:
+        lines.append(f"  latency   tick-to-order n={lat['n']} p50={lat['p50']:.0f}us p99={lat['p99']:.0f}us")
+    lines.append(f"  fingerprint {report['fingerprint']}")
+    return "\n".join(lines)

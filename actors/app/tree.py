@@ -1,0 +1,115 @@
+"""Wiring: the child specs of the actor tree for a profile, and a handle on a running tree.
+
+Owns the start order (dependency order) and the one place where config sections become actor
+arguments. Must never contain trading logic; the handle is for the main thread and tests only
+(every ask it makes has a timeout).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from actors.backup.actor import BackupActor
+from actors.execution.actor import ExecutionActor
+from actors.journal.actor import JournalActor
+from actors.liquidity.actor import LiquidityActor
+from actors.market_data.actor import MarketDataActor
+from actors.orchestrator.actor import Orchestrator
+from actors.portfolio.actor import PortfolioActor
+from actors.products import CATALOG, ProductSpec
+from actors.strategy.actor import StrategyActor
+from actors.streaming.actor import StreamingActor
+from actors.venue.actor import PaperVenueActor
+from config.schema import Profile
+from runtime.backoff import Backoff
+from runtime.services import Services
+from runtime.supervisor import ChildSpec, SupervisorConfig
+
+# The actors a --fault may target (the venue stands in for the exchange and is not one of them).
+FAULT_TARGETS = ("streaming", "market_data", "liquidity", "strategy", "execution", "portfolio", "journal", "backup")
+
+
+def products_of(profile: Profile) -> dict[str, ProductSpec]:
+    return {pid: CATALOG[pid] for pid in profile.strategy.products}
+
+
+def supervisor_config(profile: Profile) -> SupervisorConfig:
+    s = profile.supervisor
+    return SupervisorConfig(
+        strategy=s.strategy, max_restarts=s.max_restarts, period_s=s.period_s,
+        backoff=Backoff(s.backoff_base_s, s.backoff_factor, s.backoff_cap_s, s.backoff_jitter),
+        ping_interval_s=s.ping_interval_s, hang_timeout_s=s.hang_timeout_s, seed=profile.run.seed,
+    )
+
+
+def child_specs(profile: Profile, run_dir: Path, feed_url: str | None) -> list[ChildSpec]:
+    """Children in dependency order: each starts after everything it sends to."""
+    products = products_of(profile)
+    db_path = str(run_dir / profile.journal.file)
+    timeout = profile.supervisor.shutdown_timeout_s
+    sc = profile.streaming
+    specs = [
+        ("journal", JournalActor, {"db_path": db_path}),
+        ("venue", PaperVenueActor, {"products": products, "maker_fee_rate": profile.portfolio.maker_fee_rate,
+                                    "taker_fee_rate": profile.portfolio.taker_fee_rate}),
+        ("market_data", MarketDataActor, {"products": products, "bar_interval_s": profile.market_data.bar_interval_s,
+                                          "stale_after_s": profile.market_data.stale_after_s,
+                                          "view_interval_s": profile.market_data.view_interval_s}),
+        ("liquidity", LiquidityActor, {}),
+        ("portfolio", PortfolioActor, {"products": products, "config": profile.portfolio}),
+        ("execution", ExecutionActor, {"products": products, "config": profile.execution,
+                                       "stale_after_s": profile.market_data.stale_after_s}),
+        ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
+        ("streaming", StreamingActor, {"products": tuple(products), "channels": tuple(sc.channels), "url": feed_url,
+                                       "backoff": Backoff(sc.reconnect_base_s, sc.reconnect_factor,
+                                                          sc.reconnect_cap_s, sc.reconnect_jitter),
+                                       "seed": profile.run.seed, "book_consumers": ("market_data", "venue")}),
+        ("backup", BackupActor, {"db_path": db_path, "dest_dir": str(run_dir / profile.backup.dir),
+                                 "interval_s": profile.backup.interval_s, "keep": profile.backup.keep}),
+    ]
+    return [ChildSpec(name, cls, kwargs, shutdown_timeout_s=timeout) for name, cls, kwargs in specs]
+
+
+class Tree:
+    """A running actor tree under the orchestrator."""
+
+    def __init__(self, profile: Profile, services: Services, run_dir: Path, feed_url: str | None) -> None:
+        self.profile = profile
+        self.services = services
+        self.run_dir = run_dir
+        self.specs = child_specs(profile, run_dir, feed_url)
+        self.orchestrator = Orchestrator.start(self.specs, supervisor_config(profile), services)
+
+    def names(self) -> list[str]:
+        return [spec.name for spec in self.specs]
+
+    def all_bound(self) -> bool:
+        for name in self.names():
+            entry = self.services.directory.get(name)
+            if entry is None or entry.ref is None:
+                return False
+        return True
+
+    def ask(self, name: str, message: Any, timeout: float = 5.0, default: Any = None) -> Any:
+        """Ask a child by logical name; `default` if it is down or does not answer in time."""
+        entry = self.services.directory.get(name)
+        if entry is None or entry.ref is None:
+            return default
+        try:
+            return entry.ref.ask(message, timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return default
+
+    def status(self, timeout: float = 5.0) -> dict[str, Any]:
+        return self.orchestrator.ask("status", timeout=timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.services.faults.release_all()  # hung handlers return, so every thread can end
+        try:
+            self.orchestrator.stop(block=True, timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            pass
+        self.services.scheduler.stop()

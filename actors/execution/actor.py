@@ -1,0 +1,137 @@
+"""The execution actor: order intents -> quantized orders -> pre-trade gate -> venue.
+
+Owns the open-order table (OrderBookkeeper), the latest book status per product and the trading
+state it was told. Every intent gets one deterministic client_order_id, so a repeated decision
+never becomes a second order. On HALTED it cancels every open order and refuses new ones. On
+(re)start it rebuilds its table from the venue before serving. Must never size positions or
+decide direction, and never send on an invalid or stale book.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from actors.execution.gate import GateContext, PreTradeGate
+from actors.execution.messages import CancelOrder, OrderPlaced, SyncRequest
+from actors.execution.orders import OrderBookkeeper, client_order_id
+from actors.execution.quantize import Refusal, quantize
+from actors.market_data.messages import BookStatus
+from actors.orchestrator.messages import ACTIVE, HALTED, Decision, TradingStateChanged
+from actors.portfolio.messages import PortfolioUpdate
+from actors.products import ProductSpec
+from actors.strategy.messages import OrderIntent
+from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from runtime.actor import SupervisedActor
+
+_ZERO = Decimal(0)
+
+
+class ExecutionActor(SupervisedActor):
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
+                 stale_after_s: float) -> None:
+        super().__init__(name, epoch, services)
+        self.products = products
+        self.gate = PreTradeGate.from_config(config)
+        self.stale_after_s = stale_after_s
+        self.orders = OrderBookkeeper()
+        self.state = ACTIVE
+        self.books: dict[str, BookStatus] = {}
+        self.equity = _ZERO
+        self.positions: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal] = {}
+        self.refusals: Counter[str] = Counter()
+        self.conflicts = self.metrics.counter("execution.conflicting_updates")
+
+    def start_core(self) -> None:
+        self.send("venue", SyncRequest(reply_to=self.name))
+
+    def handle(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is BookStatus:
+            self.books[message.product_id] = message
+        elif kind is OrderIntent:
+            self._on_intent(message)
+        elif kind is OrderUpdate:
+            self._on_update(message)
+        elif kind is Fill:
+            if self.orders.on_fill(message):
+                self.send("portfolio", message)
+                self.send("journal", message)
+        elif kind is PortfolioUpdate:
+            self.equity = message.equity
+            self.positions = dict(message.positions)
+            self.marks = dict(message.marks)
+        elif kind is TradingStateChanged:
+            self.state = message.state
+            if message.state == HALTED:
+                self._cancel_open_orders()
+        elif kind is VenueSnapshot:
+            self.orders.rebuild(message)
+        elif message == "report":
+            return self.report()
+        return None
+
+    def _on_intent(self, intent: OrderIntent) -> None:
+        self.orders.record_intent(intent)
+        spec = self.products.get(intent.product_id)
+        if spec is None:
+            return self._refuse(intent, "unknown_product")
+        book = self.books.get(intent.product_id)
+        mark = book.mark if book is not None else None
+        quantized = quantize(intent, spec, mark)
+        if isinstance(quantized, Refusal):
+            return self._refuse(intent, quantized.reason)
+        now = self.clock.now()
+        valid = book is not None and book.valid
+        context = GateContext(
+            state=self.state,
+            book_valid=valid,
+            book_stale=not valid or now - book.updated_at > self.stale_after_s,
+            mark=mark,
+            position=self.positions.get(intent.product_id, _ZERO),
+            equity=self.equity,
+            other_gross_exposure=self._gross_exposure(excluding=intent.product_id),
+            spec=spec,
+        )
+        reason = self.gate.check(quantized, context)
+        if reason is not None:
+            return self._refuse(intent, reason)
+        order = quantized.to_place_order(client_order_id(intent.intent_id))
+        if self.orders.on_submit(order, intent.intent_id, now):
+            self.send("venue", order)
+            self.send("journal", OrderPlaced(order, intent.intent_id, now))
+
+    def _on_update(self, update: OrderUpdate) -> None:
+        try:
+            changed = self.orders.on_update(update)
+        except ValueError:
+            self.conflicts.inc()  # two different final states for one order: keep the first
+            return
+        if changed:
+            self.send("journal", update)
+
+    def _refuse(self, intent: OrderIntent, reason: str) -> None:
+        self.refusals[reason] += 1
+        self.send("journal", Decision(self.clock.now(), "refusal", f"{intent.intent_id}: {reason}"))
+
+    def _cancel_open_orders(self) -> None:
+        for record in self.orders.open_orders():
+            self.send("venue", CancelOrder(record.client_order_id))
+
+    def _gross_exposure(self, excluding: str) -> Decimal:
+        total = _ZERO
+        for product_id, size in self.positions.items():
+            mark = self.marks.get(product_id)
+            if product_id != excluding and mark is not None and product_id in self.products:
+                total += abs(self.products[product_id].notional(size, mark))
+        return total
+
+    def report(self) -> dict[str, Any]:
+        counts = self.orders.counts
+        return {
+            "intents": counts.intents, "orders": counts.orders, "fills": counts.fills,
+            "rejects": counts.rejects, "refusals": dict(self.refusals),
+            "open_orders": len(self.orders.open_orders()), "state": self.state,
+        }

@@ -1,0 +1,90 @@
+"""The pre-trade gate: the last pure check between a quantized order and the venue.
+
+Owns the ordered risk checks and their reason codes: trading state, book health, the per-product
+position limit and the account leverage limit. A pure function of the order and a context the
+execution actor assembles from the latest book status and portfolio report. Must never mutate
+anything, read the clock, or resize an order (it passes or refuses; sizing is the strategy's job).
+
+Orders that only reduce an existing position (same side of zero, smaller) always pass the limit
+checks, so a position above its limit after a price move can still be brought down.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from actors.execution.quantize import QuantizedOrder
+from actors.products import ProductSpec
+
+HALTED = "HALTED"
+REDUCING = "REDUCING"
+
+REFUSE_HALTED = "halted"
+REFUSE_REDUCING = "reducing"
+REFUSE_STALE_BOOK = "stale_book"
+REFUSE_MAX_POSITION = "max_position"
+REFUSE_MAX_LEVERAGE = "max_leverage"
+
+
+class GateContext(msgspec.Struct, frozen=True):
+    """What the gate needs to know about the world at the moment of one order."""
+
+    state: str  # trading state: "RUNNING", "REDUCING" or "HALTED"
+    book_valid: bool
+    book_stale: bool
+    mark: Decimal | None  # quote per base unit
+    position: Decimal  # signed, venue units (base for spot, contracts for futures)
+    equity: Decimal  # quote
+    other_gross_exposure: Decimal  # sum of |notional| over every other product, quote
+    spec: ProductSpec
+
+
+def projected_position(order: QuantizedOrder, position: Decimal) -> Decimal:
+    return position + order.size if order.side == "BUY" else position - order.size
+
+
+def increases_risk(position: Decimal, projected: Decimal) -> bool:
+    """True unless the order moves the position toward zero without crossing it."""
+    if projected == 0:
+        return False
+    same_side = (projected > 0) == (position > 0) and position != 0
+    return not (same_side and abs(projected) < abs(position))
+
+
+class PreTradeGate:
+    """Refuses orders that break the configured limits; see the module docstring for the order."""
+
+    def __init__(self, max_position_notional: Decimal, max_leverage: Decimal) -> None:
+        self.max_position_notional = max_position_notional
+        self.max_leverage = max_leverage
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> PreTradeGate:
+        """From a `config.schema.ExecutionConfig`."""
+        return cls(cfg.max_position_notional, cfg.max_leverage)
+
+    def check(self, order: QuantizedOrder, ctx: GateContext) -> str | None:
+        """None if `order` may go to the venue, else the reason code of the first failed check."""
+        projected = projected_position(order, ctx.position)
+        risky = increases_risk(ctx.position, projected)
+
+        if ctx.state == HALTED:
+            return REFUSE_HALTED
+        if ctx.state == REDUCING and risky:
+            return REFUSE_REDUCING
+        mark = ctx.mark
+        if not ctx.book_valid or ctx.book_stale or mark is None or not mark > 0:
+            return REFUSE_STALE_BOOK
+        if not risky:
+            return None
+
+        exposure = abs(ctx.spec.notional(projected, mark))
+        if exposure > self.max_position_notional:
+            return REFUSE_MAX_POSITION
+        gross = ctx.other_gross_exposure + exposure
+        if ctx.equity <= 0 or gross > self.max_leverage * ctx.equity:
+            return REFUSE_MAX_LEVERAGE
+        return None

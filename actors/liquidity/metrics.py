@@ -1,0 +1,128 @@
+"""Liquidity metrics of one book view: spread, depth, imbalance, and the liquidity score.
+
+Owns: the exact definitions below, computed in Decimal from best-first (price, base size) levels.
+  mid        = (best bid + best ask) / 2
+  spread_bps = (ask - bid) / mid * 10,000
+  depth_b    = (bid size priced in [bid - b*mid, bid] + ask size priced in [ask, ask + b*mid]) * mid,
+               for b = 1% and 5%, in quote currency
+  imbalance  = (bid size - ask size) / (bid size + ask size), inside the 5% band (0 when empty)
+  scores     spread 100/80/60/40/20/0 at <= 1/5/10/20/50 bps / above; each depth
+             min(depth / 10,000, 1) * 100; imbalance max(0, 100 - 200 * |imbalance|);
+             score = mean of the four; condition excellent/good/fair/poor/critical at
+             >= 80/60/40/20/below.
+  An empty side: spread 10,000 bps, score 0, critical; depths and imbalance from the side that
+  exists (its best price stands in for the mid), or 0.
+Must never: use floats, read a book directly (it takes a copy: a BookView's levels), or keep state.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+Level = tuple[Decimal, Decimal]  # (price, size in base units)
+
+_ZERO = Decimal(0)
+_TWO = Decimal(2)
+_BPS = Decimal(10_000)
+_HUNDRED = Decimal(100)
+_DEPTH_FULL = Decimal(10_000)  # quote currency of depth that scores 100
+BAND_1PCT = Decimal("0.01")
+BAND_5PCT = Decimal("0.05")
+EMPTY_SIDE_SPREAD_BPS = Decimal(10_000)
+
+# (upper bound in bps, score), checked in order; above the last bound scores 0
+_SPREAD_SCORES: tuple[tuple[Decimal, Decimal], ...] = (
+    (Decimal(1), Decimal(100)),
+    (Decimal(5), Decimal(80)),
+    (Decimal(10), Decimal(60)),
+    (Decimal(20), Decimal(40)),
+    (Decimal(50), Decimal(20)),
+)
+# (lower bound of the score, condition), checked in order
+_CONDITIONS: tuple[tuple[Decimal, str], ...] = (
+    (Decimal(80), "excellent"),
+    (Decimal(60), "good"),
+    (Decimal(40), "fair"),
+    (Decimal(20), "poor"),
+)
+CRITICAL = "critical"
+
+
+class LiquidityMetrics(msgspec.Struct, frozen=True):
+    spread_bps: Decimal
+    depth_1pct: Decimal  # quote currency
+    depth_5pct: Decimal
+    imbalance: Decimal  # -1 (all asks) .. +1 (all bids)
+    score: Decimal  # 0 .. 100
+    condition: str
+    mid: Decimal | None  # None when a side is empty
+
+
+def spread_score(spread_bps: Decimal) -> Decimal:
+    for bound, score in _SPREAD_SCORES:
+        if spread_bps <= bound:
+            return score
+    return _ZERO
+
+
+def depth_score(depth: Decimal) -> Decimal:
+    return min(depth / _DEPTH_FULL, Decimal(1)) * _HUNDRED
+
+
+def imbalance_score(imbalance: Decimal) -> Decimal:
+    return max(_ZERO, _HUNDRED - 200 * abs(imbalance))
+
+
+def condition_of(score: Decimal) -> str:
+    for bound, name in _CONDITIONS:
+        if score >= bound:
+            return name
+    return CRITICAL
+
+
+def _size_within(levels: tuple[Level, ...], lo: Decimal, hi: Decimal) -> Decimal:
+    return sum((size for price, size in levels if lo <= price <= hi), _ZERO)
+
+
+def compute_liquidity(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> LiquidityMetrics:
+    """Metrics of best-first (price, base size) levels, e.g. a BookView's bids and asks."""
+    if not bids and not asks:
+        return LiquidityMetrics(EMPTY_SIDE_SPREAD_BPS, _ZERO, _ZERO, _ZERO, _ZERO, CRITICAL, None)
+    best_bid = bids[0][0] if bids else None
+    best_ask = asks[0][0] if asks else None
+    if best_bid is not None and best_ask is not None:
+        mid: Decimal | None = (best_bid + best_ask) / _TWO
+        ref = mid
+    else:
+        mid = None
+        ref = best_bid if best_bid is not None else best_ask
+
+    def depth(band: Decimal) -> tuple[Decimal, Decimal]:
+        width = band * ref
+        bid_size = _size_within(bids, best_bid - width, best_bid) if bids else _ZERO
+        ask_size = _size_within(asks, best_ask, best_ask + width) if asks else _ZERO
+        return bid_size, ask_size
+
+    bid_1, ask_1 = depth(BAND_1PCT)
+    bid_5, ask_5 = depth(BAND_5PCT)
+    depth_1pct = (bid_1 + ask_1) * ref
+    depth_5pct = (bid_5 + ask_5) * ref
+    total_5 = bid_5 + ask_5
+    imbalance = (bid_5 - ask_5) / total_5 if total_5 else _ZERO
+
+    if mid is None:
+        return LiquidityMetrics(
+            EMPTY_SIDE_SPREAD_BPS, depth_1pct, depth_5pct, imbalance, _ZERO, CRITICAL, None
+        )
+    spread_bps = (best_ask - best_bid) / mid * _BPS
+    score = (
+        spread_score(spread_bps)
+        + depth_score(depth_1pct)
+        + depth_score(depth_5pct)
+        + imbalance_score(imbalance)
+    ) / 4
+    return LiquidityMetrics(
+        spread_bps, depth_1pct, depth_5pct, imbalance, score, condition_of(score), mid
+    )

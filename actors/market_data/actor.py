@@ -1,0 +1,60 @@
+"""The market_data actor: the one owner of every L2 book, mark and bar.
+
+Owns the MarketDataCore. Publishes BookStatus (after every applied change) to execution and
+portfolio, closed Bars to strategy, and conflated BookViews to liquidity on a timer so metrics
+never slow ingest. Must never send an order or trust an update that arrived before its snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.market_data.core import MarketDataCore
+from actors.market_data.messages import Bar, BookStatus
+from actors.products import ProductSpec
+from actors.streaming.messages import L2Update, StreamGap, TradePrint
+from runtime.actor import SupervisedActor
+
+
+class PublishViews:
+    """Timer message: send the conflated book views to liquidity."""
+
+
+class MarketDataActor(SupervisedActor):
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec],
+                 bar_interval_s: float, stale_after_s: float, view_interval_s: float) -> None:
+        super().__init__(name, epoch, services)
+        self.core = MarketDataCore(products, bar_interval_s, stale_after_s)
+        self.products = tuple(products)
+        self.view_interval_s = view_interval_s
+        self.gaps = self.metrics.counter("feed.gaps_applied")
+
+    def start_core(self) -> None:
+        self.every(self.view_interval_s, PublishViews())
+
+    def handle(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is L2Update:
+            self._publish(self.core.on_l2(message))
+        elif kind is TradePrint:
+            self._publish(self.core.on_trade(message))
+        elif kind is PublishViews:
+            for product_id in self.products:
+                self.send("liquidity", self.core.view(product_id))
+        elif kind is StreamGap:
+            self.gaps.inc()
+            self._publish(self.core.on_gap(message))
+        elif message == "report":
+            return {pid: self.core.report(pid) for pid in self.products}
+        elif isinstance(message, tuple) and message[0] == "book":
+            book = self.core.book(message[1])
+            return book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels)
+        return None
+
+    def _publish(self, outputs: list[Any]) -> None:
+        for out in outputs:
+            if type(out) is BookStatus:
+                self.send("execution", out)
+                self.send("portfolio", out)
+            elif type(out) is Bar:
+                self.send("strategy", out)

@@ -1,0 +1,179 @@
+"""The pure core of the market data actor: one L2 book and one bar builder per product.
+
+Owns: the books (applying level2 messages, invalidating on gaps and corruption), the bars, the
+mark (mid while the book is valid), staleness, and per-product counters.
+Must never: do I/O, read a clock (`now` and message timestamps are the time), use floats for
+money, or raise on bad venue data (a bad level invalidates the book until its next snapshot).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Union
+
+from actors.market_data.bars import BarBuilder
+from actors.market_data.book import BookCorrupt, L2Book
+from actors.market_data.messages import Bar, BookStatus, BookView
+from actors.products import ProductSpec
+from actors.streaming.messages import L2Update, StreamGap, TradePrint
+
+Out = Union[BookStatus, Bar]
+
+_ONE = Decimal(1)
+
+
+class _Product:
+    __slots__ = (
+        "spec", "book", "bars", "updated_at", "last_trade_at", "snapshots", "resyncs",
+        "updates_applied", "dropped_before_snapshot", "corruptions", "bad_trades",
+    )  # fmt: skip
+
+    def __init__(self, spec: ProductSpec, bar_interval_s: float) -> None:
+        self.spec = spec
+        self.book = L2Book(spec.product_id)
+        self.bars = BarBuilder(spec.product_id, bar_interval_s)
+        self.updated_at: float | None = None  # clock time of the last applied change
+        self.last_trade_at: float | None = None
+        self.snapshots = 0
+        self.resyncs = 0  # snapshots after the first
+        self.updates_applied = 0
+        self.dropped_before_snapshot = 0  # updates that arrived while the book was invalid
+        self.corruptions = 0  # crossed/locked books and unreadable levels
+        self.bad_trades = 0
+
+
+class MarketDataCore:
+    """Routes level2, trade and gap messages to each product's book and bars."""
+
+    def __init__(
+        self,
+        products: dict[str, ProductSpec],
+        bar_interval_s: float,
+        stale_after_s: float,
+        view_band: Decimal = Decimal("0.05"),
+    ) -> None:
+        self.stale_after_s = stale_after_s
+        self.view_band = view_band
+        self._products = {pid: _Product(spec, bar_interval_s) for pid, spec in products.items()}
+        self.unknown_products = 0
+
+    # ------------------------------------------------------------ inputs
+
+    def on_l2(self, msg: L2Update) -> list[Out]:
+        """Apply one level2 event: bars closed by the time advancing, then a BookStatus if the
+        book changed (or became invalid)."""
+        p = self._products.get(msg.product_id)
+        if p is None:
+            self.unknown_products += 1
+            return []
+        book = p.book
+        out: list[Out] = p.bars.advance(msg.ts, msg.recv_ns)
+        try:
+            if msg.is_snapshot:
+                book.apply_snapshot(msg.bids, msg.offers)
+                p.snapshots += 1
+                if p.snapshots > 1:
+                    p.resyncs += 1
+            elif not book.apply_update(msg.bids, msg.offers):
+                p.dropped_before_snapshot += 1
+                return out
+            else:
+                p.updates_applied += 1
+        except BookCorrupt:
+            pass  # the book invalidated itself
+        if not book.valid:
+            p.corruptions += 1
+        p.updated_at = msg.ts
+        status = self._status(p, msg.recv_ns)
+        if status.mark is not None:
+            out.extend(p.bars.on_mid(status.mark, msg.ts, msg.recv_ns))
+        out.append(status)
+        return out
+
+    def on_trade(self, msg: TradePrint) -> list[Bar]:
+        """Add a trade to its product's bars (volume in base units); returns the bars it closed."""
+        p = self._products.get(msg.product_id)
+        if p is None:
+            self.unknown_products += 1
+            return []
+        try:
+            price = Decimal(msg.price)
+            size = Decimal(msg.size)
+            if not (price.is_finite() and size.is_finite()) or price <= 0 or size < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            p.bad_trades += 1
+            return p.bars.advance(msg.ts, msg.recv_ns)
+        p.last_trade_at = msg.ts
+        if p.spec.contract_size != _ONE:
+            size = p.spec.base_units(size)
+        return p.bars.on_trade(price, size, msg.ts, msg.recv_ns)
+
+    def on_gap(self, msg: StreamGap) -> list[BookStatus]:
+        """Frames were lost: the named books are invalid until their next snapshot."""
+        out: list[BookStatus] = []
+        for pid in msg.product_ids:
+            p = self._products.get(pid)
+            if p is None:
+                continue
+            p.book.invalidate()
+            out.append(self._status(p, 0))
+        return out
+
+    def _status(self, p: _Product, recv_ns: int) -> BookStatus:
+        book = p.book
+        if not book.valid:
+            return BookStatus(p.spec.product_id, False, None, None, None, p.updated_at or 0.0, recv_ns)
+        bid = book.best_bid
+        ask = book.best_ask
+        best_bid = bid[0] if bid is not None else None
+        best_ask = ask[0] if ask is not None else None
+        mark = book.mid
+        return BookStatus(p.spec.product_id, True, best_bid, best_ask, mark, p.updated_at or 0.0, recv_ns)
+
+    # ------------------------------------------------------------ queries
+
+    def view(self, product_id: str) -> BookView:
+        """Levels within `view_band` of the best prices, sizes in base units, best first."""
+        p = self._products[product_id]
+        ts = p.updated_at or 0.0
+        if not p.book.valid:
+            return BookView(product_id, False, (), (), ts)
+        bids, asks = p.book.band(self.view_band)
+        contract_size = p.spec.contract_size
+        if contract_size != _ONE:
+            bids = tuple((price, size * contract_size) for price, size in bids)
+            asks = tuple((price, size * contract_size) for price, size in asks)
+        return BookView(product_id, True, bids, asks, ts)
+
+    def is_stale(self, product_id: str, now: float) -> bool:
+        """True when the book is invalid or has not changed for more than stale_after_s."""
+        p = self._products.get(product_id)
+        if p is None or not p.book.valid or p.updated_at is None:
+            return True
+        return now - p.updated_at > self.stale_after_s
+
+    def book(self, product_id: str) -> L2Book:
+        return self._products[product_id].book
+
+    def report(self, product_id: str) -> dict[str, object]:
+        p = self._products[product_id]
+        book = p.book
+        bid = book.best_bid
+        ask = book.best_ask
+        return {
+            "valid": book.valid,
+            "best_bid": bid[0] if bid is not None else None,
+            "best_ask": ask[0] if ask is not None else None,
+            "mark": book.mid if book.valid else None,
+            "bid_levels": book.bid_levels,
+            "ask_levels": book.ask_levels,
+            "resyncs": p.resyncs,
+            "snapshots": p.snapshots,
+            "updates_applied": p.updates_applied,
+            "dropped_before_snapshot": p.dropped_before_snapshot,
+            "corruptions": p.corruptions,
+            "bad_trades": p.bad_trades,
+            "updated_at": p.updated_at,
+            "last_trade_at": p.last_trade_at,
+        }

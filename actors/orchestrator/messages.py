@@ -1,0 +1,27 @@
+"""Messages the orchestrator sends down the tree."""
+
+from __future__ import annotations
+
+import msgspec
+
+ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
+
+
+class TradingStateChanged(msgspec.Struct, frozen=True, tag=True):
+    state: str  # ACTIVE / REDUCING / HALTED
+    reason: str
+    ts: float
+
+
+class ResyncRequest(msgspec.Struct, frozen=True, tag=True):
+    """Streaming must resubscribe level2: a book owner lost its books (e.g. it was restarted)."""
+
+    reason: str
+
+
+class Decision(msgspec.Struct, frozen=True, tag=True):
+    """A journaled decision: trading-state change, refusal, cancel-all."""
+
+    ts: float
+    kind: str
+    detail: str

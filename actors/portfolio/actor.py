@@ -1,0 +1,89 @@
+"""The portfolio actor: positions, PnL, fees, funding and equity from fills and marks.
+
+Owns the Ledger. Publishes equity and positions to strategy and execution on a timer and after
+fills, journals positions, and settles hourly funding on perpetual-style products on the injected
+clock. On (re)start it rebuilds the ledger from the venue's fills (de-duplicated by trade id).
+Must never send an order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.execution.messages import SyncRequest
+from actors.market_data.messages import BookStatus
+from actors.portfolio.ledger import Ledger
+from actors.portfolio.messages import PortfolioUpdate, PositionRecord
+from actors.products import ProductSpec
+from actors.venue.messages import Fill, VenueSnapshot
+from runtime.actor import SupervisedActor
+
+PUBLISH_INTERVAL_S = 1.0
+
+
+class PublishPortfolio:
+    """Timer message: publish equity and positions; settle funding that has come due."""
+
+
+class PortfolioActor(SupervisedActor):
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any) -> None:
+        super().__init__(name, epoch, services)
+        self.products = products
+        self.config = config
+        self.ledger = Ledger(config.starting_cash, products)
+
+    def start_core(self) -> None:
+        self.ledger.funding_due(self.clock.now())  # baseline: the first funding is the next one due
+        self.send("venue", SyncRequest(reply_to=self.name))
+        self.every(PUBLISH_INTERVAL_S, PublishPortfolio())
+
+    def handle(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is BookStatus:
+            if message.mark is not None and message.product_id in self.products:
+                self.ledger.on_mark(message.product_id, message.mark)
+        elif kind is Fill:
+            if self.ledger.on_fill(message):
+                self._journal_position(message.product_id)
+                self._publish()
+        elif kind is PublishPortfolio:
+            self._settle_funding()
+            self._publish()
+        elif kind is VenueSnapshot:
+            for fill in message.fills:
+                self.ledger.on_fill(fill)
+            self._publish()
+        elif message == "report":
+            return self.report()
+        return None
+
+    def _settle_funding(self) -> None:
+        for product_id in self.ledger.funding_due(self.clock.now()):
+            mark = self.ledger.mark(product_id)
+            if mark is not None:
+                self.ledger.apply_funding(product_id, self.products[product_id].funding_rate, mark)
+
+    def _publish(self) -> None:
+        ledger = self.ledger
+        update = PortfolioUpdate(
+            equity=ledger.equity,
+            positions=tuple(ledger.position_sizes().items()),
+            marks=tuple((pid, m) for pid in self.products if (m := ledger.mark(pid)) is not None),
+            ts=self.clock.now(),
+        )
+        self.send("strategy", update)
+        self.send("execution", update)
+
+    def _journal_position(self, product_id: str) -> None:
+        position = self.ledger.positions.get(product_id)
+        size = position.size if position else 0
+        entry = position.entry if position else 0
+        self.send("journal", PositionRecord(product_id, size, entry, self.ledger.realized_pnl, self.clock.now()))
+
+    def report(self) -> dict[str, Any]:
+        ledger = self.ledger
+        return {
+            "realized_pnl": ledger.realized_pnl, "unrealized_pnl": ledger.unrealized_pnl, "fees": ledger.fees,
+            "funding": ledger.funding, "equity": ledger.equity,
+            "positions": {pid: {"size": p.size, "entry": p.entry} for pid, p in ledger.positions.items()},
+        }

@@ -1,0 +1,60 @@
+"""The paper venue actor: the in-process stand-in for the exchange in paper runs.
+
+Owns the PaperVenue core (the bot's orders at the venue and the mirror of the streamed market it
+matches them against). Receives the same level2 and trade stream as market_data, orders from
+execution and cancel-all from the orchestrator; reports order updates and fills to execution.
+Measures tick-to-order latency where an order reaches the venue. Must never read the bot's books
+or decide what to trade.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from actors.execution.messages import CancelAll, CancelOrder, PlaceOrder, SyncRequest
+from actors.products import ProductSpec
+from actors.streaming.messages import L2Update, TradePrint
+from actors.venue.messages import VenueSnapshot
+from actors.venue.paper import PaperVenue
+from runtime.actor import SupervisedActor
+
+
+class PaperVenueActor(SupervisedActor):
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec],
+                 maker_fee_rate: Decimal, taker_fee_rate: Decimal) -> None:
+        super().__init__(name, epoch, services)
+        self.core = PaperVenue(products, maker_fee_rate, taker_fee_rate)
+        self.tick_to_order = self.metrics.histogram("latency.tick_to_order_us")
+        self.cancel_alls = self.metrics.counter("venue.cancel_all")
+
+    def handle(self, message: Any) -> Any:
+        kind = type(message)
+        now = self.clock.now()
+        if kind is L2Update:
+            self._route(self.core.apply_book(message.product_id, message.is_snapshot, message.bids,
+                                             message.offers, message.ts))
+        elif kind is TradePrint:
+            self._route(self.core.apply_trade(message.product_id, message.price, message.size, message.side,
+                                              message.ts))
+        elif kind is PlaceOrder:
+            if message.origin_ns:
+                self.tick_to_order.observe((time.perf_counter_ns() - message.origin_ns) / 1000)
+            self._route(self.core.place(message, now))
+        elif kind is CancelOrder:
+            self._route(self.core.cancel(message.client_order_id, now))
+        elif kind is CancelAll:
+            self.cancel_alls.inc()
+            self._route(self.core.cancel_all(now))
+        elif kind is SyncRequest:
+            self.send(message.reply_to, VenueSnapshot(self.core.open_orders(), self.core.fills()))
+        elif message == "fills":
+            return self.core.fills()
+        elif message == "open_orders":
+            return self.core.open_orders()
+        return None
+
+    def _route(self, events: list[Any]) -> None:
+        for event in events:
+            self.send("execution", event)
