@@ -34,7 +34,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self._directory = services.directory
         self._tracker = services.tracker
         self._key = (name, epoch)
-        self._faults = services.faults.injector(name)
+        self._fault_plan = services.faults
         self._timers: list[TimerHandle] = []
         self._stale = self.metrics.counter(f"{name}.stale_dropped")
         self._handled = self.metrics.counter(f"{name}.handled")
@@ -64,6 +64,8 @@ class SupervisedActor(pykka.ThreadingActor):
         return timer
 
     def _tell_self(self, message: Any) -> None:
+        if self._directory.epoch(self.name) != self.epoch:
+            return  # superseded (e.g. hung and replaced): its timers must not feed it
         if self._tracker is not None:
             self._tracker.sent(self._key)
         try:
@@ -118,8 +120,9 @@ class SupervisedActor(pykka.ThreadingActor):
         if envelope.sender is not None and self._directory.epoch(envelope.sender) != envelope.epoch:
             self._stale.inc()  # late output of an older incarnation of the sender
             return None
-        if self._faults is not None:
-            spec = self._faults.check(body)
+        injector = self._fault_plan.injector(self.name)
+        if injector is not None:
+            spec = injector.check(body)
             if spec is not None:
                 return self._apply_fault(spec, body)
         self._handled.inc()
@@ -133,7 +136,7 @@ class SupervisedActor(pykka.ThreadingActor):
         if spec.kind == "drop":
             return None
         if spec.kind in ("hang", "slow"):
-            self._faults.release.wait(spec.hang_s if spec.kind == "hang" else spec.slow_s)
+            self._fault_plan.release.wait(spec.hang_s if spec.kind == "hang" else spec.slow_s)
             if self._directory.epoch(self.name) != self.epoch:
                 self._stale.inc()
                 self.stop()

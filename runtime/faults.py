@@ -100,6 +100,13 @@ class FaultPlan:
             by_actor.setdefault(spec.actor, []).append(spec)
         self._injectors = {name: FaultInjector(group, self.release) for name, group in by_actor.items()}
 
+    def arm(self, spec: FaultSpec) -> None:
+        """Add a fault while the tree runs (drills, tests). Counting starts now."""
+        injectors = dict(self._injectors)  # copy-on-write: actor threads read this mapping
+        current = injectors.get(spec.actor)
+        injectors[spec.actor] = FaultInjector((current.specs if current else []) + [spec], self.release)
+        self._injectors = injectors
+
     def injector(self, actor: str) -> FaultInjector | None:
         return self._injectors.get(actor)
 

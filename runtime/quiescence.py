@@ -17,10 +17,13 @@ class InflightTracker:
         # Infrastructure lock: counts are changed from every actor thread.
         self._cond = threading.Condition()
         self._counts: dict[tuple[str, int], int] = {}
+        self._forgotten: set[tuple[str, int]] = set()
         self._total = 0
 
     def sent(self, key: tuple[str, int]) -> None:
         with self._cond:
+            if key in self._forgotten:
+                return  # e.g. a timer of a hung, abandoned incarnation
             self._counts[key] = self._counts.get(key, 0) + 1
             self._total += 1
 
@@ -37,6 +40,7 @@ class InflightTracker:
     def forget(self, key: tuple[str, int]) -> None:
         """The incarnation is gone (crashed, hung and abandoned): its queued messages never finish."""
         with self._cond:
+            self._forgotten.add(key)
             self._total -= self._counts.pop(key, 0)
             if self._total == 0:
                 self._cond.notify_all()

@@ -235,13 +235,26 @@ class SyntheticMarket:
             products.append(ProductStep(product_id, changes, trades))
         return MarketStep(now, tuple(products))
 
-    def submit(self, product_id: str, now: float, **order: object) -> SubmitResult:
-        """Submit an order from outside the market (an exchange client); its trades print as usual.
+    def submit(
+        self,
+        product_id: str,
+        now: float,
+        order_id: str,
+        owner: str,
+        side: str,
+        size: Decimal,
+        order_type: str = "limit",
+        limit_price: Decimal | None = None,
+        post_only: bool = False,
+        tif: str = "GTC",
+    ) -> SubmitResult:
+        """Submit an order from outside the market (an exchange client) to the product's engine.
 
-        Keyword arguments are those of `MatchingEngine.submit`. `now` stamps any trades.
+        Same arguments as `MatchingEngine.submit`; its trades are stamped `now` and print in the
+        next step like any other, and the makers may trade with what rests.
         """
         book = self._books[product_id]
-        result = book.engine.submit(**order)  # type: ignore[arg-type]
+        result = book.engine.submit(order_id, owner, side, size, order_type, limit_price, post_only, tif)
         book.record(now, result.trades)
         return result
 

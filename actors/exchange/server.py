@@ -116,11 +116,17 @@ class ExchangeServer:
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> int:
-        """Bind, start serving and stepping the market; returns the bound port."""
+        """Bind, start serving and stepping the market; returns the bound port. One-shot."""
+        if self._stopped:
+            raise RuntimeError("an ExchangeServer cannot be restarted after stop()")
         if self._ws_server is not None:
             return self._port
         self._ws_server = serve(
-            self._handle_connection, self._host, self._port, ping_interval=None, close_timeout=_CLOSE_TIMEOUT_S
+            self._handle_connection,
+            self._host,
+            self._port,
+            ping_interval=None,  # liveness is the heartbeats channel's job, as on Coinbase
+            close_timeout=_CLOSE_TIMEOUT_S,
         )
         self._port = self._ws_server.socket.getsockname()[1]
         self._started_at = time.monotonic()
@@ -168,7 +174,8 @@ class ExchangeServer:
 
     @property
     def market(self) -> SyntheticMarket:
-        """The market itself. Touch it only while paused, or hold no illusions about races."""
+        """The market itself. Not thread-safe: the market thread steps it and subscribes read it, so
+        use it directly only before start() or after stop(); `books()` is the safe read."""
         return self._market
 
     def books(self, product_id: str) -> Book:
@@ -250,7 +257,10 @@ class ExchangeServer:
             self._handlers = [(t, w) for t, w in self._handlers if t.is_alive()]
             self._handlers.append((threading.current_thread(), ws))
         writer = threading.Thread(
-            target=self._write_frames, args=(session,), name=f"exchange-ws-writer-{session.number}", daemon=True
+            target=self._write_frames,
+            args=(session,),
+            name=f"exchange-ws-writer-{session.number}",
+            daemon=True,
         )
         writer.start()
         close_reason = ""

@@ -20,6 +20,7 @@ from actors.streaming.messages import L2Update, StreamGap, TradePrint
 Out = Union[BookStatus, Bar]
 
 _ONE = Decimal(1)
+_TWO = Decimal(2)
 
 
 class _Product:
@@ -128,7 +129,7 @@ class MarketDataCore:
         ask = book.best_ask
         best_bid = bid[0] if bid is not None else None
         best_ask = ask[0] if ask is not None else None
-        mark = book.mid
+        mark = (best_bid + best_ask) / _TWO if best_bid is not None and best_ask is not None else None
         return BookStatus(p.spec.product_id, True, best_bid, best_ask, mark, p.updated_at or 0.0, recv_ns)
 
     # ------------------------------------------------------------ queries

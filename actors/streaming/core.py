@@ -110,7 +110,7 @@ class StreamingCore:
             msg["jwt"] = self._jwt_factory()
         return msgspec.json.encode(msg).decode()
 
-    def _resync_messages(self) -> list[str]:
+    def resync_messages(self) -> list[str]:
         if not self.level2_products:
             return []
         return [
@@ -216,7 +216,7 @@ class StreamingCore:
         self.gaps += 1
         state.synced.clear()
         result.outputs.append(StreamGap(state.conn, self.level2_products, last + 1, seq))
-        result.resubscribe.extend(self._resync_messages())
+        result.resubscribe.extend(self.resync_messages())
         return True
 
     def _on_l2(

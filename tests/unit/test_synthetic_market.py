@@ -53,8 +53,9 @@ def test_same_seed_and_step_times_give_the_same_steps_and_frames():
         assert step_a == step_b
         for product in step_a.products:
             spec = CATALOG[product.product_id]
+            changes_b = step_b.of(product.product_id).changes
             frame_a = frames.l2_update(step_a.ts, spec, product.changes, step_a.ts).render(3)
-            frame_b = frames.l2_update(step_b.ts, spec, step_b.of(product.product_id).changes, step_b.ts).render(3)
+            frame_b = frames.l2_update(step_b.ts, spec, changes_b, step_b.ts).render(3)
             assert frame_a == frame_b
 
 
@@ -202,7 +203,10 @@ def test_l2_snapshot_frame_matches_coinbase_shape():
 
 
 def test_perp_update_uses_whole_contracts_and_zero_removes():
-    changes = [LevelChange("bid", Decimal("91235"), Decimal("7")), LevelChange("offer", Decimal("91240"), Decimal(0))]
+    changes = [
+        LevelChange("bid", Decimal("91235"), Decimal("7")),
+        LevelChange("offer", Decimal("91240"), Decimal(0)),
+    ]
     frame = json.loads(frames.l2_update(1_795_470_001.35, BTC_PERP, changes, 1_795_470_001.349001).render(3))
     assert frame["sequence_num"] == 3
     assert frame["events"] == [{"type": "update", "product_id": PERP, "updates": [
@@ -215,12 +219,13 @@ def test_heartbeat_subscriptions_error_and_trade_frames():
     beat = json.loads(frames.heartbeat(1_795_470_001.0, 5012, 5012.5).render(1))
     assert beat["channel"] == "heartbeats" and beat["events"] == [
         {"current_time": "2026-11-23 21:40:01.000000000 +0000 UTC m=+5012.500000000", "heartbeat_counter": 5012}]
-    ack = json.loads(frames.subscriptions(1_795_470_000.1, {"level2": ["BTC-USD"], "heartbeats": []}).render(0))
+    current = {"level2": ["BTC-USD"], "heartbeats": []}
+    ack = json.loads(frames.subscriptions(1_795_470_000.1, current).render(0))
     assert ack == {"channel": "subscriptions", "client_id": "", "timestamp": "2026-11-23T21:40:00.100000000Z",
-                   "sequence_num": 0, "events": [{"subscriptions": {"level2": ["BTC-USD"], "heartbeats": []}}]}
+                   "sequence_num": 0, "events": [{"subscriptions": current}]}
     assert frames.error("bad") == '{"type":"error","message":"bad"}'
-    trade = MarketTrade(SPOT, 1_795_470_001.349001,
-                        Trade("812345001", "m", "t", "mm", "taker", Decimal("91234.56"), Decimal("0.05"), "BUY"))
+    engine_trade = Trade("812345001", "m", "t", "mm", "taker", Decimal("91234.56"), Decimal("0.05"), "BUY")
+    trade = MarketTrade(SPOT, 1_795_470_001.349001, engine_trade)
     prints = json.loads(frames.market_trades(1_795_470_001.41, frames.UPDATE, BTC_USD, [trade]).render(5))
     assert prints["events"] == [{"type": "update", "trades": [
         {"trade_id": "812345001", "product_id": "BTC-USD", "price": "91234.56", "size": "0.05000000",
@@ -228,9 +233,11 @@ def test_heartbeat_subscriptions_error_and_trade_frames():
 
 
 def test_ticker_frame_formats_every_field():
-    stats = TickerStats(SPOT, Decimal("91234.56"), Decimal("15328.12345678"), Decimal("89500.01"), Decimal("92200"),
-                        Decimal("49000"), Decimal("126000"), Decimal("1.8537"), Decimal("91234.55"),
-                        Decimal("0.37"), None, Decimal(0))
+    stats = TickerStats(
+        SPOT, Decimal("91234.56"), Decimal("15328.12345678"), Decimal("89500.01"), Decimal("92200"),
+        Decimal("49000"), Decimal("126000"), Decimal("1.8537"), Decimal("91234.55"), Decimal("0.37"),
+        None, Decimal(0),
+    )
     frame = json.loads(frames.ticker(1_795_470_001.4, frames.UPDATE, BTC_USD, stats).render(4))
     assert frame["channel"] == "ticker"
     assert frame["events"] == [{"type": "update", "tickers": [{

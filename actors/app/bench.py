@@ -1,0 +1,318 @@
+"""`bin/perpsbot bench`: ingest throughput, tick-to-order latency and replay speed, in one run.
+
+Owns the benchmark workloads and the bench report (its JSON keys are a contract: add, never rename).
+Measurement code, not an actor: it reads time.perf_counter itself, drives the real pure cores
+(streaming -> market data -> liquidity) in this thread, and runs a short real paper session and a
+replay of the bundled capture. Must never assert on speed, print anything in --json mode but the
+one JSON object, or leave threads, sockets or data directories behind.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from typing import Any
+
+from actors.app.report import machine
+from actors.exchange import frames
+from actors.exchange.market import SyntheticMarket
+from actors.liquidity.metrics import compute_liquidity
+from actors.market_data.core import MarketDataCore
+from actors.products import BTC_USD, CATALOG, ProductSpec
+from actors.streaming.codec import FrameDecoder
+from actors.streaming.core import LEVEL2, StreamingCore
+from actors.streaming.messages import L2Update, RawFrame
+
+# The ingest workload: the built-in exchange's own cadence (one market step per tick), both products.
+INGEST_FRAMES = 20_000
+INGEST_REPEATS = 3
+MARKET_SEED = 7
+MARKET_START_TS = 1_795_000_000.0
+TICK_INTERVAL_S = 0.1  # config exchange.tick_interval_s
+MAX_LEVELS_PER_FRAME = 10  # a larger step's changes go out as several frames
+# The runtime's market_data settings the pure cores are built with.
+VIEW_INTERVAL_S = 0.25
+BAR_INTERVAL_S = 1.0
+STALE_AFTER_S = 5.0
+
+SNAPSHOT_LEVELS = 2_000
+SNAPSHOT_REPEATS = 15
+
+PAPER_OVERRIDES: dict[str, Any] = {
+    "run.duration_s": 25.0,
+    "market_data.bar_interval_s": 0.25,  # with windows of 2 and 3 bars the crossover fires often
+    "strategy.short_window": 2,
+    "strategy.long_window": 3,
+}
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def l2_frames(count: int, seed: int = MARKET_SEED) -> list[tuple[str, float]]:
+    """`count` l2_data frames with their timestamps: a snapshot of each product, then the updates a
+    seeded SyntheticMarket produces tick by tick, encoded as the built-in exchange sends them."""
+    if count <= len(CATALOG):
+        raise ValueError(f"count: need more than {len(CATALOG)} frames (one snapshot per product), got {count}")
+    market = SyntheticMarket(CATALOG, seed=seed, start_ts=MARKET_START_TS)
+    out: list[tuple[str, float]] = []
+    ts = MARKET_START_TS
+    for product_id, spec in CATALOG.items():
+        bids, offers = market.book(product_id)
+        out.append((frames.l2_snapshot(ts, spec, bids, offers, ts).render(len(out) + 1), ts))
+    while len(out) < count:
+        ts += TICK_INTERVAL_S
+        step = market.step(ts)
+        for product in step.products:
+            spec = CATALOG[product.product_id]
+            changes = product.changes
+            for i in range(0, len(changes), MAX_LEVELS_PER_FRAME):
+                chunk = changes[i : i + MAX_LEVELS_PER_FRAME]
+                out.append((frames.l2_update(ts, spec, chunk, step.ts).render(len(out) + 1), ts))
+    return out[:count]
+
+
+def _timed_ingest(raws: list[tuple[RawFrame, float]], every_frame: bool) -> tuple[float, dict[str, int]]:
+    """One pass of decode -> book -> liquidity over fresh cores: (seconds, counts).
+
+    Conflated like the runtime: market_data publishes every product's view each VIEW_INTERVAL_S
+    (here of frame time) and liquidity computes the valid ones. `every_frame` instead computes the
+    metrics of the changed product after every level2 event."""
+    streaming = StreamingCore(tuple(CATALOG), (LEVEL2,))
+    books = MarketDataCore(dict(CATALOG), BAR_INTERVAL_S, STALE_AFTER_S)
+    product_ids = tuple(CATALOG)
+    on_frame, on_l2, view = streaming.on_frame, books.on_l2, books.view
+    views = 0
+    next_view: float | None = None
+    gc.collect()
+    started = time.perf_counter()
+    for raw, now in raws:
+        for out in on_frame(raw, now).outputs:
+            if type(out) is not L2Update:
+                continue
+            on_l2(out)
+            if every_frame:
+                v = view(out.product_id)
+                if v.valid:
+                    compute_liquidity(v.bids, v.asks)
+                    views += 1
+                continue
+            if next_view is None:
+                next_view = out.ts + VIEW_INTERVAL_S
+            while out.ts >= next_view:
+                next_view += VIEW_INTERVAL_S
+                for product_id in product_ids:
+                    v = view(product_id)
+                    if v.valid:
+                        compute_liquidity(v.bids, v.asks)
+                        views += 1
+    elapsed = time.perf_counter() - started
+    reports = [books.report(p) for p in product_ids]
+    counts = {
+        "views": views,
+        "events_applied": sum(r["snapshots"] + r["updates_applied"] for r in reports),  # type: ignore[operator]
+        "dropped": streaming.dropped_updates + streaming.gaps + streaming.malformed
+        + sum(r["dropped_before_snapshot"] + r["corruptions"] for r in reports),  # type: ignore[misc]
+    }
+    return elapsed, counts
+
+
+def _timed_decode(texts: list[str]) -> float:
+    decode = FrameDecoder().decode
+    gc.collect()
+    started = time.perf_counter()
+    for text in texts:
+        decode(text)
+    return time.perf_counter() - started
+
+
+def measure_ingest(frames: int = INGEST_FRAMES, repeats: int = 1) -> dict[str, Any]:
+    """Level2 frames per second through the real cores, conflated and on every frame, against the
+    floor of the bare typed decode of the same frames. Rates are the median of `repeats` passes."""
+    workload = l2_frames(frames)
+    texts = [text for text, _ in workload]
+    raws = [(RawFrame(text, 1, 0), ts) for text, ts in workload]
+    conflated: list[float] = []
+    every: list[float] = []
+    floor: list[float] = []
+    counts: dict[str, int] = {}
+    for _ in range(max(1, repeats)):  # interleaved, so a noisy moment spreads over all three
+        seconds, counts = _timed_ingest(raws, every_frame=False)
+        conflated.append(frames / seconds)
+        every.append(frames / _timed_ingest(raws, every_frame=True)[0])
+        floor.append(frames / _timed_decode(texts))
+    rate, floor_rate = statistics.median(conflated), statistics.median(floor)
+    frame_time_s = workload[-1][1] - workload[0][1]
+    levels = sum(text.count('"price_level"') for text in texts[len(CATALOG):])
+    return {
+        "frames_per_s": round(rate),
+        "floor_frames_per_s": round(floor_rate),
+        "frames_per_s_liquidity_every_frame": round(statistics.median(every)),
+        "vs_floor": round(rate / floor_rate, 4),
+        "frames": frames,
+        "repeats": max(1, repeats),
+        "levels_per_update_frame": round(levels / (frames - len(CATALOG)), 2),
+        "frame_time_s": round(frame_time_s, 3),
+        "view_interval_s": VIEW_INTERVAL_S,
+        "views": counts["views"],
+        "frames_per_view": round(frames / counts["views"], 2) if counts["views"] else None,
+        "events_applied": counts["events_applied"],
+        "dropped": counts["dropped"],
+    }
+
+
+def deep_snapshot(spec: ProductSpec, levels: int, seed: int = MARKET_SEED) -> str:
+    """One l2_data snapshot frame with `levels` levels, half each side, gaps of 1-4 ticks."""
+    rng = random.Random(seed)
+    tick, lot = spec.price_increment, spec.base_increment
+    mid_ticks = round(Decimal(90_000) / tick)
+    bids, offers = [], []
+    bid_ticks, ask_ticks = mid_ticks - 1, mid_ticks + 1
+    for _ in range(levels // 2):
+        bids.append((tick * bid_ticks, lot * rng.randint(100_000, 200_000_000)))
+        offers.append((tick * ask_ticks, lot * rng.randint(100_000, 200_000_000)))
+        bid_ticks -= rng.randint(1, 4)
+        ask_ticks += rng.randint(1, 4)
+    return frames.l2_snapshot(MARKET_START_TS, spec, bids, offers, MARKET_START_TS).render(1)
+
+
+def measure_snapshot(levels: int = SNAPSHOT_LEVELS, repeats: int = SNAPSHOT_REPEATS) -> float:
+    """Median milliseconds to take one `levels`-level snapshot frame from RawFrame to an applied
+    book (decode, streaming, market data), on fresh cores each time."""
+    raw = RawFrame(deep_snapshot(BTC_USD, levels), 1, 0)
+    samples: list[float] = []
+    for _ in range(max(1, repeats)):
+        streaming = StreamingCore((BTC_USD.product_id,), (LEVEL2,))
+        books = MarketDataCore({BTC_USD.product_id: BTC_USD}, BAR_INTERVAL_S, STALE_AFTER_S)
+        gc.collect()
+        started = time.perf_counter()
+        for out in streaming.on_frame(raw, MARKET_START_TS).outputs:
+            if type(out) is L2Update:
+                books.on_l2(out)
+        samples.append((time.perf_counter() - started) * 1000)
+        book = books.book(BTC_USD.product_id)
+        if not book.valid or book.bid_levels + book.ask_levels != levels:
+            raise RuntimeError(f"snapshot bench: book has {book.bid_levels}+{book.ask_levels} levels")
+    return round(statistics.median(samples), 3)
+
+
+def _paper_profile(data_dir: str, **overrides: Any) -> Any:
+    from config.loader import apply_overrides, load_profile
+
+    return apply_overrides(load_profile("paper"), **{"run.data_dir": data_dir, **overrides})
+
+
+def measure_tick_to_order(duration_s: float = PAPER_OVERRIDES["run.duration_s"]) -> dict[str, Any]:
+    """Tick-to-order latency of a short real paper session (frame in -> order at the venue)."""
+    from actors.app.paper import run_paper
+
+    with tempfile.TemporaryDirectory(prefix="perpsbot-bench-") as data_dir:
+        profile = _paper_profile(data_dir, **{**PAPER_OVERRIDES, "run.duration_s": duration_s})
+        report, _ = run_paper(profile, [])
+    latency = report["latency_us"]["tick_to_order"]
+    return {
+        "n": latency["n"],
+        "p50": latency["p50"],
+        "p99": latency["p99"],
+        "session_s": report["duration_s"],
+        "orders": report["trading"]["orders"],
+        "frames": report["feed"]["frames"],
+    }
+
+
+def measure_replay() -> dict[str, Any]:
+    """Events per second of a replay of the bundled sample capture."""
+    from actors.app.replay import CaptureError, load_capture, run_replay
+
+    try:
+        capture, lines = load_capture(None)
+    except CaptureError as exc:
+        return {"events_per_s": None, "error": str(exc)}
+    with tempfile.TemporaryDirectory(prefix="perpsbot-bench-") as data_dir:
+        report, _ = run_replay(_paper_profile(data_dir), capture, lines, [])
+    replay = report["replay"]
+    return {
+        "events_per_s": replay["events_per_s"],
+        "frames": replay["frames"],
+        "wall_s": replay["wall_s"],
+        "quiescence_timeouts": replay["quiescence_timeouts"],
+        "capture": capture.name,
+    }
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run_bench(as_json: bool) -> int:
+    from runtime.logging import setup_logging
+
+    setup_logging("WARNING")
+    started = time.perf_counter()
+    progress = (lambda _: None) if as_json else (lambda text: print(text, file=sys.stderr, flush=True))
+
+    progress(f"ingest: {INGEST_FRAMES} level2 frames x {INGEST_REPEATS} ...")
+    ingest = measure_ingest(INGEST_FRAMES, INGEST_REPEATS)
+    ingest["snapshot_2000_ms"] = measure_snapshot()
+    progress(f"tick-to-order: a {PAPER_OVERRIDES['run.duration_s']:g} s paper session ...")
+    latency = measure_tick_to_order()
+    progress("replay: the bundled sample capture ...")
+    replay = measure_replay()
+    result = {
+        "ingest": ingest,
+        "tick_to_order_us": latency,
+        "replay": replay,
+        "memory": {"peak_rss_mb": _peak_rss_mb()},
+        "bench_wall_s": round(time.perf_counter() - started, 1),
+        "machine": machine(),
+    }
+    print(json.dumps(result) if as_json else render(result), flush=True)
+    return 0
+
+
+def _n(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}{unit}" if isinstance(value, (int, float)) else f"{value}{unit}"
+
+
+def render(result: dict[str, Any]) -> str:
+    """The human table. It names the floor the ingest rate is compared with."""
+    i, t, r, m = result["ingest"], result["tick_to_order_us"], result["replay"], result["machine"]
+    rows = [
+        f"perpsbot bench: {m['cores']} cores, Python {m['python']}, {m['platform']} "
+        f"({result['bench_wall_s']} s)",
+        "",
+        f"ingest   {i['frames']:,} level2 update frames, {i['levels_per_update_frame']} levels each, both "
+        f"products; median of {i['repeats']}",
+        f"  decode -> book -> liquidity, views every {i['view_interval_s']} s of frame time"
+        f"  {_n(i['frames_per_s']):>10} frames/s",
+        f"  decode -> book -> liquidity on every frame                     "
+        f"{_n(i['frames_per_s_liquidity_every_frame']):>10} frames/s",
+        f"  floor: bare typed msgspec decode (FrameDecoder.decode)         "
+        f"{_n(i['floor_frames_per_s']):>10} frames/s",
+        f"  ingest is {i['vs_floor'] * 100:.1f}% of the floor; one view per {i['frames_per_view']} frames",
+        f"  {SNAPSHOT_LEVELS:,}-level snapshot, decode -> book                      "
+        f"{i['snapshot_2000_ms']:>10.2f} ms",
+        "",
+        f"latency  tick-to-order, paper session of {t['session_s']} s, n={t['n']}",
+        f"  p50 {_n(t['p50'], ' us')}   p99 {_n(t['p99'], ' us')}",
+        "",
+    ]
+    if r.get("events_per_s") is None:
+        rows.append(f"replay   not measured: {r.get('error')}")
+    else:
+        rows.append(f"replay   {r['capture']}: {r['frames']:,} frames in {r['wall_s']} s"
+                    f"  {_n(r['events_per_s']):>10} events/s")
+    rows.append(f"memory   peak RSS {result['memory']['peak_rss_mb']} MB")
+    return "\n".join(rows)

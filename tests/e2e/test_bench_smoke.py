@@ -1,0 +1,70 @@
+"""`bin/perpsbot bench`: the fast ingest measurement in-process, and the whole command (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actors.app.bench import measure_ingest, measure_snapshot, render
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_TIMEOUT_S = 180
+
+
+def test_measure_ingest_runs_every_frame_through_the_real_cores():
+    result = measure_ingest(300)
+
+    assert result["frames_per_s"] > 0
+    assert result["floor_frames_per_s"] > 0
+    assert result["frames_per_s_liquidity_every_frame"] > 0
+    # one l2_data event per frame, all applied: two snapshots then updates, none dropped
+    assert result["events_applied"] == 300
+    assert result["dropped"] == 0
+    assert result["views"] > 0
+    assert 1 <= result["levels_per_update_frame"] <= 10
+
+
+def test_measure_snapshot_applies_every_level():
+    assert measure_snapshot(levels=200, repeats=1) > 0  # raises if the book lacks a level
+
+
+def test_table_names_the_floor_it_compares_with():
+    result = {
+        "ingest": {**measure_ingest(50), "snapshot_2000_ms": 9.5},
+        "tick_to_order_us": {"n": 3, "p50": 1500.0, "p99": 4000.0, "session_s": 25.0},
+        "replay": {"events_per_s": 800, "frames": 1600, "wall_s": 2.0, "capture": "sample_capture.jsonl"},
+        "memory": {"peak_rss_mb": 80.0},
+        "bench_wall_s": 60.0,
+        "machine": {"cores": 2, "python": "3.11.0", "platform": "Linux"},
+    }
+    table = render(result)
+    assert "floor: bare typed msgspec decode" in table
+    assert "p99 4,000 us" in table
+    assert "800 events/s" in table
+
+
+@pytest.mark.slow
+def test_bench_json_prints_one_object_with_positive_figures():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bin" / "perpsbot"), "bench", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)  # the whole of stdout is one JSON object
+
+    ingest = result["ingest"]
+    assert ingest["frames_per_s"] > 0
+    assert ingest["floor_frames_per_s"] > 0
+    assert ingest["frames_per_s_liquidity_every_frame"] > 0
+    assert ingest["snapshot_2000_ms"] > 0
+    assert ingest["dropped"] == 0
+    latency = result["tick_to_order_us"]
+    assert latency["n"] > 0
+    assert 0 < latency["p50"] <= latency["p99"]
+    assert result["replay"]["events_per_s"] > 0
+    assert result["machine"]["cores"] >= 1
+    assert result["machine"]["python"]
