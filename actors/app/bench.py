@@ -32,7 +32,7 @@ from actors.streaming.messages import L2Update, RawFrame
 
 # The ingest workload: the built-in exchange's own cadence (one market step per tick), both products.
 INGEST_FRAMES = 20_000
-INGEST_REPEATS = 3
+INGEST_REPEATS = 5
 MARKET_SEED = 7
 MARKET_START_TS = 1_795_000_000.0
 TICK_INTERVAL_S = 0.1  # config exchange.tick_interval_s

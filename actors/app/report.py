@@ -25,9 +25,13 @@ def fingerprint(fills: tuple[Fill, ...] | list[Fill]) -> str:
     return digest.hexdigest()
 
 
+_PLACES = Decimal("0.00000001")
+
+
 def _text(value: Any) -> Any:
+    """JSON-ready: Decimals become strings, rounded to 8 places (exact values stay as they are)."""
     if isinstance(value, Decimal):
-        return str(value)
+        return str(value.quantize(_PLACES) if value.is_finite() and value.as_tuple().exponent < -8 else value)
     if isinstance(value, dict):
         return {k: _text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -48,6 +52,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
     trading = tree.ask("execution", "report", default={}) or {}
     portfolio = tree.ask("portfolio", "report", default={}) or {}
     fills = tree.ask("venue", "fills", default=()) or ()
+    restarts_at = [e.ts for e in status["events"] if e.kind == "restarted"]
     latency = metrics.histogram("latency.tick_to_order_us")
 
     products: dict[str, Any] = {}
@@ -80,6 +85,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "intents": metrics.value("trading.intents"),
             "orders": trading.get("orders", 0),
             "fills": len(fills),
+            "fills_after_last_restart": sum(1 for f in fills if f.ts > restarts_at[-1]) if restarts_at else None,
             "rejects": trading.get("rejects", 0),
             "refusals": trading.get("refusals", {}),
             "open_orders": trading.get("open_orders", 0),
@@ -115,7 +121,9 @@ def render(report: dict[str, Any]) -> str:
         f"  feed      frames {f['frames']}  gaps {f['gaps']}  reconnects {f['reconnects']}  malformed "
         f"{f['malformed']}  error frames {f['error_frames']}  unknown {f['unknown']}",
         f"  trading   intents {t['intents']}  orders {t['orders']}  fills {t['fills']}  rejects {t['rejects']}"
-        f"  open {t['open_orders']}",
+        f"  open {t['open_orders']}"
+        + (f"  fills after last restart {t['fills_after_last_restart']}" if t["fills_after_last_restart"] is not None
+           else ""),
         f"  pnl       equity {t['equity']}  realized {t['realized_pnl']}  unrealized {t['unrealized_pnl']}"
         f"  fees {t['fees']}  funding {t['funding']}",
     ]

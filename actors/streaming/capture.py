@@ -6,6 +6,7 @@ clock) and recording one from any Advanced Trade endpoint. Must never alter a fr
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,8 @@ import websocket
 from actors.streaming.codec import parse_timestamp
 from actors.streaming.core import StreamingCore
 
-SAMPLE = Path(__file__).parent / "samples" / "sample_capture.jsonl"
+# 90 s of the built-in exchange (seed 7, default channels), recorded with `perpsbot record`.
+SAMPLE = Path(__file__).parent / "samples" / "sample_capture.jsonl.gz"
 
 
 class _Stamp(msgspec.Struct):
@@ -36,7 +38,9 @@ def frame_time(line: str) -> float | None:
 
 
 def read_capture(path: str | Path) -> Iterator[str]:
-    with open(path, encoding="utf-8") as handle:
+    """Lines of a capture (gzip-compressed when the name ends in .gz), without line ends."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             line = line.rstrip("\n")
             if line:

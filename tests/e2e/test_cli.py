@@ -1,0 +1,90 @@
+"""bin/perpsbot as a user runs it: exit codes, one-line errors, replays and a short paper run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PERPSBOT = [sys.executable, str(ROOT / "bin" / "perpsbot")]
+
+
+def run(*args: str, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*PERPSBOT, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line]
+    return lines[-1] if lines else ""
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["paper", "--duration", "abc"], "--duration"),
+    (["paper", "--duration", "-5"], "--duration"),
+    (["paper", "--fault", "nobody:crash"], "unknown actor 'nobody'"),
+    (["paper", "--fault", "execution:explode"], "unknown kind 'explode'"),
+    (["paper", "--profile", "missing"], "missing"),
+    (["replay", "/no/such/capture.jsonl"], "capture file not found"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, needle):
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert needle in result.stderr
+
+
+def test_bad_config_names_the_key_and_the_file(tmp_path):
+    profile = tmp_path / "bad.toml"
+    profile.write_text("[strategy]\nshort_window = 5\nfoo = 1\n")
+    result = run("paper", "--profile", str(profile))
+    assert result.returncode == 2
+    assert "bad.toml" in result.stderr and "strategy.foo" in result.stderr
+    profile.write_text("[run]\nduration_s = -1\n")
+    result = run("paper", "--profile", str(profile))
+    assert result.returncode == 2 and "run.duration_s" in result.stderr
+
+
+def test_replay_of_the_bundled_sample_is_deterministic_and_trades(tmp_path):
+    reports = []
+    for n in range(2):
+        out = tmp_path / f"r{n}.json"
+        result = run("replay", "--data-dir", str(tmp_path / "data"), "--report-json", str(out))
+        assert result.returncode == 0, result.stderr[-2000:]
+        reports.append(json.loads(out.read_text()))
+    first, second = reports
+    assert first["trading"]["fills"] >= 1
+    assert first["fingerprint"] == second["fingerprint"]
+    assert first["trading"]["fills"] == second["trading"]["fills"]
+    assert first["positions"] == second["positions"]
+    for key in ("mode", "seed", "duration_s", "fingerprint", "feed", "products", "trading", "positions",
+                "supervision", "latency_us"):
+        assert key in first
+    assert set(first["feed"]) >= {"frames", "malformed", "error_frames", "unknown", "gaps", "reconnects"}
+    for product in first["products"].values():
+        assert set(product) >= {"best_bid", "best_ask", "mark", "bid_levels", "ask_levels", "resyncs", "liquidity"}
+        assert set(product["liquidity"]) == {"spread_bps", "depth_1pct", "depth_5pct", "imbalance", "score",
+                                             "condition"}
+    assert set(first["trading"]) >= {"state", "intents", "orders", "fills", "rejects", "realized_pnl",
+                                     "unrealized_pnl", "fees", "funding", "equity"}
+    assert set(first["supervision"]) >= {"restarts", "escalations"}
+    assert set(first["latency_us"]["tick_to_order"]) == {"n", "p50", "p99"}
+
+
+def test_short_paper_session_streams_over_loopback_and_stops_cleanly(tmp_path):
+    out = tmp_path / "paper.json"
+    result = run("paper", "--profile", "dev", "--duration", "8", "--data-dir", str(tmp_path / "data"),
+                 "--report-json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["mode"] == "paper"
+    assert report["feed"]["frames"] > 50 and report["feed"]["gaps"] == 0
+    for product in report["products"].values():
+        assert product["best_bid"] is not None and product["bid_levels"] > 0
+    assert "perpsbot paper run" in result.stdout
+    assert list((tmp_path / "data").glob("paper-*/perpsbot.db")), "journal written"
