@@ -280,10 +280,14 @@ def run_bench(as_json: bool) -> int:
     return 0
 
 
-def _n(value: Any, unit: str = "") -> str:
+def _n(value: Any) -> str:
     if value is None:
         return "-"
-    return f"{value:,.0f}{unit}" if isinstance(value, (int, float)) else f"{value}{unit}"
+    return f"{value:,.0f}" if isinstance(value, (int, float)) else str(value)
+
+
+def _row(label: str, value: str, unit: str) -> str:
+    return f"  {label:<62}{value:>10} {unit}"
 
 
 def render(result: dict[str, Any]) -> str:
@@ -293,26 +297,26 @@ def render(result: dict[str, Any]) -> str:
         f"perpsbot bench: {m['cores']} cores, Python {m['python']}, {m['platform']} "
         f"({result['bench_wall_s']} s)",
         "",
-        f"ingest   {i['frames']:,} level2 update frames, {i['levels_per_update_frame']} levels each, both "
-        f"products; median of {i['repeats']}",
-        f"  decode -> book -> liquidity, views every {i['view_interval_s']} s of frame time"
-        f"  {_n(i['frames_per_s']):>10} frames/s",
-        f"  decode -> book -> liquidity on every frame                     "
-        f"{_n(i['frames_per_s_liquidity_every_frame']):>10} frames/s",
-        f"  floor: bare typed msgspec decode (FrameDecoder.decode)         "
-        f"{_n(i['floor_frames_per_s']):>10} frames/s",
+        f"ingest   {i['frames']:,} level2 frames, both products: a snapshot each, then updates of "
+        f"{i['levels_per_update_frame']} levels on average; median of {i['repeats']} passes",
+        _row(f"decode -> book -> liquidity, views every {i['view_interval_s']} s of frame time",
+             _n(i["frames_per_s"]), "frames/s"),
+        _row("decode -> book -> liquidity on every frame", _n(i["frames_per_s_liquidity_every_frame"]),
+             "frames/s"),
+        _row("floor: bare typed msgspec decode (FrameDecoder.decode)", _n(i["floor_frames_per_s"]), "frames/s"),
         f"  ingest is {i['vs_floor'] * 100:.1f}% of the floor; one view per {i['frames_per_view']} frames",
-        f"  {SNAPSHOT_LEVELS:,}-level snapshot, decode -> book                      "
-        f"{i['snapshot_2000_ms']:>10.2f} ms",
+        _row(f"{SNAPSHOT_LEVELS:,}-level snapshot, decode -> book", f"{i['snapshot_2000_ms']:.2f}", "ms"),
         "",
-        f"latency  tick-to-order, paper session of {t['session_s']} s, n={t['n']}",
-        f"  p50 {_n(t['p50'], ' us')}   p99 {_n(t['p99'], ' us')}",
+        f"latency  tick-to-order (frame in -> order at venue), paper session of {t['session_s']} s",
+        _row(f"p50 of n={t['n']}", _n(t["p50"]), "us"),
+        _row("p99", _n(t["p99"]), "us"),
         "",
     ]
     if r.get("events_per_s") is None:
         rows.append(f"replay   not measured: {r.get('error')}")
     else:
-        rows.append(f"replay   {r['capture']}: {r['frames']:,} frames in {r['wall_s']} s"
-                    f"  {_n(r['events_per_s']):>10} events/s")
+        rows.append(f"replay   {r['capture']}: {r['frames']:,} frames in {r['wall_s']} s")
+        rows.append(_row("through the whole actor tree", _n(r["events_per_s"]), "events/s"))
+    rows.append("")
     rows.append(f"memory   peak RSS {result['memory']['peak_rss_mb']} MB")
     return "\n".join(rows)
