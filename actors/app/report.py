@@ -77,6 +77,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "error_frames": feed.get("error_frames", 0), "unknown": feed.get("unknown", 0),
             "gaps": feed.get("gaps", 0), "reconnects": metrics.value("feed.reconnects"),
             "heartbeat_gaps": feed.get("heartbeat_gaps", 0), "duplicates": feed.get("duplicates", 0),
+            "resync_requests": metrics.value("feed.resync_requests"),
         },
         "products": products,
         "trading": {

@@ -183,6 +183,17 @@ class ExchangeServer:
         with self._lock:
             return self._market.book(product_id)
 
+    def drop_connections(self) -> int:
+        """Close every client connection (as a network drop would); keep serving new ones."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            try:
+                session.ws.close(code=1001, reason="dropped by the exchange")
+            except Exception:  # already closing
+                pass
+        return len(sessions)
+
     def pause(self) -> None:
         """Stop stepping the market. On return, every frame of every past step is queued."""
         with self._lock:

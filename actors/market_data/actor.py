@@ -11,6 +11,7 @@ from typing import Any
 
 from actors.market_data.core import MarketDataCore
 from actors.market_data.messages import Bar, BookStatus
+from actors.orchestrator.messages import ResyncRequest
 from actors.products import ProductSpec
 from actors.streaming.messages import L2Update, StreamGap, TradePrint
 from runtime.actor import SupervisedActor
@@ -28,6 +29,8 @@ class MarketDataActor(SupervisedActor):
         self.products = tuple(products)
         self.view_interval_s = view_interval_s
         self.gaps = self.metrics.counter("feed.gaps_applied")
+        self.awaiting_snapshot: set[str] = set()  # books invalidated by corruption, resync asked
+        self.resync_requests = self.metrics.counter("feed.resync_requests")
 
     def start_core(self) -> None:
         self.every(self.view_interval_s, PublishViews())
@@ -35,7 +38,9 @@ class MarketDataActor(SupervisedActor):
     def handle(self, message: Any) -> Any:
         kind = type(message)
         if kind is L2Update:
-            self._publish(self.core.on_l2(message))
+            outputs = self.core.on_l2(message)
+            self._publish(outputs)
+            self._resync_if_corrupt(outputs)
         elif kind is TradePrint:
             self._publish(self.core.on_trade(message))
         elif kind is PublishViews:
@@ -50,6 +55,19 @@ class MarketDataActor(SupervisedActor):
             book = self.core.book(message[1])
             return book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels)
         return None
+
+    def _resync_if_corrupt(self, outputs: list[Any]) -> None:
+        """A book that went invalid on a frame (crossed, locked, unreadable) needs a fresh snapshot:
+        ask streaming, the owner of the subscription, once until the snapshot arrives."""
+        for out in outputs:
+            if type(out) is not BookStatus:
+                continue
+            if out.valid:
+                self.awaiting_snapshot.discard(out.product_id)
+            elif out.product_id not in self.awaiting_snapshot:
+                self.awaiting_snapshot.add(out.product_id)
+                self.resync_requests.inc()
+                self.send("streaming", ResyncRequest(f"{out.product_id} book corrupt"))
 
     def _publish(self, outputs: list[Any]) -> None:
         for out in outputs:

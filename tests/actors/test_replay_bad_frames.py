@@ -37,6 +37,11 @@ def test_bad_frames_are_counted_skipped_and_books_end_correct(tmp_path):
             ("bid", "99.50", "4"), ("offer", "100.50", "5"), ("offer", "103.00", "1")])]),
         frame(7, t.format(6), "l2_data", [l2("update", "BTC-USD", [("bid", "99.75", "2"), ("offer", "103.00", "0E-8")])]),
         '["an", "array"]',
+        # a crossed book is corruption: invalid, and a resync is asked for, until a new snapshot
+        frame(8, t.format(7), "l2_data", [l2("update", "BTC-USD", [("bid", "101.00", "1")])]),
+        frame(9, t.format(8), "l2_data", [l2("update", "BTC-USD", [("bid", "99.80", "1")])]),
+        frame(10, t.format(9), "l2_data", [l2("snapshot", "BTC-USD", [
+            ("bid", "99.75", "2"), ("bid", "99.50", "4"), ("offer", "100.50", "5")])]),
     ]
     capture = tmp_path / "bad.jsonl"
     capture.write_text("\n".join(lines) + "\n")
@@ -50,5 +55,6 @@ def test_bad_frames_are_counted_skipped_and_books_end_correct(tmp_path):
     book = report["products"]["BTC-USD"]
     assert Decimal(book["best_bid"]) == Decimal("99.75") and Decimal(book["best_ask"]) == Decimal("100.50")
     assert (book["bid_levels"], book["ask_levels"]) == (2, 1)
-    assert book["resyncs"] == 1
+    assert book["resyncs"] == 2
+    assert feed["resync_requests"] == 1
     assert report["trading"]["orders"] == 0
