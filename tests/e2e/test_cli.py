@@ -88,3 +88,14 @@ def test_short_paper_session_streams_over_loopback_and_stops_cleanly(tmp_path):
         assert product["best_bid"] is not None and product["bid_levels"] > 0
     assert "perpsbot paper run" in result.stdout
     assert list((tmp_path / "data").glob("paper-*/perpsbot.db")), "journal written"
+
+
+def test_poison_fault_ends_halted_with_exit_3(tmp_path):
+    out = tmp_path / "halted.json"
+    result = run("paper", "--profile", "dev", "--duration", "12", "--fault", "strategy:crash:every=1",
+                 "--data-dir", str(tmp_path / "data"), "--report-json", str(out))
+    assert result.returncode == 3, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["trading"]["state"] == "HALTED"
+    assert report["supervision"]["escalations"] == 1
+    assert report["trading"]["open_orders"] == 0
