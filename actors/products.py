@@ -6,9 +6,15 @@ same structure from the `status` channel and the products endpoint. Must never h
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import msgspec
+
+
+def round_to_step(value: Decimal, step: Decimal, *, up: bool) -> Decimal:
+    """`value` on the grid of `step`: the nearest multiple at or above (up) or at or below."""
+    steps = (value / step).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
+    return steps * step
 
 
 class ProductSpec(msgspec.Struct, frozen=True):

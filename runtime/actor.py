@@ -38,6 +38,9 @@ class SupervisedActor(pykka.ThreadingActor):
         self._timers: list[TimerHandle] = []
         self._stale = self.metrics.counter(f"{name}.stale_dropped")
         self._handled = self.metrics.counter(f"{name}.handled")
+        # Addressable before on_start runs (this constructor runs on the supervisor's thread, the
+        # directory's writer): a reply to a request sent from start_core must find us.
+        self._directory.bind(name, epoch, self.actor_ref)
 
     # -- hooks for subclasses -------------------------------------------------------------------
     def start_core(self) -> None:

@@ -184,22 +184,28 @@ class Supervisor(pykka.ThreadingActor):
         if plan is None:
             return
         for child, new_epoch in plan.start:
-            if self.policy.on_restarted(child, new_epoch):
-                self._start_child(child, new_epoch)
+            if self.policy.on_restarted(child, new_epoch) and self._start_child(child, new_epoch):
                 self._emit("restarted", child, new_epoch)
 
     # -- performing -----------------------------------------------------------------------------------
-    def _start_child(self, name: str, epoch: int) -> None:
+    def _start_child(self, name: str, epoch: int) -> bool:
         spec = self.specs[name]
         self.services.directory.begin(name, epoch)
-        ref = spec.actor_class.start(name=name, epoch=epoch, services=self.services, **spec.kwargs)
+        try:
+            ref = spec.actor_class.start(name=name, epoch=epoch, services=self.services, **spec.kwargs)
+        except Exception as exc:  # the constructor runs on this thread: a failure must not kill us
+            self.services.tell_supervisor(ChildFailed(name, epoch, "start", f"{type(exc).__name__}: {exc}"))
+            return False
         self.services.directory.bind(name, epoch, ref)
         self.probes[name] = _Probe(ref)
         if epoch == 1:
             self._emit("started", name, epoch)
+        return True
 
     def _retire(self, name: str, epoch: int) -> None:
-        """Forget a failed incarnation: stop it if it still runs (a hung one stops when it wakes)."""
+        """Forget a failed incarnation: stop it if it still runs. Removing its directory entry first
+        makes a hung one step down on its next message instead of serving what is queued."""
+        self.services.directory.remove(name)
         probe = self.probes.pop(name, None)
         if probe is not None:
             try:
@@ -210,7 +216,7 @@ class Supervisor(pykka.ThreadingActor):
             self.services.tracker.forget((name, epoch))
 
     def _stop_child(self, name: str) -> None:
-        epoch = self.services.directory.epoch(name) or 0
+        epoch = self.policy.children[name].epoch
         self._retire(name, epoch)
         self._emit("stopped", name, epoch)
 

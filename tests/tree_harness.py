@@ -115,10 +115,14 @@ class TreeHarness:
                 self.late_frames += 1
             texts = self.feed.step(now)
             epochs = self._feed_epochs()
-            if epochs != self._epochs and all(self.tree.services.directory.get(n).ref for n in ("streaming", "market_data")):
+            if epochs != self._epochs and all(self._serving(n) for n in ("streaming", "market_data")):
                 self._epochs = epochs
                 texts = self.feed.reconnect(now)  # the restarted side resubscribed: fresh snapshots
             self._send_all(texts, quiet_s)
+
+    def _serving(self, name: str) -> bool:
+        entry = self.services.directory.get(name)
+        return entry is not None and entry.ref is not None
 
     def run_until(self, condition, max_seconds: float, step_s: float = 0.1, quiet_s: float = 2.0, what: str = "") -> None:
         elapsed = 0.0

@@ -43,23 +43,25 @@ def run_paper(profile: Profile, faults: list[FaultSpec]) -> tuple[dict[str, Any]
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
     exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
                               products=products_of(profile))
-    exchange.start()
-    clock = WallClock()
-    scheduler = Scheduler(clock)
-    scheduler.start()
-    services = Services(clock, scheduler, faults=FaultPlan(faults))
-    run_dir = run_dir_for(profile, "paper")
-    logger.info("paper session: exchange {} data {}", exchange.url, run_dir)
-    started = time.monotonic()
-    tree = Tree(profile, services, run_dir, exchange.url)
+    scheduler = Scheduler(WallClock())
+    tree = None
     try:
+        exchange.start()
+        scheduler.start()
+        services = Services(scheduler.clock, scheduler, faults=FaultPlan(faults))
+        run_dir = run_dir_for(profile, "paper")
+        logger.info("paper session: exchange {} data {}", exchange.url, run_dir)
+        started = time.monotonic()
+        tree = Tree(profile, services, run_dir, exchange.url)
         stop.wait(profile.run.duration_s)
         if stop.is_set():
             logger.warning("interrupted: stopping cleanly")
         elapsed = time.monotonic() - started
         report = collect(tree, "paper", elapsed, {"data_dir": str(run_dir)})
     finally:
-        tree.stop()
+        if tree is not None:
+            tree.stop()
+        scheduler.stop()
         exchange.stop()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

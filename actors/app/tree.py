@@ -104,6 +104,7 @@ class Tree:
             return default
 
     def status(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The orchestrator's supervision status; raises pykka.Timeout if it does not answer."""
         return self.orchestrator.ask("status", timeout=timeout)
 
     def stop(self, timeout: float = 30.0) -> None:

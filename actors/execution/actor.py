@@ -3,8 +3,9 @@
 Owns the open-order table (OrderBookkeeper), the latest book status per product and the trading
 state it was told. Every intent gets one deterministic client_order_id, so a repeated decision
 never becomes a second order. On HALTED it cancels every open order and refuses new ones. On
-(re)start it rebuilds its table from the venue before serving. Must never size positions or
-decide direction, and never send on an invalid or stale book.
+(re)start it rebuilds its table from the venue before it sends any order (intents arriving earlier
+are refused as not_synced) and forwards the fills it missed while down. Must never size positions
+or decide direction, and never send on an invalid or stale book.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class ExecutionActor(SupervisedActor):
         self.marks: dict[str, Decimal] = {}
         self.refusals: Counter[str] = Counter()
         self.conflicts = self.metrics.counter("execution.conflicting_updates")
+        # Process-wide counters: they survive restarts, unlike the rebuilt order table's counts.
+        self.orders_sent = self.metrics.counter("trading.orders")
+        self.rejects = self.metrics.counter("trading.rejects")
+        self.synced = False  # no order leaves before the table is rebuilt from the venue
 
     def start_core(self) -> None:
         self.send("venue", SyncRequest(reply_to=self.name))
@@ -69,12 +74,18 @@ class ExecutionActor(SupervisedActor):
                 self._cancel_open_orders()
         elif kind is VenueSnapshot:
             self.orders.rebuild(message)
+            self.synced = True
+            for fill in message.fills:  # fills that arrived while we were down: both de-duplicate
+                self.send("portfolio", fill)
+                self.send("journal", fill)
         elif message == "report":
             return self.report()
         return None
 
     def _on_intent(self, intent: OrderIntent) -> None:
         self.orders.record_intent(intent)
+        if not self.synced:
+            return self._refuse(intent, "not_synced")
         spec = self.products.get(intent.product_id)
         if spec is None:
             return self._refuse(intent, "unknown_product")
@@ -100,6 +111,7 @@ class ExecutionActor(SupervisedActor):
             return self._refuse(intent, reason)
         order = quantized.to_place_order(client_order_id(intent.intent_id))
         if self.orders.on_submit(order, intent.intent_id, now):
+            self.orders_sent.inc()
             self.send("venue", order)
             self.send("journal", OrderPlaced(order, intent.intent_id, now))
 
@@ -110,6 +122,8 @@ class ExecutionActor(SupervisedActor):
             self.conflicts.inc()  # two different final states for one order: keep the first
             return
         if changed:
+            if update.status == "REJECTED":
+                self.rejects.inc()
             self.send("journal", update)
 
     def _refuse(self, intent: OrderIntent, reason: str) -> None:
@@ -129,9 +143,7 @@ class ExecutionActor(SupervisedActor):
         return total
 
     def report(self) -> dict[str, Any]:
-        counts = self.orders.counts
         return {
-            "intents": counts.intents, "orders": counts.orders, "fills": counts.fills,
-            "rejects": counts.rejects, "refusals": dict(self.refusals),
+            "orders": self.orders_sent.value, "rejects": self.rejects.value, "refusals": dict(self.refusals),
             "open_orders": len(self.orders.open_orders()), "state": self.state,
         }

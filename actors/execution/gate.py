@@ -17,10 +17,8 @@ from typing import Any
 import msgspec
 
 from actors.execution.quantize import QuantizedOrder
+from actors.orchestrator.messages import HALTED, REDUCING
 from actors.products import ProductSpec
-
-HALTED = "HALTED"
-REDUCING = "REDUCING"
 
 REFUSE_HALTED = "halted"
 REFUSE_REDUCING = "reducing"
@@ -32,7 +30,7 @@ REFUSE_MAX_LEVERAGE = "max_leverage"
 class GateContext(msgspec.Struct, frozen=True):
     """What the gate needs to know about the world at the moment of one order."""
 
-    state: str  # trading state: "RUNNING", "REDUCING" or "HALTED"
+    state: str  # trading state: "ACTIVE", "REDUCING" or "HALTED"
     book_valid: bool
     book_stale: bool
     mark: Decimal | None  # quote per base unit

@@ -9,12 +9,12 @@ and differs from the price tick on futures: 0.01 vs 5).
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 import msgspec
 
 from actors.execution.messages import PlaceOrder
-from actors.products import ProductSpec
+from actors.products import ProductSpec, round_to_step
 from actors.strategy.messages import OrderIntent
 
 SIDES = ("BUY", "SELL")
@@ -55,12 +55,6 @@ class Refusal(msgspec.Struct, frozen=True, tag=True):
     product_id: str
     reason: str
     detail: str = ""
-
-
-def round_to_step(value: Decimal, step: Decimal, *, up: bool) -> Decimal:
-    """`value` on the grid of `step`: the nearest multiple at or above (up) or at or below."""
-    steps = (value / step).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
-    return steps * step
 
 
 def quantize(intent: OrderIntent, spec: ProductSpec, price: Decimal | None = None) -> QuantizedOrder | Refusal:

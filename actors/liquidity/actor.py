@@ -22,6 +22,8 @@ class LiquidityActor(SupervisedActor):
         if type(message) is BookView:
             if message.valid:
                 self.latest[message.product_id] = compute_liquidity(message.bids, message.asks)
+            else:
+                self.latest.pop(message.product_id, None)  # no metrics for a book being resynced
         elif message == "report":
             return dict(self.latest)
         return None

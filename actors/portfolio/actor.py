@@ -8,6 +8,7 @@ Must never send an order.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from actors.execution.messages import SyncRequest
@@ -76,8 +77,8 @@ class PortfolioActor(SupervisedActor):
 
     def _journal_position(self, product_id: str) -> None:
         position = self.ledger.positions.get(product_id)
-        size = position.size if position else 0
-        entry = position.entry if position else 0
+        size = position.size if position else Decimal(0)
+        entry = position.entry if position else Decimal(0)
         self.send("journal", PositionRecord(product_id, size, entry, self.ledger.realized_pnl, self.clock.now()))
 
     def report(self) -> dict[str, Any]:

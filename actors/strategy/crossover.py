@@ -11,19 +11,14 @@ the same bars and portfolio updates always give the same intents with the same i
 from __future__ import annotations
 
 from collections import deque
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from actors.market_data.messages import Bar
-from actors.products import ProductSpec
+from actors.products import ProductSpec, round_to_step
 from actors.strategy.messages import OrderIntent
 
 _ZERO = Decimal(0)
-
-
-def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
-    """The largest multiple of `step` that is <= `value` (value >= 0)."""
-    return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
 
 
 class _ProductState:
@@ -154,7 +149,7 @@ class CrossoverCore:
             magnitude = self._target_size(spec, bar.close)
             target = magnitude if direction > 0 else -magnitude
         delta = target - current
-        size = floor_to_step(abs(delta), spec.base_increment)
+        size = round_to_step(abs(delta), spec.base_increment, up=False)
         if size <= 0:
             return None
         side = "BUY" if delta > 0 else "SELL"
@@ -174,4 +169,4 @@ class CrossoverCore:
         if price <= 0 or self._equity <= 0:
             return _ZERO
         notional = self._equity * self._fraction * self._leverage
-        return floor_to_step(notional / (price * spec.contract_size), spec.base_increment)
+        return round_to_step(notional / (price * spec.contract_size), spec.base_increment, up=False)

@@ -68,7 +68,8 @@ class StreamingActor(SupervisedActor):
         )
         self.thread.start()
 
-    def _close_socket(self) -> None:
+    def _close_socket(self, join: bool = True) -> None:
+        """Close the socket; join its reader thread only when stopping (a handler must not block)."""
         app, thread = self.app, self.thread
         self.app, self.thread = None, None
         if app is not None:
@@ -77,7 +78,7 @@ class StreamingActor(SupervisedActor):
                 app.close()
             except Exception:
                 logger.opt(exception=True).debug("closing socket")
-        if thread is not None and thread is not threading.current_thread():
+        if join and thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2.0)
 
     # -- messages ---------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class StreamingActor(SupervisedActor):
             return
         for gap in self.core.on_disconnected(message.conn):
             self.send("market_data", gap)
-        self._close_socket()
+        self._close_socket(join=False)  # its reader thread is already ending
         self.attempt += 1
         self.reconnects.inc()
         delay = self.backoff.delay(self.attempt, self.rng)
