@@ -1,8 +1,10 @@
 """The metrics registry: counters, gauges and histograms that the run report reads.
 
-Owns metric values. Each metric has exactly one writing actor (its name says whose it is), so
-increments need no lock; readers take a snapshot. Must never block or allocate per increment
-beyond the histogram's bounded sample buffer.
+Owns metric values. Trading metrics have one writing actor (the name says whose), so increments
+need no lock; readers take a snapshot. A few diagnostic counters (`undeliverable.*`,
+`*.stale_dropped`) are bumped from several threads and may, rarely, lose an increment under
+contention: they tell an operator that something happened, never how much money moved.
+Must never block or allocate per increment beyond the histogram's bounded sample buffer.
 """
 
 from __future__ import annotations

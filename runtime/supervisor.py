@@ -43,12 +43,13 @@ class SupervisorConfig(msgspec.Struct, frozen=True):
 
 
 class _Probe:
-    __slots__ = ("ref", "ping_seq", "ping_sent_at")
+    __slots__ = ("ref", "ping_seq", "ping_sent_at", "found_dead")
 
     def __init__(self, ref: Any) -> None:
         self.ref = ref
         self.ping_seq = 0
         self.ping_sent_at: float | None = None
+        self.found_dead = False
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -148,7 +149,11 @@ class Supervisor(pykka.ThreadingActor):
             if not self.policy.is_current(name, epoch):
                 continue
             if not probe.ref.is_alive():
-                self._on_failure(name, epoch, "dead", "found not alive")
+                # A crash report may still be on its way (Pykka marks the actor stopped before
+                # on_failure runs): only a death unexplained for a whole tick is a silent exit.
+                if probe.found_dead:
+                    self._on_exit(name, epoch)
+                probe.found_dead = True
             elif probe.ping_sent_at is not None:
                 if now - probe.ping_sent_at > self.config.hang_timeout_s:
                     self._on_failure(name, epoch, "hang", f"no pong within {self.config.hang_timeout_s}s")
@@ -159,9 +164,22 @@ class Supervisor(pykka.ThreadingActor):
 
     def _on_failure(self, name: str, epoch: int, kind: str, reason: str) -> None:
         plan = self.policy.on_failure(name, epoch, self.clock.now(), f"{kind}: {reason}")
+        self._perform(name, epoch, plan, f"{kind}: {reason}")
+
+    def _on_exit(self, name: str, epoch: int) -> None:
+        """The child stopped without reporting a failure: a permanent child is restarted (a
+        failure), a transient or temporary one stays stopped (OTP semantics)."""
+        plan = self.policy.on_exit(name, epoch, self.clock.now())
+        if plan is not None and self.specs[name].restart != "permanent":
+            self._retire(name, epoch)
+            self._emit("stopped", name, epoch, "exited by itself")
+            return
+        self._perform(name, epoch, plan, "dead: stopped without a report")
+
+    def _perform(self, name: str, epoch: int, plan: Plan | None, detail: str) -> None:
         if plan is None:
             return  # stale: an older incarnation, or already being handled
-        self._emit("failed", name, epoch, f"{kind}: {reason}")
+        self._emit("failed", name, epoch, detail)
         self._retire(name, epoch)
         if plan.kind == "give_up":
             self._emit("gave_up", name, epoch, plan.reason)

@@ -139,6 +139,8 @@ def test_hang_detected_by_ping_deadline_and_late_output_dropped(harness_factory)
 def test_dead_child_found_by_is_alive_poll(harness_factory):
     h = harness_factory(specs(), config())
     h.services.directory.get("c").ref.stop(block=True, timeout=5)  # dies without reporting
+    h.tick(0.1)  # first sighting: a crash report could still be on its way
+    assert h.status()["states"]["c"] == "running"
     h.tick(0.1)
     wait_until(lambda: h.status()["states"]["c"] == "down", what="poll notices")
     h.tick(0.2)
@@ -207,3 +209,19 @@ def test_output_of_an_older_incarnation_is_dropped_by_the_receiver(harness_facto
     c.tell(Envelope("a", 2, Work(2)))
     wait_until(lambda: h.ask("c", "seen") == [2])
     assert h.services.metrics.value("c.stale_dropped") == 1
+
+
+def test_transient_child_that_exits_normally_stays_stopped_temporary_is_never_restarted(harness_factory):
+    specs_ = [ChildSpec("a", Echo), ChildSpec("b", Echo, restart="transient"),
+              ChildSpec("c", Echo, restart="temporary")]
+    h = harness_factory(specs_, config(), faults=crash_plan("c:crash:after=1"))
+    h.services.directory.get("b").ref.stop(block=True, timeout=5)
+    h.tick(0.1)
+    h.tick(0.1)
+    wait_until(lambda: h.status()["states"]["b"] == "stopped", what="transient exit noticed")
+    h.services.send("c", Work(0))
+    wait_until(lambda: h.status()["states"]["c"] == "given_up", what="temporary crash")
+    h.tick(2.0)
+    status = h.status()
+    assert status["restarts"] == {"a": 0, "b": 0, "c": 0}
+    assert not h.bound("b") and not h.bound("c") and h.bound("a")
