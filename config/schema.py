@@ -79,7 +79,15 @@ class StreamingConfig(_Section):
     reconnect_factor: Factor = 2.0
     reconnect_cap_s: Seconds = 30.0
     reconnect_jitter: Jitter = 0.25
-    max_reconnect_attempts: Count = 0  # 0 = unlimited
+    # Streaming never gives up: after this many failed reconnects in a row trading goes REDUCING
+    # (and returns to its previous state once every book is valid again); retries go on at the cap.
+    reduce_after_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
+    stable_period_s: Seconds = 10.0  # connected this long: the attempt counter starts afresh
+    message_timeout_s: Seconds = 5.0  # no frame at all for this long: the socket is dead
+    heartbeat_timeout_s: Seconds = 3.5  # no heartbeat for this long (they come every second)
+    watchdog_interval_s: Seconds = 0.5
+    rest_fallback: bool = True  # refresh books from the public product_book while unhealthy
+    rest_interval_s: Seconds = 1.0  # per product; keep products / interval under 10 req/s
 
     def __post_init__(self) -> None:
         _require_unique("channels", self.channels)
@@ -121,10 +129,12 @@ class StrategyConfig(_Section):
 class ExecutionConfig(_Section):
     max_position_notional: Decimal = Decimal("50000")  # per product, quote currency
     max_leverage: Decimal = Decimal("3")
+    max_impact_bps: Decimal = Decimal("50")  # the impact guard: estimated impact of the order
 
     def __post_init__(self) -> None:
         _require_positive("max_position_notional", self.max_position_notional)
         _require_positive("max_leverage", self.max_leverage)
+        _require_positive("max_impact_bps", self.max_impact_bps)
 
 
 class PortfolioConfig(_Section):

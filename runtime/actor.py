@@ -66,6 +66,10 @@ class SupervisedActor(pykka.ThreadingActor):
         self._timers.append(timer)
         return timer
 
+    def tell_supervisor(self, message: Any) -> None:
+        """A fact for the root supervisor (the orchestrator), stamped with this incarnation."""
+        self.services.tell_supervisor(message, self.name, self.epoch)
+
     def _tell_self(self, message: Any) -> None:
         if self._directory.epoch(self.name) != self.epoch:
             return  # superseded (e.g. hung and replaced): its timers must not feed it

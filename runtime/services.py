@@ -53,13 +53,14 @@ class Services:
             return False
         return True
 
-    def tell_supervisor(self, message: Any) -> None:
+    def tell_supervisor(self, message: Any, sender: str | None = None, epoch: int = 0) -> None:
+        """Reports and facts for the root supervisor (failures, pongs, timers, health events)."""
         if self.supervisor is None:
             return
         if self.tracker is not None:
             self.tracker.sent(("supervisor", 0))
         try:
-            self.supervisor.tell(message)
+            self.supervisor.tell(Envelope(sender, epoch, message))
         except Exception:
             if self.tracker is not None:
                 self.tracker.done(("supervisor", 0))

@@ -111,10 +111,12 @@ class Supervisor(pykka.ThreadingActor):
             self.services.directory.remove(name)
 
     def on_receive(self, message: Any) -> Any:
+        if type(message) is not Envelope:
+            return self._dispatch(message)  # an ask from the main thread or a test
         try:
-            return self._dispatch(message.body if type(message) is Envelope else message)
+            return self._dispatch(message.body)
         finally:
-            if self.services.tracker is not None and type(message) in _TRACKED:
+            if self.services.tracker is not None:
                 self.services.tracker.done(("supervisor", 0))
 
     def _dispatch(self, message: Any) -> Any:
@@ -130,6 +132,12 @@ class Supervisor(pykka.ThreadingActor):
             self._perform_restart(message.name, message.epoch)
         elif message == "status":
             return self.status()
+        else:
+            return self.on_fact(message)
+        return None
+
+    def on_fact(self, message: Any) -> Any:
+        """A message the supervisor itself does not know: a subclass's business (health facts)."""
         return None
 
     def status(self) -> dict[str, Any]:
@@ -260,5 +268,3 @@ class Supervisor(pykka.ThreadingActor):
         logger.log(level, "supervision: {} {} epoch {} {}", kind, child, epoch, detail)
         self.on_event(event)
 
-
-_TRACKED = (ChildFailed, Pong, PingTick, RestartDue)

@@ -37,32 +37,53 @@ def run_dir_for(profile: Profile, mode: str) -> Path:
     return path
 
 
-def run_paper(profile: Profile, faults: list[FaultSpec]) -> tuple[dict[str, Any], int]:
-    """Run one bounded paper session; returns (report, exit status)."""
+COINBASE_MARKET_DATA = "wss://advanced-trade-ws.coinbase.com"
+
+
+def feed_url_for(feed: str | None) -> str | None:
+    """None: the built-in exchange; "coinbase": the production market-data endpoint; else a URL."""
+    if feed is None:
+        return None
+    return COINBASE_MARKET_DATA if feed == "coinbase" else feed
+
+
+def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None,
+              chaos: tuple = ()) -> tuple[dict[str, Any], int]:
+    """Run one bounded paper session; returns (report, exit status). Market data comes from the
+    built-in exchange (with its `chaos`) unless `feed` names another Advanced Trade endpoint."""
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
-    exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
-                              products=products_of(profile))
+    feed_url = feed_url_for(feed)
+    exchange = None
+    if feed_url is None:
+        exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
+                                  products=products_of(profile), **({"chaos": list(chaos)} if chaos else {}))
     scheduler = Scheduler(WallClock())
     tree = None
     try:
-        exchange.start()
+        if exchange is not None:
+            exchange.start()
+            feed_url = exchange.url
         scheduler.start()
         services = Services(scheduler.clock, scheduler, faults=FaultPlan(faults))
         run_dir = run_dir_for(profile, "paper")
-        logger.info("paper session: exchange {} data {}", exchange.url, run_dir)
+        logger.info("paper session: feed {} data {}", feed_url, run_dir)
         started = time.monotonic()
-        tree = Tree(profile, services, run_dir, exchange.url)
+        tree = Tree(profile, services, run_dir, feed_url)
         stop.wait(profile.run.duration_s)
         if stop.is_set():
             logger.warning("interrupted: stopping cleanly")
         elapsed = time.monotonic() - started
-        report = collect(tree, "paper", elapsed, {"data_dir": str(run_dir)})
+        extra: dict[str, Any] = {"data_dir": str(run_dir), "feed_url": feed_url}
+        if exchange is not None and chaos:
+            extra["chaos"] = exchange.chaos_counts()
+        report = collect(tree, "paper", elapsed, extra)
     finally:
         if tree is not None:
             tree.stop()
         scheduler.stop()
-        exchange.stop()
+        if exchange is not None:
+            exchange.stop()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return report, exit_status(report)

@@ -26,6 +26,7 @@ def fingerprint(fills: tuple[Fill, ...] | list[Fill]) -> str:
 
 
 _PLACES = Decimal("0.00000001")
+IMPACT_PROBE_NOTIONAL = Decimal(10_000)  # liquidity.impact_bps_10k: the estimate for this order size
 
 
 def _text(value: Any) -> Any:
@@ -65,6 +66,10 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "liquidity": None if liq is None else {
                 "spread_bps": liq.spread_bps, "depth_1pct": liq.depth_1pct, "depth_5pct": liq.depth_5pct,
                 "imbalance": liq.imbalance, "score": liq.score, "condition": liq.condition,
+                "volume_1m": liq.volume_1m, "volume_5m": liq.volume_5m, "volume_15m": liq.volume_15m,
+                "trades_15m": liq.trades_15m, "avg_trade_size_15m": liq.avg_trade_size_15m,
+                "spread_avg_5m": liq.spread_avg_5m, "spread_min_5m": liq.spread_min_5m,
+                "spread_max_5m": liq.spread_max_5m, "impact_bps_10k": liq.impact_bps(IMPACT_PROBE_NOTIONAL),
             },
         }
     report = {
@@ -78,6 +83,8 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "gaps": feed.get("gaps", 0), "reconnects": metrics.value("feed.reconnects"),
             "heartbeat_gaps": feed.get("heartbeat_gaps", 0), "duplicates": feed.get("duplicates", 0),
             "resync_requests": metrics.value("feed.resync_requests"),
+            "stalls": metrics.value("feed.stalls"), "resyncs": metrics.value("feed.resyncs"),
+            "rest_fallbacks": metrics.value("feed.rest_fallbacks"),
         },
         "products": products,
         "trading": {
@@ -89,6 +96,8 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "fills_after_last_restart": sum(1 for f in fills if f.ts > restarts_at[-1]) if restarts_at else None,
             "rejects": trading.get("rejects", 0),
             "refusals": trading.get("refusals", {}),
+            "blocked_stale": trading.get("refusals", {}).get("stale_book", 0),
+            "blocked_impact": trading.get("refusals", {}).get("impact", 0),
             "open_orders": trading.get("open_orders", 0),
             "realized_pnl": portfolio.get("realized_pnl"),
             "unrealized_pnl": portfolio.get("unrealized_pnl"),
@@ -120,7 +129,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"perpsbot {report['mode']} run: {report['duration_s']}s, seed {report['seed']}, state {t['state']}",
         f"  feed      frames {f['frames']}  gaps {f['gaps']}  reconnects {f['reconnects']}  malformed "
-        f"{f['malformed']}  error frames {f['error_frames']}  unknown {f['unknown']}",
+        f"{f['malformed']}  error frames {f['error_frames']}  unknown {f['unknown']}  stalls {f['stalls']}"
+        f"  resyncs {f['resyncs']}  rest fallbacks {f['rest_fallbacks']}",
         f"  trading   intents {t['intents']}  orders {t['orders']}  fills {t['fills']}  rejects {t['rejects']}"
         f"  open {t['open_orders']}"
         + (f"  fills after last restart {t['fills_after_last_restart']}" if t["fills_after_last_restart"] is not None

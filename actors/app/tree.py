@@ -22,6 +22,7 @@ from actors.portfolio.actor import PortfolioActor
 from actors.products import CATALOG, ProductSpec
 from actors.strategy.actor import StrategyActor
 from actors.streaming.actor import StreamingActor
+from actors.streaming.rest_books import rest_base_for
 from actors.venue.actor import PaperVenueActor
 from config.schema import Profile
 from runtime.backoff import Backoff
@@ -46,11 +47,11 @@ def supervisor_config(profile: Profile) -> SupervisorConfig:
 
 
 def child_specs(profile: Profile, run_dir: Path, feed_url: str | None) -> list[ChildSpec]:
+    """`feed_url` None: frames come from a replay driver, not a socket."""
     """Children in dependency order: each starts after everything it sends to."""
     products = products_of(profile)
     db_path = str(run_dir / profile.journal.file)
     timeout = profile.supervisor.shutdown_timeout_s
-    sc = profile.streaming
     specs = [
         ("journal", JournalActor, {"db_path": db_path}),
         ("venue", PaperVenueActor, {"products": products, "maker_fee_rate": profile.portfolio.maker_fee_rate,
@@ -58,14 +59,13 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None) -> list[C
         ("market_data", MarketDataActor, {"products": products, "bar_interval_s": profile.market_data.bar_interval_s,
                                           "stale_after_s": profile.market_data.stale_after_s,
                                           "view_interval_s": profile.market_data.view_interval_s}),
-        ("liquidity", LiquidityActor, {}),
+        ("liquidity", LiquidityActor, {"products": products}),
         ("portfolio", PortfolioActor, {"products": products, "config": profile.portfolio}),
         ("execution", ExecutionActor, {"products": products, "config": profile.execution,
                                        "stale_after_s": profile.market_data.stale_after_s}),
         ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
-        ("streaming", StreamingActor, {"products": tuple(products), "channels": tuple(sc.channels), "url": feed_url,
-                                       "backoff": Backoff(sc.reconnect_base_s, sc.reconnect_factor,
-                                                          sc.reconnect_cap_s, sc.reconnect_jitter),
+        ("streaming", StreamingActor, {"products": tuple(products), "config": profile.streaming, "url": feed_url,
+                                       "rest_url": rest_base_for(feed_url) if feed_url else None,
                                        "seed": profile.run.seed, "book_consumers": ("market_data", "venue")}),
         ("backup", BackupActor, {"db_path": db_path, "dest_dir": str(run_dir / profile.backup.dir),
                                  "interval_s": profile.backup.interval_s, "keep": profile.backup.keep}),

@@ -7,7 +7,8 @@ heartbeat `current_time` Go-style).
 
 A data frame's body is the same for every connection except `sequence_num`, which each connection
 numbers itself; builders therefore return a `PendingFrame` with the events encoded once, rendered
-per connection by `render(sequence_num)`. Error frames carry no channel and no sequence number.
+per connection by `render(sequence_num)`. Error frames carry no channel and no sequence number;
+neither does the deliberately malformed text that chaos sends.
 
 Pure functions only: must never read clocks, touch sockets or hold state.
 """
@@ -28,6 +29,9 @@ HEARTBEATS = "heartbeats"
 L2_DATA = "l2_data"
 MARKET_TRADES = "market_trades"
 TICKER = "ticker"
+TICKER_BATCH = "ticker_batch"
+CANDLES = "candles"
+STATUS = "status"
 
 SNAPSHOT = "snapshot"
 UPDATE = "update"
@@ -36,6 +40,17 @@ _ZERO_QUANTITY = "0"  # how a removed level is sent; clients must compare numeri
 _PERCENT_PLACES = Decimal("0.00000001")
 
 _encoder = msgspec.json.Encoder()
+
+
+class Candle(msgspec.Struct, frozen=True):
+    """One OHLCV bucket of a product's trades; `start` is UNIX seconds, volume in venue units."""
+
+    start: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
 
 
 class PendingFrame(msgspec.Struct, frozen=True):
@@ -163,8 +178,11 @@ def market_trades(ts: float, kind: str, spec: ProductSpec, trades: Iterable[Mark
     return _pending(MARKET_TRADES, ts, [{"type": kind, "trades": rows}])
 
 
-def ticker(ts: float, kind: str, spec: ProductSpec, stats: TickerStats) -> PendingFrame:
-    """`kind` is SNAPSHOT (on subscribe) or UPDATE (on change)."""
+def ticker(
+    ts: float, kind: str, spec: ProductSpec, stats: TickerStats, channel: str = TICKER
+) -> PendingFrame:
+    """`kind` is SNAPSHOT (on subscribe) or UPDATE (on change, or every 5 s on TICKER_BATCH, which
+    has the same layout)."""
     row = {
         "type": "ticker",
         "product_id": stats.product_id,
@@ -180,9 +198,57 @@ def ticker(ts: float, kind: str, spec: ProductSpec, stats: TickerStats) -> Pendi
         "best_ask": _optional_price(spec, stats.best_ask),
         "best_ask_quantity": size_text(spec, stats.best_ask_quantity),
     }
-    return _pending(TICKER, ts, [{"type": kind, "tickers": [row]}])
+    return _pending(channel, ts, [{"type": kind, "tickers": [row]}])
+
+
+def candles(ts: float, kind: str, spec: ProductSpec, rows: Iterable[Candle]) -> PendingFrame:
+    """`kind` is SNAPSHOT (on subscribe) or UPDATE (the current bucket, every second)."""
+    events = [
+        {
+            "start": str(c.start),
+            "high": price_text(spec, c.high),
+            "low": price_text(spec, c.low),
+            "open": price_text(spec, c.open),
+            "close": price_text(spec, c.close),
+            "volume": size_text(spec, c.volume),
+            "product_id": spec.product_id,
+        }
+        for c in rows
+    ]
+    return _pending(CANDLES, ts, [{"type": kind, "candles": events}])
+
+
+def status(ts: float, kind: str, specs: Iterable[ProductSpec]) -> PendingFrame:
+    """The listed products and their increments; every product is online."""
+    products = [
+        {
+            "product_type": spec.product_type,
+            "id": spec.product_id,
+            "base_currency": spec.base_currency,
+            "quote_currency": spec.quote_currency,
+            "base_increment": decimal_text(spec.base_increment),
+            "quote_increment": decimal_text(spec.quote_increment),
+            "display_name": spec.display_name or spec.product_id,
+            "status": "online",
+            "status_message": "",
+            "min_market_funds": decimal_text(spec.quote_min_size),
+        }
+        for spec in specs
+    ]
+    return _pending(STATUS, ts, [{"type": kind, "products": products}])
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal as plain digits, never in exponent form: Decimal('1E-8') -> '0.00000001'."""
+    return format(value, "f")
 
 
 def error(message: str) -> str:
     """An error frame: no channel, no sequence number (COINBASE.md)."""
     return _encoder.encode({"type": "error", "message": message}).decode()
+
+
+def malformed() -> str:
+    """Text that is not JSON (a frame cut short), as a broken proxy or a bug would send."""
+    return '{"channel":"l2_data","client_id":"","timestamp":"2026-11-23T21:40:01.1'
+

@@ -18,6 +18,7 @@ from actors.execution.gate import GateContext, PreTradeGate
 from actors.execution.messages import CancelOrder, OrderPlaced, SyncRequest
 from actors.execution.orders import OrderBookkeeper, client_order_id
 from actors.execution.quantize import Refusal, quantize
+from actors.liquidity.messages import LiquiditySnapshot
 from actors.market_data.messages import BookStatus
 from actors.orchestrator.messages import ACTIVE, HALTED, Decision, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
@@ -39,6 +40,7 @@ class ExecutionActor(SupervisedActor):
         self.orders = OrderBookkeeper()
         self.state = ACTIVE
         self.books: dict[str, BookStatus] = {}
+        self.liquidity: dict[str, LiquiditySnapshot] = {}
         self.equity = _ZERO
         self.positions: dict[str, Decimal] = {}
         self.marks: dict[str, Decimal] = {}
@@ -56,6 +58,8 @@ class ExecutionActor(SupervisedActor):
         kind = type(message)
         if kind is BookStatus:
             self.books[message.product_id] = message
+        elif kind is LiquiditySnapshot:
+            self.liquidity[message.product_id] = message
         elif kind is OrderIntent:
             self._on_intent(message)
         elif kind is OrderUpdate:
@@ -105,6 +109,7 @@ class ExecutionActor(SupervisedActor):
             equity=self.equity,
             other_gross_exposure=self._gross_exposure(excluding=intent.product_id),
             spec=spec,
+            liquidity=self.liquidity.get(intent.product_id),
         )
         reason = self.gate.check(quantized, context)
         if reason is not None:

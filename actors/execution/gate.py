@@ -1,7 +1,8 @@
 """The pre-trade gate: the last pure check between a quantized order and the venue.
 
-Owns the ordered risk checks and their reason codes: trading state, book health, the per-product
-position limit and the account leverage limit. A pure function of the order and a context the
+Owns the ordered risk checks and their reason codes: trading state, book health, the impact
+guard (estimated market impact of the order from the product's liquidity snapshot), the
+per-product position limit and the account leverage limit. A pure function of the order and a context the
 execution actor assembles from the latest book status and portfolio report. Must never mutate
 anything, read the clock, or resize an order (it passes or refuses; sizing is the strategy's job).
 
@@ -17,6 +18,8 @@ from typing import Any
 import msgspec
 
 from actors.execution.quantize import QuantizedOrder
+from actors.liquidity.impact import impact_guard
+from actors.liquidity.messages import LiquiditySnapshot
 from actors.orchestrator.messages import HALTED, REDUCING
 from actors.products import ProductSpec
 
@@ -25,6 +28,8 @@ REFUSE_REDUCING = "reducing"
 REFUSE_STALE_BOOK = "stale_book"
 REFUSE_MAX_POSITION = "max_position"
 REFUSE_MAX_LEVERAGE = "max_leverage"
+REFUSE_IMPACT = "impact"
+REFUSE_NO_LIQUIDITY = "no_liquidity_data"
 
 
 class GateContext(msgspec.Struct, frozen=True):
@@ -38,6 +43,7 @@ class GateContext(msgspec.Struct, frozen=True):
     equity: Decimal  # quote
     other_gross_exposure: Decimal  # sum of |notional| over every other product, quote
     spec: ProductSpec
+    liquidity: LiquiditySnapshot | None = None  # latest metrics of the product's book and tape
 
 
 def projected_position(order: QuantizedOrder, position: Decimal) -> Decimal:
@@ -55,14 +61,16 @@ def increases_risk(position: Decimal, projected: Decimal) -> bool:
 class PreTradeGate:
     """Refuses orders that break the configured limits; see the module docstring for the order."""
 
-    def __init__(self, max_position_notional: Decimal, max_leverage: Decimal) -> None:
+    def __init__(self, max_position_notional: Decimal, max_leverage: Decimal,
+                 max_impact_bps: Decimal | None = None) -> None:
         self.max_position_notional = max_position_notional
         self.max_leverage = max_leverage
+        self.max_impact_bps = max_impact_bps  # None: no impact guard
 
     @classmethod
     def from_config(cls, cfg: Any) -> PreTradeGate:
         """From a `config.schema.ExecutionConfig`."""
-        return cls(cfg.max_position_notional, cfg.max_leverage)
+        return cls(cfg.max_position_notional, cfg.max_leverage, cfg.max_impact_bps)
 
     def check(self, order: QuantizedOrder, ctx: GateContext) -> str | None:
         """None if `order` may go to the venue, else the reason code of the first failed check."""
@@ -78,6 +86,12 @@ class PreTradeGate:
             return REFUSE_STALE_BOOK
         if not risky:
             return None
+        if self.max_impact_bps is not None:
+            if ctx.liquidity is None:
+                return REFUSE_NO_LIQUIDITY
+            estimate = ctx.liquidity.impact_bps(abs(ctx.spec.notional(order.size, mark)))
+            if impact_guard(estimate, self.max_impact_bps) is not None:
+                return REFUSE_IMPACT
 
         exposure = abs(ctx.spec.notional(projected, mark))
         if exposure > self.max_position_notional:

@@ -11,7 +11,7 @@ from typing import Any
 
 from actors.market_data.core import MarketDataCore
 from actors.market_data.messages import Bar, BookStatus
-from actors.orchestrator.messages import ResyncRequest
+from actors.orchestrator.messages import BooksHealth, ResyncRequest
 from actors.products import ProductSpec
 from actors.streaming.messages import L2Update, StreamGap, TradePrint
 from runtime.actor import SupervisedActor
@@ -31,6 +31,8 @@ class MarketDataActor(SupervisedActor):
         self.gaps = self.metrics.counter("feed.gaps_applied")
         self.awaiting_snapshot: set[str] = set()  # books invalidated by corruption, resync asked
         self.resync_requests = self.metrics.counter("feed.resync_requests")
+        self.valid: dict[str, bool] = dict.fromkeys(self.products, False)
+        self.all_valid = False
 
     def start_core(self) -> None:
         self.every(self.view_interval_s, PublishViews())
@@ -43,6 +45,7 @@ class MarketDataActor(SupervisedActor):
             self._resync_if_corrupt(outputs)
         elif kind is TradePrint:
             self._publish(self.core.on_trade(message))
+            self.send("liquidity", message)  # the trade tape
         elif kind is PublishViews:
             for product_id in self.products:
                 self.send("liquidity", self.core.view(product_id))
@@ -55,6 +58,16 @@ class MarketDataActor(SupervisedActor):
             book = self.core.book(message[1])
             return book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels)
         return None
+
+    def _track_validity(self, status: BookStatus) -> None:
+        """Tell the orchestrator when 'every book is valid' changes (it gates feed recovery)."""
+        if self.valid.get(status.product_id) == status.valid:
+            return
+        self.valid[status.product_id] = status.valid
+        all_valid = all(self.valid.values())
+        if all_valid != self.all_valid:
+            self.all_valid = all_valid
+            self.tell_supervisor(BooksHealth(all_valid))
 
     def _resync_if_corrupt(self, outputs: list[Any]) -> None:
         """A book that went invalid on a frame (crossed, locked, unreadable) needs a fresh snapshot:
@@ -74,5 +87,6 @@ class MarketDataActor(SupervisedActor):
             if type(out) is BookStatus:
                 self.send("execution", out)
                 self.send("portfolio", out)
+                self._track_validity(out)
             elif type(out) is Bar:
                 self.send("strategy", out)

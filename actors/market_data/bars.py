@@ -25,6 +25,8 @@ class _Ohlc:
         self.open = self.high = self.low = self.close = price
 
     def add(self, price: Decimal) -> None:
+        if price is self.close:  # the same mid again (the top did not move): nothing changes
+            return
         if price > self.high:
             self.high = price
         elif price < self.low:
@@ -47,6 +49,9 @@ class BarBuilder:
         self.interval_s = float(interval_s)
         self.max_flat_bars = max_flat_bars
         self._index: int | None = None  # index of the open bar
+        # index + 1 while a bar is open, else infinity: ts / interval_s < _next means ts is still in
+        # the open bar (floor(x) <= k exactly when x < k + 1), the check done on every frame
+        self._next: float = math.inf
         self._trades: _Ohlc | None = None
         self._mids: _Ohlc | None = None
         self._volume = _ZERO
@@ -59,8 +64,10 @@ class BarBuilder:
 
     def advance(self, ts: float, origin_ns: int) -> list[Bar]:
         """Close every bar whose end is <= ts; `origin_ns` is the arrival of what closed them."""
+        if ts / self.interval_s < self._next:  # still inside the open bar (or none is open)
+            return []
         index = self._index
-        if index is None:  # no price yet: nothing to close
+        if index is None:  # no price yet: nothing to close (ts is NaN)
             return []
         now_index = self._bar_index(ts)
         if now_index <= index:
@@ -76,6 +83,7 @@ class BarBuilder:
                 Bar(self.product_id, k * interval, interval, close, close, close, close, _ZERO, 0, origin_ns)
             )
         self._index = now_index
+        self._next = now_index + 1
         return bars
 
     def _close_open_bar(self, index: int, origin_ns: int) -> Bar:
@@ -97,7 +105,8 @@ class BarBuilder:
 
     def _start_if_needed(self, ts: float) -> None:
         if self._index is None:
-            self._index = self._bar_index(ts)
+            self._index = index = self._bar_index(ts)
+            self._next = index + 1
 
     def on_trade(self, price: Decimal, size: Decimal, ts: float, origin_ns: int) -> list[Bar]:
         """Add a trade at `ts`; returns the bars that `ts` closed first."""

@@ -9,14 +9,15 @@ sizes, or hold data for more than one product.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from decimal import Decimal
-from itertools import islice
-
-from sortedcontainers import SortedDict
+from itertools import compress, islice
+from operator import gt, lt
 
 Level = tuple[Decimal, Decimal]  # (price, size)
 WireLevel = tuple[str, str]  # (price_level, new_quantity)
 
+_ZERO = Decimal(0)
 _TWO = Decimal(2)
 _PRICE_CACHE_MAX = 20_000
 
@@ -32,17 +33,58 @@ def _price(text: str) -> Decimal:
     return p
 
 
-class L2Book:
-    """Ascending SortedDicts for both sides: best bid is the last bid key, best ask the first ask."""
+def _ascending(prices: list[Decimal]) -> bool:
+    """Strictly ascending (so also free of duplicates)."""
+    return all(map(lt, prices, islice(prices, 1, None)))
 
-    __slots__ = ("product_id", "_bids", "_asks", "_valid", "_prices")
+
+def _sorted_last_wins(prices: list[Decimal], sizes: list[Decimal]) -> tuple[list[Decimal], list[Decimal]]:
+    """Ascending prices with their sizes; for a price listed twice the later size wins (the price
+    object kept is the first one, as a dict would keep its first key)."""
+    if _ascending(prices):
+        return prices, sizes
+    if all(map(gt, prices, islice(prices, 1, None))):  # strictly descending: bids as sent
+        prices.reverse()
+        sizes.reverse()
+        return prices, sizes
+    out_prices: list[Decimal] = []
+    out_sizes: list[Decimal] = []
+    for i in sorted(range(len(prices)), key=prices.__getitem__):  # stable: later duplicates last
+        price = prices[i]
+        if out_prices and out_prices[-1] == price:
+            out_sizes[-1] = sizes[i]
+        else:
+            out_prices.append(price)
+            out_sizes.append(sizes[i])
+    return out_prices, out_sizes
+
+
+class L2Book:
+    """Each side is two parallel lists, prices strictly ascending and their sizes: best bid is the
+    last bid, best ask the first ask.
+
+    Lists and bisect rather than a hashed map: a Decimal's first hash costs more than a dozen
+    comparisons, and books are shallow at the top where updates land. Prices are never hashed;
+    their wire texts are (the text -> Decimal cache).
+    """
+
+    __slots__ = (
+        "product_id", "_bid_px", "_bid_sz", "_ask_px", "_ask_sz", "_valid", "_prices",
+        "_mid_bid", "_mid_ask", "_mid",
+    )  # fmt: skip
 
     def __init__(self, product_id: str) -> None:
         self.product_id = product_id
-        self._bids: SortedDict = SortedDict()
-        self._asks: SortedDict = SortedDict()
+        self._bid_px: list[Decimal] = []
+        self._bid_sz: list[Decimal] = []
+        self._ask_px: list[Decimal] = []
+        self._ask_sz: list[Decimal] = []
         self._valid = False
         self._prices: dict[str, Decimal] = {}  # wire price text -> validated Decimal (levels repeat)
+        # the last mid computed and the best price objects it came from
+        self._mid_bid: Decimal | None = None
+        self._mid_ask: Decimal | None = None
+        self._mid: Decimal | None = None
 
     @property
     def valid(self) -> bool:
@@ -51,8 +93,10 @@ class L2Book:
     def invalidate(self) -> None:
         """Drop every level: the book must not be read until the next snapshot."""
         self._valid = False
-        self._bids = SortedDict()
-        self._asks = SortedDict()
+        self._bid_px = []
+        self._bid_sz = []
+        self._ask_px = []
+        self._ask_sz = []
 
     # ------------------------------------------------------------ changes
 
@@ -60,12 +104,12 @@ class L2Book:
         """Replace the whole book. Raises BookCorrupt (book left invalid) on a bad level."""
         self.invalidate()
         try:
-            new_bids = SortedDict(self._side_dict(bids))  # one sort, not an insort per level
-            new_asks = SortedDict(self._side_dict(offers))
+            bid_px, bid_sz = self._side_lists(bids)
+            ask_px, ask_sz = self._side_lists(offers)
         except ArithmeticError as exc:  # decimal.InvalidOperation: not a number
             raise BookCorrupt(f"bad level: {exc!r}") from exc
-        self._bids = new_bids
-        self._asks = new_asks
+        self._bid_px, self._bid_sz = bid_px, bid_sz
+        self._ask_px, self._ask_sz = ask_px, ask_sz
         self._valid = True
         self._check_crossed()
 
@@ -78,9 +122,9 @@ class L2Book:
             return False
         try:
             if bids:
-                self._apply_side(self._bids, bids)
+                self._apply_side(self._bid_px, self._bid_sz, bids)
             if offers:
-                self._apply_side(self._asks, offers)
+                self._apply_side(self._ask_px, self._ask_sz, offers)
         except BookCorrupt:
             self.invalidate()
             raise
@@ -91,8 +135,8 @@ class L2Book:
         return True
 
     def _price_of(self, text: str) -> Decimal:
-        # Decimal construction plus its first hash (~1.5 us) dominate book work; a price text
-        # seen before reuses its Decimal, whose hash is cached.
+        # Decimal construction (~0.3 us) is a large part of book work; a price text seen before
+        # reuses its Decimal.
         cache = self._prices
         price = cache.get(text)
         if price is None:
@@ -102,77 +146,111 @@ class L2Book:
             cache[text] = price
         return price
 
-    def _side_dict(self, levels: tuple[WireLevel, ...]) -> dict[Decimal, Decimal]:
-        """Snapshot levels to a plain dict; zero sizes (any decimal form) are not levels."""
-        price_of = self._price_of
-        out: dict[Decimal, Decimal] = {}
-        for price_text, size_text in levels:
-            size = Decimal(size_text)
-            if size > 0:
-                if size.is_infinite():
-                    raise BookCorrupt(f"bad size {size_text!r}")
-                out[price_of(price_text)] = size
-            elif size != 0:  # negative (NaN raised at the comparison above)
-                raise BookCorrupt(f"bad size {size_text!r}")
-        return out
+    def _side_lists(self, levels: tuple[WireLevel, ...]) -> tuple[list[Decimal], list[Decimal]]:
+        """Snapshot levels to ascending (prices, sizes); zero sizes (any decimal form) are not
+        levels, so their prices are not read.
 
-    def _apply_side(self, book: SortedDict, levels: tuple[WireLevel, ...]) -> None:
+        Whole-column conversions and checks run in C: a deep snapshot is thousands of levels.
+        """
+        if not levels:
+            return [], []
+        texts, size_texts = zip(*levels)
+        sizes = list(map(Decimal, size_texts))
+        # min() compares every element, so a NaN raises InvalidOperation here
+        if min(sizes) < _ZERO or not max(sizes).is_finite():
+            raise BookCorrupt(f"bad size among {len(sizes)} levels")
+        if not all(sizes):  # zero sizes are not levels
+            texts = tuple(compress(texts, sizes))
+            sizes = list(compress(sizes, sizes))
+            if not sizes:
+                return [], []
+        prices = list(map(Decimal, texts))
+        if min(prices) <= _ZERO or not max(prices).is_finite():
+            raise BookCorrupt(f"bad price among {len(prices)} levels")
+        cache = self._prices
+        if len(cache) + len(texts) > _PRICE_CACHE_MAX:
+            cache.clear()
+        cache.update(zip(texts, prices))
+        return _sorted_last_wins(prices, sizes)
+
+    def _apply_side(self, prices: list[Decimal], sizes: list[Decimal], levels: tuple[WireLevel, ...]) -> None:
         cache = self._prices
         for price_text, size_text in levels:
             price = cache.get(price_text)
             if price is None:
                 price = self._price_of(price_text)
             size = Decimal(size_text)
-            if size > 0:
+            i = bisect_left(prices, price)
+            if size > _ZERO:
                 if size.is_infinite():
                     raise BookCorrupt(f"bad size {size_text!r}")
-                book[price] = size
-            elif size == 0:
-                book.pop(price, None)
-            else:  # negative
+                if i < len(prices) and prices[i] == price:
+                    sizes[i] = size
+                else:
+                    prices.insert(i, price)
+                    sizes.insert(i, size)
+            elif size == _ZERO:
+                if i < len(prices) and prices[i] == price:
+                    del prices[i]
+                    del sizes[i]
+            else:  # negative (NaN raised at the comparison above)
                 raise BookCorrupt(f"bad size {size_text!r}")
 
     def _check_crossed(self) -> None:
-        bids = self._bids
-        asks = self._asks
-        if bids and asks and bids.peekitem(-1)[0] >= asks.peekitem(0)[0]:
+        bid_px = self._bid_px
+        ask_px = self._ask_px
+        if bid_px and ask_px and bid_px[-1] >= ask_px[0]:
             self.invalidate()
 
     # ------------------------------------------------------------ queries
 
     @property
     def best_bid(self) -> Level | None:
-        return self._bids.peekitem(-1) if self._bids else None
+        return (self._bid_px[-1], self._bid_sz[-1]) if self._bid_px else None
 
     @property
     def best_ask(self) -> Level | None:
-        return self._asks.peekitem(0) if self._asks else None
+        return (self._ask_px[0], self._ask_sz[0]) if self._ask_px else None
+
+    def top(self) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+        """(best bid price, best ask price, mid), None where a side is empty."""
+        bid = self._bid_px[-1] if self._bid_px else None
+        ask = self._ask_px[0] if self._ask_px else None
+        if bid is None or ask is None:
+            return bid, ask, None
+        return bid, ask, self._mid_of(bid, ask)
+
+    def _mid_of(self, bid: Decimal, ask: Decimal) -> Decimal:
+        # The top often survives a frame untouched: the same price objects give the same mid.
+        if bid is self._mid_bid and ask is self._mid_ask:
+            return self._mid  # type: ignore[return-value]
+        mid = (bid + ask) / _TWO
+        self._mid_bid, self._mid_ask, self._mid = bid, ask, mid
+        return mid
 
     @property
     def mid(self) -> Decimal | None:
-        if not (self._bids and self._asks):
+        if not (self._bid_px and self._ask_px):
             return None
-        return (self._bids.peekitem(-1)[0] + self._asks.peekitem(0)[0]) / _TWO
+        return self._mid_of(self._bid_px[-1], self._ask_px[0])
 
     @property
     def bid_levels(self) -> int:
-        return len(self._bids)
+        return len(self._bid_px)
 
     @property
     def ask_levels(self) -> int:
-        return len(self._asks)
+        return len(self._ask_px)
 
     def levels(self, side: str, n: int) -> list[Level]:
         """The best `n` levels of one side ("bid", or "ask"/"offer"), best first."""
         if side == "bid":
-            book = self._bids
-            keys = islice(reversed(book), n)
+            pairs = zip(reversed(self._bid_px), reversed(self._bid_sz))
         elif side in ("ask", "offer"):
-            book = self._asks
-            keys = islice(book, n)
+            pairs = zip(self._ask_px, self._ask_sz)
         else:
             raise ValueError(f"side must be 'bid' or 'ask', not {side!r}")
-        return [(k, book[k]) for k in keys]
+        return list(islice(pairs, n))
 
     def band(self, fraction: Decimal) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
         """Levels within `fraction * mid` of each best price: bids in [best_bid - f*mid, best_bid],
@@ -180,23 +258,23 @@ class L2Book:
 
         With one side empty the reference is the other side's best price; empty when both are.
         """
-        bids = self._bids
-        asks = self._asks
-        if bids and asks:
-            ref = (bids.peekitem(-1)[0] + asks.peekitem(0)[0]) / _TWO
-        elif bids:
-            ref = bids.peekitem(-1)[0]
-        elif asks:
-            ref = asks.peekitem(0)[0]
+        bid_px = self._bid_px
+        ask_px = self._ask_px
+        if bid_px and ask_px:
+            ref = self._mid_of(bid_px[-1], ask_px[0])
+        elif bid_px:
+            ref = bid_px[-1]
+        elif ask_px:
+            ref = ask_px[0]
         else:
             return (), ()
         width = fraction * ref
         out_bids: tuple[Level, ...] = ()
         out_asks: tuple[Level, ...] = ()
-        if bids:
-            lo = bids.peekitem(-1)[0] - width
-            out_bids = tuple((k, bids[k]) for k in bids.irange(minimum=lo, reverse=True))
-        if asks:
-            hi = asks.peekitem(0)[0] + width
-            out_asks = tuple((k, asks[k]) for k in asks.irange(maximum=hi))
+        if bid_px:
+            lo = bisect_left(bid_px, bid_px[-1] - width)
+            out_bids = tuple(zip(reversed(bid_px[lo:]), reversed(self._bid_sz[lo:])))
+        if ask_px:
+            hi = bisect_right(ask_px, ask_px[0] + width)
+            out_asks = tuple(zip(ask_px[:hi], self._ask_sz[:hi]))
         return out_bids, out_asks

@@ -20,7 +20,6 @@ from actors.streaming.messages import L2Update, StreamGap, TradePrint
 Out = Union[BookStatus, Bar]
 
 _ONE = Decimal(1)
-_TWO = Decimal(2)
 
 
 class _Product:
@@ -68,7 +67,8 @@ class MarketDataCore:
             self.unknown_products += 1
             return []
         book = p.book
-        out: list[Out] = p.bars.advance(msg.ts, msg.recv_ns)
+        bars = p.bars
+        out: list[Out] = bars.advance(msg.ts, msg.recv_ns)
         try:
             if msg.is_snapshot:
                 book.apply_snapshot(msg.bids, msg.offers)
@@ -87,7 +87,9 @@ class MarketDataCore:
         p.updated_at = msg.ts
         status = self._status(p, msg.recv_ns)
         if status.mark is not None:
-            out.extend(p.bars.on_mid(status.mark, msg.ts, msg.recv_ns))
+            closed = bars.on_mid(status.mark, msg.ts, msg.recv_ns)
+            if closed:
+                out.extend(closed)
         out.append(status)
         return out
 
@@ -125,11 +127,7 @@ class MarketDataCore:
         book = p.book
         if not book.valid:
             return BookStatus(p.spec.product_id, False, None, None, None, p.updated_at or 0.0, recv_ns)
-        bid = book.best_bid
-        ask = book.best_ask
-        best_bid = bid[0] if bid is not None else None
-        best_ask = ask[0] if ask is not None else None
-        mark = (best_bid + best_ask) / _TWO if best_bid is not None and best_ask is not None else None
+        best_bid, best_ask, mark = book.top()
         return BookStatus(p.spec.product_id, True, best_bid, best_ask, mark, p.updated_at or 0.0, recv_ns)
 
     # ------------------------------------------------------------ queries

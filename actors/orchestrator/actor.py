@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from actors.execution.messages import CancelAll
-from actors.orchestrator.messages import ACTIVE, HALTED, Decision, ResyncRequest, TradingStateChanged
+from actors.orchestrator.messages import (
+    ACTIVE,
+    HALTED,
+    REDUCING,
+    BooksHealth,
+    Decision,
+    FeedHealth,
+    ResyncRequest,
+    TradingStateChanged,
+)
 from runtime.messages import SupervisionEvent
 from runtime.supervision import Plan
 from runtime.supervisor import Supervisor
@@ -24,6 +33,9 @@ class Orchestrator(Supervisor):
         super().__init__(*args, **kwargs)
         self.trading_state = ACTIVE
         self.state_reason = "start"
+        self.state_before_feed_loss: str | None = None  # set while the feed forced REDUCING
+        self.feed_healthy = True
+        self.books_valid = False
 
     def on_event(self, event: SupervisionEvent) -> None:
         self.services.send("journal", event)
@@ -36,6 +48,21 @@ class Orchestrator(Supervisor):
     def escalate(self, plan: Plan) -> None:
         self.set_state(HALTED, f"escalation: {plan.failed} {plan.reason}")
         self.services.send("venue", CancelAll(reason=f"escalation: {plan.failed}"))
+
+    def on_fact(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is FeedHealth:
+            self.feed_healthy = message.healthy
+            if not message.healthy and self.trading_state == ACTIVE:
+                self.state_before_feed_loss = self.trading_state
+                self.set_state(REDUCING, f"feed down: {message.reason}")
+        elif kind is BooksHealth:
+            self.books_valid = message.all_valid
+        if self.state_before_feed_loss is not None and self.feed_healthy and self.books_valid:
+            previous, self.state_before_feed_loss = self.state_before_feed_loss, None
+            if self.trading_state == REDUCING:
+                self.set_state(previous, "feed recovered: every book valid")
+        return None
 
     def set_state(self, state: str, reason: str) -> None:
         if state == self.trading_state:

@@ -25,3 +25,18 @@ class Decision(msgspec.Struct, frozen=True, tag=True):
     ts: float
     kind: str
     detail: str
+
+
+class FeedHealth(msgspec.Struct, frozen=True, tag=True):
+    """From streaming: the feed failed `attempts` reconnects in a row (healthy=False), or it is
+    subscribed again with a fresh snapshot of every book (healthy=True)."""
+
+    healthy: bool
+    reason: str
+    attempts: int = 0
+
+
+class BooksHealth(msgspec.Struct, frozen=True, tag=True):
+    """From market_data, on every change: are all books valid?"""
+
+    all_valid: bool

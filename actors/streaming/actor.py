@@ -1,10 +1,13 @@
 """The streaming actor: owns the websocket connection to an Advanced Trade endpoint.
 
-Owns the socket (a websocket-client app on its own reader thread), the connection number, and the
-reconnect schedule (jittered exponential back-off on the injected clock). Every frame, from the
-socket or from a replay driver, arrives as a RawFrame in this actor's mailbox and goes through the
-pure StreamingCore; books and trades go on to market_data and, in paper mode, to the venue.
-Must never parse prices, keep a book, or block its handler on the socket.
+Owns the socket (a websocket-client app on its own reader thread), the connection number, the
+reconnect schedule (jittered exponential back-off on the injected clock), the watchdogs (no frame
+or no heartbeat for too long means the socket is dead even if TCP is open) and the REST fallback
+poller. Every frame, from the socket or from a replay driver, arrives as a RawFrame in this
+actor's mailbox and goes through the pure StreamingCore; books and trades go on to market_data
+and, in paper mode, to the venue. It never gives up: after `reduce_after_attempts` failed
+reconnects in a row it tells the orchestrator (trading goes REDUCING) and keeps retrying at the
+cap. Must never parse prices, keep a book, or block its handler on the socket.
 """
 
 from __future__ import annotations
@@ -17,36 +20,58 @@ from typing import Any
 import websocket
 from loguru import logger
 
-from actors.orchestrator.messages import ResyncRequest
+from actors.orchestrator.messages import FeedHealth, ResyncRequest
 from actors.streaming.core import StreamingCore
 from actors.streaming.messages import L2Update, RawFrame, Reconnect, SocketClosed, SocketOpened, StreamGap, TradePrint
+from actors.streaming.rest_books import RestBook, RestBookPoller
 from runtime.actor import SupervisedActor
 from runtime.backoff import Backoff
 
 
+class WatchdogTick:
+    """Timer message: check the socket's message and heartbeat ages."""
+
+
 class StreamingActor(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any, products: tuple[str, ...], channels: tuple[str, ...],
-                 url: str | None, backoff: Backoff, seed: int, book_consumers: tuple[str, ...] = ("market_data",)) -> None:
+    def __init__(self, name: str, epoch: int, services: Any, products: tuple[str, ...], config: Any,
+                 url: str | None, rest_url: str | None, seed: int,
+                 book_consumers: tuple[str, ...] = ("market_data",)) -> None:
         super().__init__(name, epoch, services)
         self.products = products
-        self.channels = channels
+        self.config = config
         self.url = url  # None: frames come from a replay driver
-        self.backoff = backoff
+        self.backoff = Backoff(config.reconnect_base_s, config.reconnect_factor, config.reconnect_cap_s,
+                               config.reconnect_jitter)
         self.rng = random.Random(seed * 1000 + epoch)
         self.book_consumers = book_consumers
-        self.core = StreamingCore(products, channels)
+        self.core = StreamingCore(products, tuple(config.channels))
         self.conn = 0
-        self.attempt = 0
+        self.attempt = 0  # failed connections in a row
         self.app: websocket.WebSocketApp | None = None
         self.thread: threading.Thread | None = None
+        self.connecting_since: float | None = None
+        self.opened_at: float | None = None
+        self.last_frame_at: float | None = None
+        self.snapshots: set[str] = set()  # level2 products with a snapshot on this connection
+        self.healthy = False
+        self.reported_down = False
+        self.poller = None
+        if url is not None and rest_url and config.rest_fallback:
+            self.poller = RestBookPoller(rest_url, products, config.rest_interval_s, self._tell_self)
         self.reconnects = self.metrics.counter("feed.reconnects")
+        self.stalls = self.metrics.counter("feed.stalls")
+        self.resyncs = self.metrics.counter("feed.resyncs")
+        self.rest_fallbacks = self.metrics.counter("feed.rest_fallbacks")
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start_core(self) -> None:
         if self.url is not None:
             self._connect()
+            self.every(self.config.watchdog_interval_s, WatchdogTick())
 
     def stop_core(self) -> None:
+        if self.poller is not None:
+            self.poller.stop(join=True)
         self._close_socket()
 
     def _connect(self) -> None:
@@ -55,6 +80,9 @@ class StreamingActor(SupervisedActor):
         self.conn = self.epoch * 100_000 + (self.conn % 100_000) + 1
         conn = self.conn
         tell = self._tell_self
+        self.connecting_since = self.clock.now()
+        self.opened_at = None
+        self.snapshots = set()
         self.app = websocket.WebSocketApp(
             self.url,
             on_open=lambda ws: tell(SocketOpened(conn)),
@@ -86,49 +114,118 @@ class StreamingActor(SupervisedActor):
         kind = type(message)
         if kind is RawFrame:
             self._on_frame(message)
+        elif kind is WatchdogTick:
+            self._watchdog()
+        elif kind is RestBook:
+            self._on_rest_book(message)
         elif kind is SocketOpened:
             if message.conn == self.conn and self.app is not None:
+                self.opened_at = self.last_frame_at = self.clock.now()
                 self.core.on_connected(message.conn)
                 self._send_all(self.core.subscribe_messages())
         elif kind is SocketClosed:
-            self._on_closed(message)
+            if message.conn == self.conn:
+                self._reconnect_later(message.reason)
         elif kind is Reconnect:
             if self.url is not None and self.app is None:
                 self._connect()
         elif kind is ResyncRequest:
             logger.info("resync requested: {}", message.reason)
-            self._send_all(self.core.resync_messages())
+            self._resync()
         elif message == "report":
             return self.core.counters()
         return None
 
     def _on_frame(self, raw: RawFrame) -> None:
-        result = self.core.on_frame(raw, self.clock.now())
+        now = self.clock.now()
+        if raw.conn == self.conn:
+            self.last_frame_at = now
+        result = self.core.on_frame(raw, now)
         for out in result.outputs:
             kind = type(out)
             if kind is L2Update or kind is TradePrint:
                 for consumer in self.book_consumers:
                     self.send(consumer, out)
+                if kind is L2Update and out.is_snapshot and out.conn == self.conn:
+                    self.snapshots.add(out.product_id)
             elif kind is StreamGap:
-                logger.warning("sequence gap on connection {}: expected {} got {}", out.conn, out.expected, out.received)
+                logger.warning("sequence gap on connection {}: expected {} got {}", out.conn, out.expected,
+                               out.received)
+                self.snapshots.clear()
                 self.send("market_data", out)
         if result.resubscribe:
+            self.resyncs.inc()
             self._send_all(result.resubscribe)
         if result.rejected is not None:
             logger.debug("skipped frame: {} {}", result.rejected.kind, result.rejected.detail)
+        self._update_health()
 
-    def _on_closed(self, message: SocketClosed) -> None:
-        if message.conn != self.conn:
+    def _update_health(self) -> None:
+        healthy = self.opened_at is not None and self.snapshots.issuperset(self.core.level2_products)
+        if healthy == self.healthy:
             return
-        for gap in self.core.on_disconnected(message.conn):
+        self.healthy = healthy
+        if healthy:
+            if self.poller is not None:
+                self.poller.stop()
+            if self.reported_down:
+                self.reported_down = False
+                self.tell_supervisor(FeedHealth(True, "subscribed with fresh snapshots"))
+        elif self.poller is not None and self.url is not None:
+            self.poller.start()
+
+    def _watchdog(self) -> None:
+        now = self.clock.now()
+        if self.app is None:
+            return  # waiting for a scheduled reconnect
+        if self.opened_at is None:
+            if self.connecting_since is not None and now - self.connecting_since > self.config.message_timeout_s:
+                self._stall("no connection within {:.1f}s".format(self.config.message_timeout_s))
+            return
+        if self.attempt and now - self.opened_at >= self.config.stable_period_s:
+            self.attempt = 0  # stable again: the next failure starts the back-off afresh
+        if self.last_frame_at is not None and now - self.last_frame_at > self.config.message_timeout_s:
+            self._stall(f"no frame for {now - self.last_frame_at:.1f}s")
+            return
+        heartbeat_at = self.core.last_heartbeat_at
+        since = heartbeat_at if heartbeat_at is not None else self.opened_at
+        if now - since > self.config.heartbeat_timeout_s:
+            self._stall(f"no heartbeat for {now - since:.1f}s")
+
+    def _stall(self, reason: str) -> None:
+        self.stalls.inc()
+        logger.warning("socket {} looks dead ({}): reconnecting", self.conn, reason)
+        self._reconnect_later(reason)
+
+    def _reconnect_later(self, reason: str) -> None:
+        for gap in self.core.on_disconnected(self.conn):
             self.send("market_data", gap)
-        self._close_socket(join=False)  # its reader thread is already ending
+        self._close_socket(join=False)  # its reader thread ends by itself
+        self.opened_at = None
+        self.snapshots.clear()
+        self._update_health()
         self.attempt += 1
         self.reconnects.inc()
         delay = self.backoff.delay(self.attempt, self.rng)
-        logger.warning("socket {} closed ({}); reconnect attempt {} in {:.2f}s", message.conn, message.reason,
-                       self.attempt, delay)
+        logger.warning("socket {} down ({}); reconnect attempt {} in {:.2f}s", self.conn, reason, self.attempt, delay)
+        if self.attempt >= self.config.reduce_after_attempts and not self.reported_down:
+            self.reported_down = True
+            self.tell_supervisor(FeedHealth(False, reason, self.attempt))
         self.later(delay, Reconnect(self.attempt))
+
+    def _resync(self) -> None:
+        self.snapshots.clear()
+        self.resyncs.inc()
+        self._send_all(self.core.resync_messages())
+        self._update_health()
+
+    def _on_rest_book(self, book: RestBook) -> None:
+        if self.healthy:
+            return  # the stream is back: its own snapshot rules
+        self.rest_fallbacks.inc()
+        update = L2Update(book.product_id, True, book.bids, book.asks, self.clock.now(), -1, time.perf_counter_ns())
+        for consumer in self.book_consumers:
+            self.send(consumer, update)
 
     def _send_all(self, texts: list[str]) -> None:
         app = self.app
@@ -140,5 +237,3 @@ class StreamingActor(SupervisedActor):
             except Exception as exc:  # the close callback will follow and reconnect
                 logger.warning("send failed on connection {}: {}", self.conn, exc)
                 return
-        if texts and self.attempt:
-            self.attempt = 0  # subscribed again: the next failure starts the back-off afresh

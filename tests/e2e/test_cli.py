@@ -65,12 +65,14 @@ def test_replay_of_the_bundled_sample_is_deterministic_and_trades(tmp_path):
     for key in ("mode", "seed", "duration_s", "fingerprint", "feed", "products", "trading", "positions",
                 "supervision", "latency_us"):
         assert key in first
-    assert set(first["feed"]) >= {"frames", "malformed", "error_frames", "unknown", "gaps", "reconnects"}
+    assert set(first["feed"]) >= {"frames", "malformed", "error_frames", "unknown", "gaps", "reconnects",
+                                  "stalls", "resyncs", "rest_fallbacks", "heartbeat_gaps"}
     for product in first["products"].values():
         assert set(product) >= {"best_bid", "best_ask", "mark", "bid_levels", "ask_levels", "resyncs", "liquidity"}
-        assert set(product["liquidity"]) == {"spread_bps", "depth_1pct", "depth_5pct", "imbalance", "score",
-                                             "condition"}
-    assert set(first["trading"]) >= {"state", "intents", "orders", "fills", "rejects", "realized_pnl",
+        assert set(product["liquidity"]) >= {"spread_bps", "depth_1pct", "depth_5pct", "imbalance", "score",
+                                             "condition", "volume_15m", "impact_bps_10k"}
+    assert set(first["trading"]) >= {"blocked_stale", "blocked_impact", "state", "intents", "orders", "fills",
+                                     "rejects", "realized_pnl",
                                      "unrealized_pnl", "fees", "funding", "equity"}
     assert set(first["supervision"]) >= {"restarts", "escalations"}
     assert set(first["latency_us"]["tick_to_order"]) == {"n", "p50", "p99"}

@@ -8,6 +8,7 @@ import pytest
 
 from actors.execution.gate import GateContext, PreTradeGate, increases_risk
 from actors.execution.quantize import QuantizedOrder
+from actors.liquidity.messages import LiquiditySnapshot
 from actors.products import BTC_PERP, BTC_USD
 from config.schema import ExecutionConfig
 
@@ -106,6 +107,31 @@ def test_increases_risk() -> None:
     assert not increases_risk(D(2), D(0))
 
 
+def liquidity(volume_15m: str = "100000000", depth_5pct: str = "5000000", spread_bps: str = "1",
+              condition: str = "excellent") -> LiquiditySnapshot:
+    z = D(0)
+    return LiquiditySnapshot(
+        product_id=PERP, ts=0.0, spread_bps=D(spread_bps), depth_1pct=D(depth_5pct), depth_5pct=D(depth_5pct),
+        imbalance=z, score=D(90), condition=condition, volume_1m=z, volume_5m=z, volume_15m=D(volume_15m),
+        trades_15m=1, avg_trade_size_15m=z, spread_avg_5m=None, spread_min_5m=None, spread_max_5m=None)
+
+
 def test_from_config() -> None:
     gate = PreTradeGate.from_config(ExecutionConfig(max_position_notional=D("1000"), max_leverage=D("1")))
-    assert gate.check(order("BUY", "2"), ctx()) == "max_position"
+    assert gate.check(order("BUY", "2"), ctx(liquidity=liquidity())) == "max_position"
+
+
+def test_impact_guard_refuses_an_order_too_large_for_the_market() -> None:
+    gate = PreTradeGate(D("1000000"), D("100"), max_impact_bps=D("50"))
+    # 10 contracts x 0.01 x 100000 = 10,000 notional. volume_15m 250,000: base = sqrt(0.04) x 100 = 20 bps;
+    # depth 5,000 < notional: x sqrt(2) = 28.28; spread 0; good x 1.0 -> 28.28 bps: passes.
+    thin = liquidity(volume_15m="250000", depth_5pct="5000", spread_bps="0", condition="good")
+    assert gate.check(order("BUY", "10"), ctx(liquidity=thin)) is None
+    # "poor" doubles it: 56.57 bps > 50.
+    assert gate.check(order("BUY", "10"), ctx(liquidity=liquidity("250000", "5000", "0", "poor"))) == "impact"
+
+
+def test_impact_guard_needs_liquidity_data_for_risk_but_not_for_reductions() -> None:
+    gate = PreTradeGate(D("1000000"), D("100"), max_impact_bps=D("50"))
+    assert gate.check(order("BUY", "1"), ctx()) == "no_liquidity_data"
+    assert gate.check(order("SELL", "1"), ctx(position=D(5))) is None
