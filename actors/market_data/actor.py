@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.market_data.core import MarketDataCore
+from actors.market_data.digest import book_digest
 from actors.market_data.messages import Bar, BookStatus
 from actors.orchestrator.messages import BooksHealth, ResyncRequest
 from actors.products import ProductSpec
@@ -53,7 +54,7 @@ class MarketDataActor(SupervisedActor):
             self.gaps.inc()
             self._publish(self.core.on_gap(message))
         elif message == "report":
-            return {pid: self.core.report(pid) for pid in self.products}
+            return {pid: self._report(pid) for pid in self.products}
         elif isinstance(message, tuple) and message[0] == "book":
             book = self.core.book(message[1])
             return book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels)
@@ -68,6 +69,12 @@ class MarketDataActor(SupervisedActor):
         if all_valid != self.all_valid:
             self.all_valid = all_valid
             self.tell_supervisor(BooksHealth(all_valid))
+
+    def _report(self, product_id: str) -> dict[str, Any]:
+        report = dict(self.core.report(product_id))
+        book = self.core.book(product_id)
+        report["book_sha256"] = book_digest(book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels))
+        return report
 
     def _resync_if_corrupt(self, outputs: list[Any]) -> None:
         """A book that went invalid on a frame (crossed, locked, unreadable) needs a fresh snapshot:
