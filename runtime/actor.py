@@ -86,7 +86,7 @@ class SupervisedActor(pykka.ThreadingActor):
         try:
             self.start_core()
         except Exception as exc:  # Pykka does not call on_failure for on_start: report it here
-            self._report("start", exc)
+            self._report_failure("start", exc)
             self._cancel_timers()
             raise
 
@@ -96,7 +96,7 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self._cancel_timers()
-        self._report("crash", exception_value)
+        self._report_failure("crash", exception_value)
         try:
             self.stop_core()
         except Exception:
@@ -156,7 +156,7 @@ class SupervisedActor(pykka.ThreadingActor):
     def _pong(self, ping: Ping) -> None:
         self.services.tell_supervisor(Pong(self.name, self.epoch, ping.seq))
 
-    def _report(self, kind: str, exc: BaseException | None) -> None:
+    def _report_failure(self, kind: str, exc: BaseException | None) -> None:
         reason = f"{type(exc).__name__}: {exc}" if exc is not None else kind
         self.services.tell_supervisor(ChildFailed(self.name, self.epoch, kind, reason))
 

@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
     paper = sub.add_parser("paper", help="a bounded paper session on the built-in exchange")
     common(paper)
+    paper.add_argument("--feed", metavar="URL",
+                       help="market data from this Advanced Trade endpoint ('coinbase': production)"
+                            " instead of the built-in exchange")
+    paper.add_argument("--chaos", action="append", default=[], metavar="SPEC",
+                       help="built-in exchange failure KIND[:every=S|at=S][:for=S], repeatable")
     replay = sub.add_parser("replay", help="replay a capture file (default: the bundled sample)")
     replay.add_argument("capture", nargs="?", help="JSONL capture, one raw frame per line")
     common(replay, duration=False)
@@ -50,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     exchange.add_argument("--port", type=int, default=0)
     exchange.add_argument("--seed", type=int, default=1)
     exchange.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    exchange.add_argument("--chaos", action="append", default=[], metavar="SPEC",
+                          help="feed failure KIND[:every=S|at=S][:for=S], repeatable")
     record = sub.add_parser("record", help="capture raw frames from an Advanced Trade endpoint")
     record.add_argument("--url", required=True)
     record.add_argument("--products", nargs="+", default=["BTC-USD", "BIP-20DEC30-CDE"])
@@ -85,6 +92,15 @@ def _profile(args: argparse.Namespace) -> Any:
     return profile, faults
 
 
+def _chaos(args: argparse.Namespace) -> list[Any]:
+    from actors.exchange.chaos import ChaosSpecError, parse_chaos
+
+    try:
+        return [parse_chaos(text) for text in args.chaos]
+    except ChaosSpecError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _finish(report: dict[str, Any], status: int, report_json: str | None) -> int:
     from actors.app.report import render
 
@@ -107,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             from actors.app.paper import run_paper
 
             profile, faults = _profile(args)
-            return _finish(*run_paper(profile, faults), args.report_json)
+            chaos = _chaos(args)
+            if chaos and args.feed:
+                raise UsageError("--chaos applies to the built-in exchange; it cannot be used with --feed")
+            return _finish(*run_paper(profile, faults, args.feed, tuple(chaos)), args.report_json)
         if args.command == "replay":
             from actors.app.replay import CaptureError, load_capture, run_replay
 
@@ -140,7 +159,7 @@ def _exchange(args: argparse.Namespace) -> int:
 
     from actors.exchange.server import ExchangeServer
 
-    server = ExchangeServer(seed=args.seed, port=args.port)
+    server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args))
     server.start()
     print(f"exchange listening on {server.url}", flush=True)
     stop = threading.Event()

@@ -57,7 +57,7 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
     exchange = None
     if feed_url is None:
         exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
-                                  products=products_of(profile), **({"chaos": list(chaos)} if chaos else {}))
+                                  products=products_of(profile), chaos=list(chaos))
     scheduler = Scheduler(WallClock())
     tree = None
     try:
@@ -75,7 +75,7 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
             logger.warning("interrupted: stopping cleanly")
         elapsed = time.monotonic() - started
         extra: dict[str, Any] = {"data_dir": str(run_dir), "feed_url": feed_url}
-        if exchange is not None and chaos:
+        if exchange is not None:
             extra["chaos"] = exchange.chaos_counts()
         report = collect(tree, "paper", elapsed, extra)
     finally:

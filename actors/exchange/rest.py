@@ -296,7 +296,7 @@ def _future_details(product: ProductView, view: MarketView) -> dict:
         "funding_rate": funding_rate,
         "funding_time": funding_time,
         "display_name": name,
-        "index_price": price_text(spec, _index_price(product, view)),
+        "index_price": decimal_text(_index_price(product, view).quantize(spec.quote_increment)),
     }
 
 

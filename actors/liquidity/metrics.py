@@ -17,13 +17,18 @@ Must never: use floats, read a book directly (it takes a copy: a BookView's leve
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from decimal import Decimal
+from operator import ge, itemgetter, le
 
 import msgspec
 
 Level = tuple[Decimal, Decimal]  # (price, size in base units)
+_PRICE = itemgetter(0)
+_SIZE = itemgetter(1)
 
 _ZERO = Decimal(0)
+_ONE = Decimal(1)
 _TWO = Decimal(2)
 _BPS = Decimal(10_000)
 _HUNDRED = Decimal(100)
@@ -68,7 +73,7 @@ def spread_score(spread_bps: Decimal) -> Decimal:
 
 
 def depth_score(depth: Decimal) -> Decimal:
-    return min(depth / _DEPTH_FULL, Decimal(1)) * _HUNDRED
+    return min(depth / _DEPTH_FULL, _ONE) * _HUNDRED
 
 
 def imbalance_score(imbalance: Decimal) -> Decimal:
@@ -86,6 +91,40 @@ def _size_within(levels: tuple[Level, ...], lo: Decimal, hi: Decimal) -> Decimal
     return sum((size for price, size in levels if lo <= price <= hi), _ZERO)
 
 
+# Best-first levels make each band a prefix: find its end by bisection and add the prefix in C,
+# the 5% sum carrying on from the 1% one. They are the same additions in the same order as
+# _size_within's, so the same Decimals; levels that are not best-first take _size_within itself.
+
+
+def _prefix_sums(levels: tuple[Level, ...], k_1: int, k_5: int) -> tuple[Decimal, Decimal]:
+    size_1 = sum(map(_SIZE, levels[:k_1]), _ZERO)
+    if k_1 <= k_5:
+        return size_1, sum(map(_SIZE, levels[k_1:k_5]), size_1)
+    return size_1, sum(map(_SIZE, levels[:k_5]), _ZERO)
+
+
+def _bid_sizes(bids: tuple[Level, ...], width_1: Decimal, width_5: Decimal) -> tuple[Decimal, Decimal]:
+    """Bid size priced in [best - width, best] for both widths."""
+    best = bids[0][0]
+    prices = list(map(_PRICE, bids))
+    if not all(map(ge, prices, prices[1:])):
+        return _size_within(bids, best - width_1, best), _size_within(bids, best - width_5, best)
+    prices.reverse()
+    n = len(prices)
+    return _prefix_sums(
+        bids, n - bisect_left(prices, best - width_1), n - bisect_left(prices, best - width_5)
+    )
+
+
+def _ask_sizes(asks: tuple[Level, ...], width_1: Decimal, width_5: Decimal) -> tuple[Decimal, Decimal]:
+    """Ask size priced in [best, best + width] for both widths."""
+    best = asks[0][0]
+    prices = list(map(_PRICE, asks))
+    if not all(map(le, prices, prices[1:])):
+        return _size_within(asks, best, best + width_1), _size_within(asks, best, best + width_5)
+    return _prefix_sums(asks, bisect_right(prices, best + width_1), bisect_right(prices, best + width_5))
+
+
 def compute_liquidity(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> LiquidityMetrics:
     """Metrics of best-first (price, base size) levels, e.g. a BookView's bids and asks."""
     if not bids and not asks:
@@ -99,14 +138,10 @@ def compute_liquidity(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> Liqui
         mid = None
         ref = best_bid if best_bid is not None else best_ask
 
-    def depth(band: Decimal) -> tuple[Decimal, Decimal]:
-        width = band * ref
-        bid_size = _size_within(bids, best_bid - width, best_bid) if bids else _ZERO
-        ask_size = _size_within(asks, best_ask, best_ask + width) if asks else _ZERO
-        return bid_size, ask_size
-
-    bid_1, ask_1 = depth(BAND_1PCT)
-    bid_5, ask_5 = depth(BAND_5PCT)
+    width_1 = BAND_1PCT * ref
+    width_5 = BAND_5PCT * ref
+    bid_1, bid_5 = _bid_sizes(bids, width_1, width_5) if bids else (_ZERO, _ZERO)
+    ask_1, ask_5 = _ask_sizes(asks, width_1, width_5) if asks else (_ZERO, _ZERO)
     depth_1pct = (bid_1 + ask_1) * ref
     depth_5pct = (bid_5 + ask_5) * ref
     total_5 = bid_5 + ask_5

@@ -54,7 +54,7 @@ class MarketDataActor(SupervisedActor):
             self.gaps.inc()
             self._publish(self.core.on_gap(message))
         elif message == "report":
-            return {pid: self._report(pid) for pid in self.products}
+            return {pid: self._product_report(pid) for pid in self.products}
         elif isinstance(message, tuple) and message[0] == "book":
             book = self.core.book(message[1])
             return book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels)
@@ -70,7 +70,7 @@ class MarketDataActor(SupervisedActor):
             self.all_valid = all_valid
             self.tell_supervisor(BooksHealth(all_valid))
 
-    def _report(self, product_id: str) -> dict[str, Any]:
+    def _product_report(self, product_id: str) -> dict[str, Any]:
         report = dict(self.core.report(product_id))
         book = self.core.book(product_id)
         report["book_sha256"] = book_digest(book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels))

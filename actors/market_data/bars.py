@@ -49,9 +49,9 @@ class BarBuilder:
         self.interval_s = float(interval_s)
         self.max_flat_bars = max_flat_bars
         self._index: int | None = None  # index of the open bar
-        # index + 1 while a bar is open, else infinity: ts / interval_s < _next means ts is still in
-        # the open bar (floor(x) <= k exactly when x < k + 1), the check done on every frame
-        self._next: float = math.inf
+        # index + 1 while a bar is open, else -infinity: ts / interval_s < _next means a bar is open
+        # and ts is still in it (floor(x) <= k exactly when x < k + 1), the check done per frame
+        self._next: float = -math.inf
         self._trades: _Ohlc | None = None
         self._mids: _Ohlc | None = None
         self._volume = _ZERO
@@ -64,10 +64,10 @@ class BarBuilder:
 
     def advance(self, ts: float, origin_ns: int) -> list[Bar]:
         """Close every bar whose end is <= ts; `origin_ns` is the arrival of what closed them."""
-        if ts / self.interval_s < self._next:  # still inside the open bar (or none is open)
+        if ts / self.interval_s < self._next:  # still inside the open bar
             return []
         index = self._index
-        if index is None:  # no price yet: nothing to close (ts is NaN)
+        if index is None:  # no price yet: nothing to close
             return []
         now_index = self._bar_index(ts)
         if now_index <= index:
@@ -124,10 +124,14 @@ class BarBuilder:
 
     def on_mid(self, mid: Decimal, ts: float, origin_ns: int) -> list[Bar]:
         """Observe the mid at `ts`; returns the bars that `ts` closed first."""
-        closed = self.advance(ts, origin_ns)
-        self._start_if_needed(ts)
-        if self._mids is None:
-            self._mids = _Ohlc(mid)
+        if ts / self.interval_s < self._next:  # the usual case, once per book change: inside the open bar
+            closed: list[Bar] = []
         else:
-            self._mids.add(mid)
+            closed = self.advance(ts, origin_ns)
+            self._start_if_needed(ts)
+        mids = self._mids
+        if mids is None:
+            self._mids = _Ohlc(mid)
+        elif mid is not mids.close:
+            mids.add(mid)
         return closed

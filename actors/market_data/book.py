@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import Decimal
-from itertools import compress, islice
-from operator import gt, lt
+from itertools import compress, islice, repeat
+from operator import gt, lt, mul
 
 Level = tuple[Decimal, Decimal]  # (price, size)
 WireLevel = tuple[str, str]  # (price_level, new_quantity)
@@ -60,31 +60,31 @@ def _sorted_last_wins(prices: list[Decimal], sizes: list[Decimal]) -> tuple[list
 
 
 class L2Book:
-    """Each side is two parallel lists, prices strictly ascending and their sizes: best bid is the
-    last bid, best ask the first ask.
+    """Each side is a list of prices, strictly ascending, and the parallel list of its (price, size)
+    levels: best bid is the last bid, best ask the first ask.
 
     Lists and bisect rather than a hashed map: a Decimal's first hash costs more than a dozen
-    comparisons, and books are shallow at the top where updates land. Prices are never hashed;
-    their wire texts are (the text -> Decimal cache).
+    comparisons, and a price is never hashed here (its wire text is: the text -> Decimal cache).
+    Levels are kept as the very tuples queries return, so a band is two slices, not a tuple per
+    level per query. With `base_factor` (the contract size of a future) each side also keeps its
+    levels in base units, for `band(..., base_units=True)`.
     """
 
     __slots__ = (
-        "product_id", "_bid_px", "_bid_sz", "_ask_px", "_ask_sz", "_valid", "_prices",
-        "_mid_bid", "_mid_ask", "_mid",
+        "product_id", "base_factor", "_bid_px", "_bids", "_bid_base", "_ask_px", "_asks", "_ask_base",
+        "_valid", "_prices", "_mid_bid", "_mid_ask", "_mid",
     )  # fmt: skip
 
-    def __init__(self, product_id: str) -> None:
+    def __init__(self, product_id: str, base_factor: Decimal | None = None) -> None:
         self.product_id = product_id
-        self._bid_px: list[Decimal] = []
-        self._bid_sz: list[Decimal] = []
-        self._ask_px: list[Decimal] = []
-        self._ask_sz: list[Decimal] = []
+        self.base_factor = base_factor
         self._valid = False
         self._prices: dict[str, Decimal] = {}  # wire price text -> validated Decimal (levels repeat)
         # the last mid computed and the best price objects it came from
         self._mid_bid: Decimal | None = None
         self._mid_ask: Decimal | None = None
         self._mid: Decimal | None = None
+        self.invalidate()
 
     @property
     def valid(self) -> bool:
@@ -93,10 +93,13 @@ class L2Book:
     def invalidate(self) -> None:
         """Drop every level: the book must not be read until the next snapshot."""
         self._valid = False
-        self._bid_px = []
-        self._bid_sz = []
-        self._ask_px = []
-        self._ask_sz = []
+        self._bid_px: list[Decimal] = []
+        self._bids: list[Level] = []
+        self._ask_px: list[Decimal] = []
+        self._asks: list[Level] = []
+        scaled = self.base_factor is not None
+        self._bid_base: list[Level] | None = [] if scaled else None
+        self._ask_base: list[Level] | None = [] if scaled else None
 
     # ------------------------------------------------------------ changes
 
@@ -108,8 +111,12 @@ class L2Book:
             ask_px, ask_sz = self._side_lists(offers)
         except ArithmeticError as exc:  # decimal.InvalidOperation: not a number
             raise BookCorrupt(f"bad level: {exc!r}") from exc
-        self._bid_px, self._bid_sz = bid_px, bid_sz
-        self._ask_px, self._ask_sz = ask_px, ask_sz
+        self._bid_px, self._bids = bid_px, list(zip(bid_px, bid_sz))
+        self._ask_px, self._asks = ask_px, list(zip(ask_px, ask_sz))
+        factor = self.base_factor
+        if factor is not None:
+            self._bid_base = list(zip(bid_px, map(mul, bid_sz, repeat(factor))))
+            self._ask_base = list(zip(ask_px, map(mul, ask_sz, repeat(factor))))
         self._valid = True
         self._check_crossed()
 
@@ -122,9 +129,9 @@ class L2Book:
             return False
         try:
             if bids:
-                self._apply_side(self._bid_px, self._bid_sz, bids)
+                self._apply_side(self._bid_px, self._bids, self._bid_base, bids)
             if offers:
-                self._apply_side(self._ask_px, self._ask_sz, offers)
+                self._apply_side(self._ask_px, self._asks, self._ask_base, offers)
         except BookCorrupt:
             self.invalidate()
             raise
@@ -173,28 +180,44 @@ class L2Book:
         cache.update(zip(texts, prices))
         return _sorted_last_wins(prices, sizes)
 
-    def _apply_side(self, prices: list[Decimal], sizes: list[Decimal], levels: tuple[WireLevel, ...]) -> None:
+    def _apply_side(
+        self,
+        prices: list[Decimal],
+        levels: list[Level],
+        base: list[Level] | None,
+        changes: tuple[WireLevel, ...],
+    ) -> None:
         cache = self._prices
-        for price_text, size_text in levels:
+        factor = self.base_factor
+        for price_text, size_text in changes:
             price = cache.get(price_text)
             if price is None:
                 price = self._price_of(price_text)
-            size = Decimal(size_text)
-            i = bisect_left(prices, price)
-            if size > _ZERO:
-                if size.is_infinite():
+            if size_text != "0":  # "0" is how removals are usually spelled: no Decimal for it
+                size = Decimal(size_text)
+                if size > _ZERO:
+                    if size.is_infinite():
+                        raise BookCorrupt(f"bad size {size_text!r}")
+                    i = bisect_left(prices, price)
+                    if i < len(prices) and prices[i] == price:
+                        price = prices[i]  # the level keeps the price object it was created with
+                        levels[i] = (price, size)
+                        if base is not None:
+                            base[i] = (price, size * factor)  # type: ignore[operator]
+                    else:
+                        prices.insert(i, price)
+                        levels.insert(i, (price, size))
+                        if base is not None:
+                            base.insert(i, (price, size * factor))  # type: ignore[operator]
+                    continue
+                if size != _ZERO:  # negative (NaN raised at the comparison above)
                     raise BookCorrupt(f"bad size {size_text!r}")
-                if i < len(prices) and prices[i] == price:
-                    sizes[i] = size
-                else:
-                    prices.insert(i, price)
-                    sizes.insert(i, size)
-            elif size == _ZERO:
-                if i < len(prices) and prices[i] == price:
-                    del prices[i]
-                    del sizes[i]
-            else:  # negative (NaN raised at the comparison above)
-                raise BookCorrupt(f"bad size {size_text!r}")
+            i = bisect_left(prices, price)
+            if i < len(prices) and prices[i] == price:
+                del prices[i]
+                del levels[i]
+                if base is not None:
+                    del base[i]
 
     def _check_crossed(self) -> None:
         bid_px = self._bid_px
@@ -206,11 +229,11 @@ class L2Book:
 
     @property
     def best_bid(self) -> Level | None:
-        return (self._bid_px[-1], self._bid_sz[-1]) if self._bid_px else None
+        return self._bids[-1] if self._bids else None
 
     @property
     def best_ask(self) -> Level | None:
-        return (self._ask_px[0], self._ask_sz[0]) if self._ask_px else None
+        return self._asks[0] if self._asks else None
 
     def top(self) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
         """(best bid price, best ask price, mid), None where a side is empty."""
@@ -245,16 +268,17 @@ class L2Book:
     def levels(self, side: str, n: int) -> list[Level]:
         """The best `n` levels of one side ("bid", or "ask"/"offer"), best first."""
         if side == "bid":
-            pairs = zip(reversed(self._bid_px), reversed(self._bid_sz))
-        elif side in ("ask", "offer"):
-            pairs = zip(self._ask_px, self._ask_sz)
-        else:
-            raise ValueError(f"side must be 'bid' or 'ask', not {side!r}")
-        return list(islice(pairs, n))
+            return list(islice(reversed(self._bids), n))
+        if side in ("ask", "offer"):
+            return list(islice(self._asks, n))
+        raise ValueError(f"side must be 'bid' or 'ask', not {side!r}")
 
-    def band(self, fraction: Decimal) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+    def band(
+        self, fraction: Decimal, base_units: bool = False
+    ) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
         """Levels within `fraction * mid` of each best price: bids in [best_bid - f*mid, best_bid],
-        asks in [best_ask, best_ask + f*mid], best first.
+        asks in [best_ask, best_ask + f*mid], best first; sizes in base units (times
+        `base_factor`) when `base_units` is asked of a book that has a factor.
 
         With one side empty the reference is the other side's best price; empty when both are.
         """
@@ -268,13 +292,14 @@ class L2Book:
             ref = ask_px[0]
         else:
             return (), ()
+        scaled = base_units and self.base_factor is not None
         width = fraction * ref
         out_bids: tuple[Level, ...] = ()
         out_asks: tuple[Level, ...] = ()
         if bid_px:
             lo = bisect_left(bid_px, bid_px[-1] - width)
-            out_bids = tuple(zip(reversed(bid_px[lo:]), reversed(self._bid_sz[lo:])))
+            out_bids = tuple((self._bid_base if scaled else self._bids)[lo:][::-1])  # type: ignore[index]
         if ask_px:
             hi = bisect_right(ask_px, ask_px[0] + width)
-            out_asks = tuple(zip(ask_px[:hi], self._ask_sz[:hi]))
+            out_asks = tuple((self._ask_base if scaled else self._asks)[:hi])  # type: ignore[index]
         return out_bids, out_asks

@@ -30,7 +30,7 @@ class _Product:
 
     def __init__(self, spec: ProductSpec, bar_interval_s: float) -> None:
         self.spec = spec
-        self.book = L2Book(spec.product_id)
+        self.book = L2Book(spec.product_id, None if spec.contract_size == _ONE else spec.contract_size)
         self.bars = BarBuilder(spec.product_id, bar_interval_s)
         self.updated_at: float | None = None  # clock time of the last applied change
         self.last_trade_at: float | None = None
@@ -68,7 +68,9 @@ class MarketDataCore:
             return []
         book = p.book
         bars = p.bars
-        out: list[Out] = bars.advance(msg.ts, msg.recv_ns)
+        ts = msg.ts
+        recv_ns = msg.recv_ns
+        out: list[Out] = bars.advance(ts, recv_ns)
         try:
             if msg.is_snapshot:
                 book.apply_snapshot(msg.bids, msg.offers)
@@ -82,15 +84,17 @@ class MarketDataCore:
                 p.updates_applied += 1
         except BookCorrupt:
             pass  # the book invalidated itself
+        p.updated_at = ts
         if not book.valid:
             p.corruptions += 1
-        p.updated_at = msg.ts
-        status = self._status(p, msg.recv_ns)
-        if status.mark is not None:
-            closed = bars.on_mid(status.mark, msg.ts, msg.recv_ns)
+            out.append(self._status(p, recv_ns))
+            return out
+        best_bid, best_ask, mark = book.top()
+        if mark is not None:
+            closed = bars.on_mid(mark, ts, recv_ns)
             if closed:
                 out.extend(closed)
-        out.append(status)
+        out.append(BookStatus(p.spec.product_id, True, best_bid, best_ask, mark, ts or 0.0, recv_ns))
         return out
 
     def on_trade(self, msg: TradePrint) -> list[Bar]:
@@ -138,11 +142,7 @@ class MarketDataCore:
         ts = p.updated_at or 0.0
         if not p.book.valid:
             return BookView(product_id, False, (), (), ts)
-        bids, asks = p.book.band(self.view_band)
-        contract_size = p.spec.contract_size
-        if contract_size != _ONE:
-            bids = tuple((price, size * contract_size) for price, size in bids)
-            asks = tuple((price, size * contract_size) for price, size in asks)
+        bids, asks = p.book.band(self.view_band, base_units=True)
         return BookView(product_id, True, bids, asks, ts)
 
     def is_stale(self, product_id: str, now: float) -> bool:

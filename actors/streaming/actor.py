@@ -13,6 +13,7 @@ cap. Must never parse prices, keep a book, or block its handler on the socket.
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from typing import Any
@@ -102,8 +103,16 @@ class StreamingActor(SupervisedActor):
         self.app, self.thread = None, None
         if app is not None:
             app.keep_running = False
+            sock = app.sock
             try:
-                app.close()
+                if sock is not None and sock.connected:
+                    sock.send_close()  # polite, without waiting for the answer
+                raw = getattr(sock, "sock", None)
+                if raw is not None:
+                    # Closing an fd does not wake a thread blocked in recv on it; shutdown does.
+                    raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
             except Exception:
                 logger.opt(exception=True).debug("closing socket")
         if join and thread is not None and thread is not threading.current_thread():
@@ -198,8 +207,10 @@ class StreamingActor(SupervisedActor):
         self._reconnect_later(reason)
 
     def _reconnect_later(self, reason: str) -> None:
-        for gap in self.core.on_disconnected(self.conn):
-            self.send("market_data", gap)
+        # A lost socket is not a sequence gap: its books were right when it died and will be
+        # replaced by the next snapshot. Until then staleness protects trading, and the REST
+        # fallback keeps them fresh, so they are not invalidated here.
+        self.core.on_disconnected(self.conn)
         self._close_socket(join=False)  # its reader thread ends by itself
         self.opened_at = None
         self.snapshots.clear()

@@ -219,6 +219,8 @@ def _classify(text: str | bytes, exc: Exception) -> Rejected:
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _MINUTE_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch seconds of that minute
 _MINUTE_CACHE_MAX = 4096
+_SECOND_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds of that second
+_SECOND_CACHE_MAX = 4096
 
 
 def _minute_base(prefix: str) -> int:
@@ -246,23 +248,36 @@ def _minute_base(prefix: str) -> int:
     return base
 
 
+def _second_base(prefix: str) -> int:
+    """Epoch seconds of "YYYY-MM-DDTHH:MM:SS", validated, cached."""
+    if len(prefix) != 19 or prefix[16] != ":" or not prefix.isascii():
+        raise ValueError(f"bad timestamp: {prefix!r}")
+    base = _MINUTE_BASE.get(prefix[:16])
+    if base is None:
+        base = _minute_base(prefix[:16])
+    ss = prefix[17:19]
+    if not ss.isdigit() or ss > "60":
+        raise ValueError(f"bad timestamp: {prefix!r}")
+    seconds = base + int(ss)
+    if len(_SECOND_BASE) >= _SECOND_CACHE_MAX:
+        _SECOND_BASE.clear()
+    _SECOND_BASE[prefix] = seconds
+    return seconds
+
+
 def parse_timestamp(text: str) -> float:
     """RFC 3339 (`2026-11-23T21:40:01.000412345Z`: any number of fractional digits, `Z` or
     `+HH:MM`) to epoch seconds. Raises ValueError on anything else.
 
     datetime.fromisoformat in 3.11 refuses 9 fractional digits, and this is on the hot path: the
-    minute is cached, the seconds and fraction are two slices.
+    whole second is cached, the fraction is one slice.
     """
-    base = _MINUTE_BASE.get(text[:16])
-    if base is None:
-        base = _minute_base(text[:16])
-    if len(text) < 20 or text[16] != ":" or not text.isascii():
-        raise ValueError(f"bad timestamp: {text!r}")
-    ss = text[17:19]
-    if not ss.isdigit() or ss > "60":
-        raise ValueError(f"bad timestamp: {text!r}")
-    seconds = base + int(ss)
+    seconds = _SECOND_BASE.get(text[:19])
+    if seconds is None:
+        seconds = _second_base(text[:19])
     rest = text[19:]
+    if not rest or not rest.isascii():
+        raise ValueError(f"bad timestamp: {text!r}")
     if rest[-1] in "Zz":
         zone = 0
         body = rest[:-1]

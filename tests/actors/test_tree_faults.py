@@ -57,7 +57,7 @@ def test_crash_is_detected_and_the_run_goes_on_trading(harness, actor):
     arm(h, f"{actor}:crash:after=1")
     fills_after_restart(h, actor)
     failed = [e for e in h.status()["events"] if e.kind == "failed"]
-    assert [(e.child, e.epoch) for e in failed] == [(actor, 1)]
+    assert [(e.child, e.epoch, e.detail.split(":")[0]) for e in failed] == [(actor, 1, "crash")], "reported, not polled"
 
 
 @pytest.mark.parametrize("actor", FAULT_TARGETS)

@@ -215,3 +215,92 @@ def test_stop_closes_connections_and_joins_every_thread(threads_before):
         while True:
             ws.recv()  # frames already in flight, then the close
     hang_up(ws)
+
+
+@pytest.fixture
+def fast_server(threads_before):
+    srv = ExchangeServer(seed=9, tick_interval_s=0.05, heartbeat_interval_s=0.2,
+                         ticker_batch_interval_s=0.3, candle_interval_s=0.2)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_ticker_batch_sends_a_snapshot_then_updates_at_its_cadence(fast_server):
+    ws = connect(fast_server)
+    try:
+        send(ws, type="subscribe", channel="ticker_batch", product_ids=[SPOT, PERP])
+        assert recv(ws)["channel"] == "subscriptions"
+        frames = recv_until(ws, lambda f: f["events"][0]["type"] == "update"
+                            and f["events"][0]["tickers"][0]["product_id"] == PERP, 3.0)
+        assert {f["channel"] for f in frames} == {"ticker_batch"}
+        assert [f["events"][0]["type"] for f in frames[:2]] == ["snapshot", "snapshot"]
+        assert [f["events"][0]["tickers"][0]["product_id"] for f in frames[:2]] == [SPOT, PERP]
+        for frame in frames:
+            row = frame["events"][0]["tickers"][0]
+            assert row["type"] == "ticker" and Decimal(row["best_bid"]) < Decimal(row["best_ask"])
+    finally:
+        hang_up(ws)
+
+
+def test_candles_are_five_minute_buckets_that_grow_by_the_trades_printed(fast_server):
+    ws = connect(fast_server)
+    try:
+        send(ws, type="subscribe", channel="candles", product_ids=[SPOT])
+        send(ws, type="subscribe", channel="market_trades", product_ids=[SPOT])
+        stream: list[dict] = []
+        recv_until(ws, lambda f: stream.append(f) or sum(x["channel"] == "candles" for x in stream) >= 6, 4.0)
+
+        snapshot = next(f for f in stream if f["channel"] == "candles")["events"][0]
+        assert snapshot["type"] == "snapshot"
+        for candle in snapshot["candles"]:
+            assert int(candle["start"]) % 300 == 0 and candle["product_id"] == SPOT
+            low, high = Decimal(candle["low"]), Decimal(candle["high"])
+            assert low <= Decimal(candle["open"]) <= high and low <= Decimal(candle["close"]) <= high
+
+        # between two candle frames of one bucket, volume grows by exactly the sizes printed between
+        # them, and every print lies within the candle's range
+        last, printed, checked = None, [], 0
+        for frame in stream:
+            if frame["channel"] == "market_trades" and frame["events"][0]["type"] == "update":
+                printed += frame["events"][0]["trades"]
+            elif frame["channel"] == "candles":
+                candle = frame["events"][0]["candles"][-1]
+                if last is not None and candle["start"] == last["start"]:
+                    grew = Decimal(candle["volume"]) - Decimal(last["volume"])
+                    assert grew == sum((Decimal(t["size"]) for t in printed), Decimal(0))
+                    for trade in printed:
+                        assert Decimal(candle["low"]) <= Decimal(trade["price"]) <= Decimal(candle["high"])
+                    checked += 1
+                last, printed = candle, []
+        assert checked >= 4
+    finally:
+        hang_up(ws)
+
+
+def test_status_lists_the_products_and_their_increments(fast_server):
+    ws = connect(fast_server)
+    try:
+        send(ws, type="subscribe", channel="status", product_ids=[SPOT, PERP])
+        assert recv(ws)["events"] == [{"subscriptions": {"status": [SPOT, PERP]}}]
+        status = recv(ws)
+        assert status["channel"] == "status" and status["events"][0]["type"] == "snapshot"
+        spot, perp = status["events"][0]["products"]
+        assert spot == {"product_type": "SPOT", "id": SPOT, "base_currency": "BTC", "quote_currency": "USD",
+                        "base_increment": "0.00000001", "quote_increment": "0.01", "display_name": "BTC/USD",
+                        "status": "online", "status_message": "", "min_market_funds": "1"}
+        assert (perp["product_type"], perp["id"]) == ("FUTURE", PERP)
+        assert (perp["base_increment"], perp["quote_increment"]) == ("1", "0.01")
+    finally:
+        hang_up(ws)
+
+
+def test_user_channels_answer_an_error_frame_for_now(fast_server):
+    ws = connect(fast_server)
+    try:
+        for channel in ("user", "futures_balance_summary"):
+            send(ws, type="subscribe", channel=channel, jwt="ignored")
+            error = recv(ws)
+            assert error["type"] == "error" and channel in error["message"] and "channel" not in error
+    finally:
+        hang_up(ws)
