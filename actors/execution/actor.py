@@ -20,6 +20,7 @@ from actors.execution.orders import OrderBookkeeper, client_order_id
 from actors.execution.quantize import Refusal, quantize
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.market_data.messages import BookStatus
+from actors.market_data.staleness import is_stale
 from actors.orchestrator.messages import ACTIVE, HALTED, Decision, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
 from actors.products import ProductSpec
@@ -99,11 +100,10 @@ class ExecutionActor(SupervisedActor):
         if isinstance(quantized, Refusal):
             return self._refuse(intent, quantized.reason)
         now = self.clock.now()
-        valid = book is not None and book.valid
         context = GateContext(
             state=self.state,
-            book_valid=valid,
-            book_stale=not valid or now - book.updated_at > self.stale_after_s,
+            book_valid=book is not None and book.valid,
+            book_stale=is_stale(book, now, self.stale_after_s),
             mark=mark,
             position=self.positions.get(intent.product_id, _ZERO),
             equity=self.equity,

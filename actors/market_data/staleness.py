@@ -1,0 +1,19 @@
+"""The one definition of a stale book, read by everyone who must not act on old data.
+
+A book is unfit for risk-increasing orders when it is invalid (no snapshot yet, a gap, a crossed
+book) or when it has not changed for more than the configured threshold. Must never read a clock:
+callers pass the time.
+"""
+
+from __future__ import annotations
+
+from actors.market_data.messages import BookStatus
+
+
+def book_age(status: BookStatus | None, now: float) -> float | None:
+    return None if status is None else now - status.updated_at
+
+
+def is_stale(status: BookStatus | None, now: float, max_age_s: float) -> bool:
+    """True when there is no status, the book is invalid, or its last change is too old."""
+    return status is None or not status.valid or now - status.updated_at > max_age_s
