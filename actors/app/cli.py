@@ -126,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
             chaos = _chaos(args)
             if chaos and args.feed:
                 raise UsageError("--chaos applies to the built-in exchange; it cannot be used with --feed")
-            return _finish(*run_paper(profile, faults, args.feed, tuple(chaos)), args.report_json)
+            from actors.venue.coinbase_auth import Credentials, CredentialsError
+
+            try:
+                credentials = Credentials.from_env()
+            except CredentialsError as exc:
+                raise UsageError(str(exc)) from None
+            return _finish(*run_paper(profile, faults, args.feed, tuple(chaos), credentials), args.report_json)
         if args.command == "replay":
             from actors.app.replay import CaptureError, load_capture, run_replay
 

@@ -48,7 +48,7 @@ def feed_url_for(feed: str | None) -> str | None:
 
 
 def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None,
-              chaos: tuple = ()) -> tuple[dict[str, Any], int]:
+              chaos: tuple = (), credentials: Any = None) -> tuple[dict[str, Any], int]:
     """Run one bounded paper session; returns (report, exit status). Market data comes from the
     built-in exchange (with its `chaos`) unless `feed` names another Advanced Trade endpoint."""
     stop = threading.Event()
@@ -69,7 +69,7 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         run_dir = run_dir_for(profile, "paper")
         logger.info("paper session: feed {} data {}", feed_url, run_dir)
         started = time.monotonic()
-        tree = Tree(profile, services, run_dir, feed_url)
+        tree = Tree(profile, services, run_dir, feed_url, credentials)
         stop.wait(profile.run.duration_s)
         if stop.is_set():
             logger.warning("interrupted: stopping cleanly")

@@ -46,7 +46,7 @@ def supervisor_config(profile: Profile) -> SupervisorConfig:
     )
 
 
-def child_specs(profile: Profile, run_dir: Path, feed_url: str | None) -> list[ChildSpec]:
+def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentials: Any = None) -> list[ChildSpec]:
     """`feed_url` None: frames come from a replay driver, not a socket."""
     """Children in dependency order: each starts after everything it sends to."""
     products = products_of(profile)
@@ -66,7 +66,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None) -> list[C
         ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
         ("streaming", StreamingActor, {"products": tuple(products), "config": profile.streaming, "url": feed_url,
                                        "rest_url": rest_base_for(feed_url) if feed_url else None,
-                                       "seed": profile.run.seed, "book_consumers": ("market_data", "venue")}),
+                                       "seed": profile.run.seed, "book_consumers": ("market_data", "venue"),
+                                       "credentials": credentials}),
         ("backup", BackupActor, {"db_path": db_path, "dest_dir": str(run_dir / profile.backup.dir),
                                  "interval_s": profile.backup.interval_s, "keep": profile.backup.keep}),
     ]
@@ -76,11 +77,12 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None) -> list[C
 class Tree:
     """A running actor tree under the orchestrator."""
 
-    def __init__(self, profile: Profile, services: Services, run_dir: Path, feed_url: str | None) -> None:
+    def __init__(self, profile: Profile, services: Services, run_dir: Path, feed_url: str | None,
+                 credentials: Any = None) -> None:
         self.profile = profile
         self.services = services
         self.run_dir = run_dir
-        self.specs = child_specs(profile, run_dir, feed_url)
+        self.specs = child_specs(profile, run_dir, feed_url, credentials)
         self.orchestrator = Orchestrator.start(self.specs, supervisor_config(profile), services)
 
     def names(self) -> list[str]:

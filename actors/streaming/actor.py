@@ -36,7 +36,7 @@ class WatchdogTick:
 class StreamingActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, products: tuple[str, ...], config: Any,
                  url: str | None, rest_url: str | None, seed: int,
-                 book_consumers: tuple[str, ...] = ("market_data",)) -> None:
+                 book_consumers: tuple[str, ...] = ("market_data",), credentials: Any = None) -> None:
         super().__init__(name, epoch, services)
         self.products = products
         self.config = config
@@ -45,7 +45,9 @@ class StreamingActor(SupervisedActor):
                                config.reconnect_jitter)
         self.rng = random.Random(seed * 1000 + epoch)
         self.book_consumers = book_consumers
-        self.core = StreamingCore(products, tuple(config.channels))
+        # With credentials every outgoing message carries a fresh JWT (they live 120 s).
+        jwt_factory = (lambda: credentials.make_jwt(self.clock.now())) if credentials is not None else None
+        self.core = StreamingCore(products, tuple(config.channels), jwt_factory)
         self.conn = 0
         self.attempt = 0  # failed connections in a row
         self.app: websocket.WebSocketApp | None = None
