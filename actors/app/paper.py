@@ -19,6 +19,9 @@ from actors.app.report import collect
 from actors.app.tree import Tree, products_of
 from actors.exchange.server import ExchangeServer
 from actors.orchestrator.messages import HALTED
+from actors.products import ProductSpec
+from actors.products_rest import ProductsError, fetch_products
+from actors.streaming.rest_books import rest_base_for
 from config.schema import Profile
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan, FaultSpec
@@ -69,7 +72,7 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         run_dir = run_dir_for(profile, "paper")
         logger.info("paper session: feed {} data {}", feed_url, run_dir)
         started = time.monotonic()
-        tree = Tree(profile, services, run_dir, feed_url, credentials)
+        tree = Tree(profile, services, run_dir, feed_url, credentials, venue_products(profile, feed_url))
         stop.wait(profile.run.duration_s)
         if stop.is_set():
             logger.warning("interrupted: stopping cleanly")
@@ -87,6 +90,16 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return report, exit_status(report)
+
+
+def venue_products(profile: Profile, feed_url: str) -> dict[str, ProductSpec]:
+    """Product rules from the venue's products endpoint; the static catalog if it cannot answer."""
+    wanted = tuple(profile.strategy.products)
+    try:
+        return fetch_products(rest_base_for(feed_url), wanted)
+    except ProductsError as exc:
+        logger.warning("products endpoint unavailable ({}): using the built-in catalog", exc)
+        return products_of(profile)
 
 
 def exit_status(report: dict[str, Any]) -> int:

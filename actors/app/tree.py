@@ -46,10 +46,12 @@ def supervisor_config(profile: Profile) -> SupervisorConfig:
     )
 
 
-def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentials: Any = None) -> list[ChildSpec]:
-    """`feed_url` None: frames come from a replay driver, not a socket."""
-    """Children in dependency order: each starts after everything it sends to."""
-    products = products_of(profile)
+def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentials: Any = None,
+                products: dict[str, ProductSpec] | None = None) -> list[ChildSpec]:
+    """Children in dependency order: each starts after everything it sends to. `feed_url` None:
+    frames come from a replay driver, not a socket. `products`: rules read from the venue
+    (default: the static catalog)."""
+    products = products or products_of(profile)
     db_path = str(run_dir / profile.journal.file)
     timeout = profile.supervisor.shutdown_timeout_s
     specs = [
@@ -78,11 +80,11 @@ class Tree:
     """A running actor tree under the orchestrator."""
 
     def __init__(self, profile: Profile, services: Services, run_dir: Path, feed_url: str | None,
-                 credentials: Any = None) -> None:
+                 credentials: Any = None, products: dict[str, ProductSpec] | None = None) -> None:
         self.profile = profile
         self.services = services
         self.run_dir = run_dir
-        self.specs = child_specs(profile, run_dir, feed_url, credentials)
+        self.specs = child_specs(profile, run_dir, feed_url, credentials, products)
         self.orchestrator = Orchestrator.start(self.specs, supervisor_config(profile), services)
 
     def names(self) -> list[str]:
