@@ -198,8 +198,8 @@ class StreamingActor(SupervisedActor):
         if self.last_frame_at is not None and now - self.last_frame_at > self.config.message_timeout_s:
             self._stall(f"no frame for {now - self.last_frame_at:.1f}s")
             return
-        heartbeat_at = self.core.last_heartbeat_at
-        since = heartbeat_at if heartbeat_at is not None else self.opened_at
+        # The last heartbeat may predate this connection: count from whichever is later.
+        since = max(self.core.last_heartbeat_at or self.opened_at, self.opened_at)
         if now - since > self.config.heartbeat_timeout_s:
             self._stall(f"no heartbeat for {now - since:.1f}s")
 

@@ -26,7 +26,8 @@ def test_refused_reconnects_reduce_then_recovery_restores_active():
     with tempfile.TemporaryDirectory() as tmp:
         profile = apply_overrides(load_profile("paper"), **{
             "run.data_dir": tmp, "streaming.reconnect_base_s": 0.2, "streaming.reconnect_cap_s": 0.4,
-            "streaming.reduce_after_attempts": 2, "streaming.rest_interval_s": 0.3})
+            "streaming.reduce_after_attempts": 2, "streaming.rest_interval_s": 0.3,
+            "streaming.heartbeat_timeout_s": 1.5, "streaming.message_timeout_s": 2.0})
         tree = Tree(profile, services, Path(tmp), server.url)
         states: list[str] = []
 
@@ -43,6 +44,12 @@ def test_refused_reconnects_reduce_then_recovery_restores_active():
             wait_until(lambda: state() == "ACTIVE", timeout=15, what="ACTIVE again once the feed is back")
             assert states == ["ACTIVE", "REDUCING", "ACTIVE"]
             assert services.metrics.value("feed.reconnects") >= 2
+            # The outage outlasted the heartbeat timeout: the new connection must not be taken for a
+            # silent one because the last heartbeat predates it.
+            frames = tree.ask("streaming", "report")["frames"]
+            wait_until(lambda: tree.ask("streaming", "report")["frames"] > frames + 60, timeout=10,
+                       what="the new connection runs for longer than the heartbeat timeout")
+            assert services.metrics.value("feed.stalls") == 0
             assert tree.status()["restarts"]["streaming"] == 0
         finally:
             tree.stop()
