@@ -6,23 +6,19 @@ and once the exchange is paused and the stream drained, every book equals the ex
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from actors.app.tree import Tree
-from actors.exchange.chaos import parse_chaos
-from actors.exchange.server import ExchangeServer
 from actors.market_data.digest import book_digest
-from config.loader import apply_overrides, load_profile
-from runtime.clock import WallClock
-from runtime.scheduler import Scheduler
-from runtime.services import Services
+from tests.live_rig import LiveRig
 from tests.support import wait_until
 
 PRODUCTS = ("BTC-USD", "BIP-20DEC30-CDE")
+FAST_WATCHDOGS = {
+    "streaming.reconnect_base_s": 0.1, "streaming.reconnect_cap_s": 0.5, "streaming.message_timeout_s": 1.0,
+    "streaming.heartbeat_timeout_s": 1.6, "streaming.watchdog_interval_s": 0.1, "streaming.stable_period_s": 1.0,
+}
 
 CHAOS = [
     "disconnect:at=1", "gap:every=0.7", "stall:at=1,for=2", "duplicate:every=0.5", "reorder:every=0.7",
@@ -31,38 +27,12 @@ CHAOS = [
 ]
 
 
-class Rig:
-    def __init__(self, chaos: str) -> None:
-        self.server = ExchangeServer(seed=21, tick_interval_s=0.05, chaos=[parse_chaos(chaos)])
-        self.server.start()
-        self.scheduler = Scheduler(WallClock())
-        self.scheduler.start()
-        self.services = Services(self.scheduler.clock, self.scheduler)
-        self.tmp = tempfile.TemporaryDirectory()
-        profile = apply_overrides(load_profile("paper"), **{
-            "run.data_dir": self.tmp.name, "streaming.reconnect_base_s": 0.1, "streaming.reconnect_cap_s": 0.5,
-            "streaming.message_timeout_s": 1.0, "streaming.heartbeat_timeout_s": 1.6,
-            "streaming.watchdog_interval_s": 0.1, "streaming.stable_period_s": 1.0})
-        self.tree = Tree(profile, self.services, Path(self.tmp.name), self.server.url)
-
-    def feed(self) -> dict:
-        return self.tree.ask("streaming", "report", default={}) or {}
-
-    def books(self) -> dict:
-        return self.tree.ask("market_data", "report", default={}) or {}
-
-    def stop(self) -> None:
-        self.tree.stop()
-        self.server.stop()
-        self.tmp.cleanup()
-
-
 @pytest.fixture
 def rig():
-    made: list[Rig] = []
+    made: list[LiveRig] = []
 
-    def make(chaos: str) -> Rig:
-        made.append(Rig(chaos))
+    def make(chaos: str) -> LiveRig:
+        made.append(LiveRig((chaos,), **FAST_WATCHDOGS))
         return made[-1]
 
     yield make
@@ -80,13 +50,12 @@ def test_chaos_kind_is_survived_and_books_end_equal_to_the_exchange(rig, chaos):
     # Recovered: frames flow again on a healthy connection and every book is valid.
     frames = r.feed().get("frames", 0)
     wait_until(lambda: r.feed().get("frames", 0) > frames + 10, timeout=10, what="frames flow again")
-    wait_until(lambda: len(r.books()) == 2 and all(b["valid"] for b in r.books().values()), timeout=10,
-               what="books valid")
+    wait_until(r.books_valid, timeout=10, what="books valid")
     counts = r.server.chaos_counts()
     if kind == "gap":
         assert r.feed()["gaps"] >= counts["gap"] >= 1, "every injected gap detected"
     if kind in ("stall", "no_heartbeat"):
-        assert r.services.metrics.value("feed.stalls") >= 1, "silent socket detected by a watchdog"
+        assert r.counter("feed.stalls") >= 1, "silent socket detected by a watchdog"
     if kind == "malformed":
         assert r.feed()["malformed"] >= 1
     if kind == "error_frame":
@@ -98,7 +67,7 @@ def test_chaos_kind_is_survived_and_books_end_equal_to_the_exchange(rig, chaos):
     assert status["restarts"]["streaming"] == 0 and status["restarts"]["market_data"] == 0
 
 
-def _settled(r: Rig) -> bool:
+def _settled(r: LiveRig) -> bool:
     books = r.books()
     return all(books.get(pid, {}).get("valid") and books[pid]["book_sha256"] == book_digest(*r.server.books(pid))
                for pid in PRODUCTS)

@@ -1,0 +1,46 @@
+"""The whole actor tree on the wall clock, streaming from a built-in exchange over loopback."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from actors.app.tree import Tree
+from actors.exchange.chaos import parse_chaos
+from actors.exchange.server import ExchangeServer
+from config.loader import apply_overrides, load_profile
+from runtime.clock import WallClock
+from runtime.scheduler import Scheduler
+from runtime.services import Services
+
+
+class LiveRig:
+    def __init__(self, chaos: tuple[str, ...] = (), seed: int = 21, **overrides: Any) -> None:
+        self.server = ExchangeServer(seed=seed, tick_interval_s=0.05, chaos=[parse_chaos(c) for c in chaos])
+        self.server.start()
+        self.scheduler = Scheduler(WallClock())
+        self.scheduler.start()
+        self.services = Services(self.scheduler.clock, self.scheduler)
+        self.tmp = tempfile.TemporaryDirectory(prefix="perpsbot-live-")
+        settings = {"run.data_dir": self.tmp.name, **overrides}
+        self.tree = Tree(apply_overrides(load_profile("paper"), **settings), self.services, Path(self.tmp.name),
+                         self.server.url)
+
+    def feed(self) -> dict:
+        return self.tree.ask("streaming", "report", default={}) or {}
+
+    def books(self) -> dict:
+        return self.tree.ask("market_data", "report", default={}) or {}
+
+    def books_valid(self) -> bool:
+        books = self.books()
+        return len(books) == 2 and all(b["valid"] for b in books.values())
+
+    def counter(self, name: str) -> int:
+        return self.services.metrics.value(name)
+
+    def stop(self) -> None:
+        self.tree.stop()
+        self.server.stop()
+        self.tmp.cleanup()
