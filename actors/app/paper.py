@@ -1,8 +1,9 @@
 """The paper session: the built-in exchange and the whole actor tree in one process.
 
-Owns the session's lifetime: start the exchange on 127.0.0.1, start the tree streaming from it
-over a real loopback socket, trade on the in-process paper venue until the duration ends or
-Ctrl-C, collect the report, stop everything. Must never leave a thread or a socket behind.
+Owns the session's lifetime: start the exchange on 127.0.0.1 (with its chaos plan), or take
+market data from another Advanced Trade endpoint; read the product rules from the venue; start
+the tree streaming over a real socket; trade on the in-process paper venue until the duration ends
+or Ctrl-C; collect the report; stop everything. Must never leave a thread or a socket behind.
 """
 
 from __future__ import annotations
