@@ -19,19 +19,19 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import Decimal
-from operator import ge, itemgetter, le
+from operator import ge, le
 
 import msgspec
 
 Level = tuple[Decimal, Decimal]  # (price, size in base units)
-_PRICE = itemgetter(0)
-_SIZE = itemgetter(1)
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _TWO = Decimal(2)
 _BPS = Decimal(10_000)
+_FOUR = Decimal(4)
 _HUNDRED = Decimal(100)
+_TWO_HUNDRED = Decimal(200)
 _DEPTH_FULL = Decimal(10_000)  # quote currency of depth that scores 100
 BAND_1PCT = Decimal("0.01")
 BAND_5PCT = Decimal("0.05")
@@ -77,7 +77,7 @@ def depth_score(depth: Decimal) -> Decimal:
 
 
 def imbalance_score(imbalance: Decimal) -> Decimal:
-    return max(_ZERO, _HUNDRED - 200 * abs(imbalance))
+    return max(_ZERO, _HUNDRED - _TWO_HUNDRED * abs(imbalance))
 
 
 def condition_of(score: Decimal) -> str:
@@ -91,46 +91,33 @@ def _size_within(levels: tuple[Level, ...], lo: Decimal, hi: Decimal) -> Decimal
     return sum((size for price, size in levels if lo <= price <= hi), _ZERO)
 
 
-# Best-first levels make each band a prefix: find its end by bisection and add the prefix in C,
-# the 5% sum carrying on from the 1% one. They are the same additions in the same order as
-# _size_within's, so the same Decimals; levels that are not best-first take _size_within itself.
-
-
-def _prefix_sums(levels: tuple[Level, ...], k_1: int, k_5: int) -> tuple[Decimal, Decimal]:
-    size_1 = sum(map(_SIZE, levels[:k_1]), _ZERO)
+def _prefix_sums(sizes: tuple[Decimal, ...], k_1: int, k_5: int) -> tuple[Decimal, Decimal]:
+    """Sizes of the first k_1 and first k_5 levels, the second sum carrying on from the first when
+    it can: left to right like _size_within, so the very same Decimal additions."""
+    size_1 = sum(sizes[:k_1], _ZERO)
     if k_1 <= k_5:
-        return size_1, sum(map(_SIZE, levels[k_1:k_5]), size_1)
-    return size_1, sum(map(_SIZE, levels[:k_5]), _ZERO)
-
-
-def _bid_sizes(bids: tuple[Level, ...], width_1: Decimal, width_5: Decimal) -> tuple[Decimal, Decimal]:
-    """Bid size priced in [best - width, best] for both widths."""
-    best = bids[0][0]
-    prices = list(map(_PRICE, bids))
-    if not all(map(ge, prices, prices[1:])):
-        return _size_within(bids, best - width_1, best), _size_within(bids, best - width_5, best)
-    prices.reverse()
-    n = len(prices)
-    return _prefix_sums(
-        bids, n - bisect_left(prices, best - width_1), n - bisect_left(prices, best - width_5)
-    )
-
-
-def _ask_sizes(asks: tuple[Level, ...], width_1: Decimal, width_5: Decimal) -> tuple[Decimal, Decimal]:
-    """Ask size priced in [best, best + width] for both widths."""
-    best = asks[0][0]
-    prices = list(map(_PRICE, asks))
-    if not all(map(le, prices, prices[1:])):
-        return _size_within(asks, best, best + width_1), _size_within(asks, best, best + width_5)
-    return _prefix_sums(asks, bisect_right(prices, best + width_1), bisect_right(prices, best + width_5))
+        return size_1, sum(sizes[k_1:k_5], size_1)
+    return size_1, sum(sizes[:k_5], _ZERO)
 
 
 def compute_liquidity(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> LiquidityMetrics:
-    """Metrics of best-first (price, base size) levels, e.g. a BookView's bids and asks."""
+    """Metrics of best-first (price, base size) levels, e.g. a BookView's bids and asks.
+
+    Best-first levels make each band a prefix of its side, found by bisection and added up in C;
+    a side that is not best-first is filtered level by level instead. Same results either way.
+    """
     if not bids and not asks:
         return LiquidityMetrics(EMPTY_SIDE_SPREAD_BPS, _ZERO, _ZERO, _ZERO, _ZERO, CRITICAL, None)
-    best_bid = bids[0][0] if bids else None
-    best_ask = asks[0][0] if asks else None
+    if bids:
+        bid_prices, bid_sizes = zip(*bids)
+        best_bid = bid_prices[0]
+    else:
+        best_bid = None
+    if asks:
+        ask_prices, ask_sizes = zip(*asks)
+        best_ask = ask_prices[0]
+    else:
+        best_ask = None
     if best_bid is not None and best_ask is not None:
         mid: Decimal | None = (best_bid + best_ask) / _TWO
         ref = mid
@@ -140,8 +127,30 @@ def compute_liquidity(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> Liqui
 
     width_1 = BAND_1PCT * ref
     width_5 = BAND_5PCT * ref
-    bid_1, bid_5 = _bid_sizes(bids, width_1, width_5) if bids else (_ZERO, _ZERO)
-    ask_1, ask_5 = _ask_sizes(asks, width_1, width_5) if asks else (_ZERO, _ZERO)
+    if best_bid is None:
+        bid_1 = bid_5 = _ZERO
+    else:
+        lo_1 = best_bid - width_1
+        lo_5 = best_bid - width_5
+        if all(map(ge, bid_prices, bid_prices[1:])):
+            ascending = bid_prices[::-1]
+            n = len(ascending)
+            bid_1, bid_5 = _prefix_sums(
+                bid_sizes, n - bisect_left(ascending, lo_1), n - bisect_left(ascending, lo_5)
+            )
+        else:
+            bid_1 = _size_within(bids, lo_1, best_bid)
+            bid_5 = _size_within(bids, lo_5, best_bid)
+    if best_ask is None:
+        ask_1 = ask_5 = _ZERO
+    else:
+        hi_1 = best_ask + width_1
+        hi_5 = best_ask + width_5
+        if all(map(le, ask_prices, ask_prices[1:])):
+            ask_1, ask_5 = _prefix_sums(ask_sizes, bisect_right(ask_prices, hi_1), bisect_right(ask_prices, hi_5))
+        else:
+            ask_1 = _size_within(asks, best_ask, hi_1)
+            ask_5 = _size_within(asks, best_ask, hi_5)
     depth_1pct = (bid_1 + ask_1) * ref
     depth_5pct = (bid_5 + ask_5) * ref
     total_5 = bid_5 + ask_5
@@ -157,7 +166,7 @@ def compute_liquidity(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> Liqui
         + depth_score(depth_1pct)
         + depth_score(depth_5pct)
         + imbalance_score(imbalance)
-    ) / 4
+    ) / _FOUR
     return LiquidityMetrics(
         spread_bps, depth_1pct, depth_5pct, imbalance, score, condition_of(score), mid
     )

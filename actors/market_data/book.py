@@ -20,6 +20,8 @@ WireLevel = tuple[str, str]  # (price_level, new_quantity)
 _ZERO = Decimal(0)
 _TWO = Decimal(2)
 _PRICE_CACHE_MAX = 20_000
+_SIZE_CACHE_MAX = 4_096
+_REMOVE = (_ZERO, _ZERO)  # the size-cache entry of a zero size: remove the level
 
 
 class BookCorrupt(ValueError):
@@ -39,14 +41,13 @@ def _ascending(prices: list[Decimal]) -> bool:
 
 
 def _sorted_last_wins(prices: list[Decimal], sizes: list[Decimal]) -> tuple[list[Decimal], list[Decimal]]:
-    """Ascending prices with their sizes; for a price listed twice the later size wins (the price
-    object kept is the first one, as a dict would keep its first key)."""
+    """Ascending prices with their sizes (new lists when reordered); for a price listed twice the
+    later size wins, and the price object kept is the first one, as a dict would keep its first
+    key. Every price takes part in a comparison (when there are two or more), so a NaN raises."""
     if _ascending(prices):
         return prices, sizes
     if all(map(gt, prices, islice(prices, 1, None))):  # strictly descending: bids as sent
-        prices.reverse()
-        sizes.reverse()
-        return prices, sizes
+        return prices[::-1], sizes[::-1]
     out_prices: list[Decimal] = []
     out_sizes: list[Decimal] = []
     for i in sorted(range(len(prices)), key=prices.__getitem__):  # stable: later duplicates last
@@ -72,7 +73,7 @@ class L2Book:
 
     __slots__ = (
         "product_id", "base_factor", "_bid_px", "_bids", "_bid_base", "_ask_px", "_asks", "_ask_base",
-        "_valid", "_prices", "_mid_bid", "_mid_ask", "_mid",
+        "_valid", "_prices", "_sizes", "_mid_bid", "_mid_ask", "_mid",
     )  # fmt: skip
 
     def __init__(self, product_id: str, base_factor: Decimal | None = None) -> None:
@@ -80,6 +81,7 @@ class L2Book:
         self.base_factor = base_factor
         self._valid = False
         self._prices: dict[str, Decimal] = {}  # wire price text -> validated Decimal (levels repeat)
+        self._sizes: dict[str, tuple[Decimal, Decimal]] = {}  # with a base factor: see _size_entry
         # the last mid computed and the best price objects it came from
         self._mid_bid: Decimal | None = None
         self._mid_ask: Decimal | None = None
@@ -128,10 +130,16 @@ class L2Book:
         if not self._valid:
             return False
         try:
-            if bids:
-                self._apply_side(self._bid_px, self._bids, self._bid_base, bids)
-            if offers:
-                self._apply_side(self._ask_px, self._asks, self._ask_base, offers)
+            if self.base_factor is None:
+                if bids:
+                    self._apply_side(self._bid_px, self._bids, bids)
+                if offers:
+                    self._apply_side(self._ask_px, self._asks, offers)
+            else:
+                if bids:
+                    self._apply_scaled_side(self._bid_px, self._bids, self._bid_base, bids)  # type: ignore
+                if offers:
+                    self._apply_scaled_side(self._ask_px, self._asks, self._ask_base, offers)  # type: ignore
         except BookCorrupt:
             self.invalidate()
             raise
@@ -142,8 +150,8 @@ class L2Book:
         return True
 
     def _price_of(self, text: str) -> Decimal:
-        # Decimal construction (~0.3 us) is a large part of book work; a price text seen before
-        # reuses its Decimal.
+        # Decimal construction is a large part of book work; a price text seen before reuses its
+        # Decimal (and, in the lists, comparisons can settle on identity first).
         cache = self._prices
         price = cache.get(text)
         if price is None:
@@ -172,23 +180,19 @@ class L2Book:
             if not sizes:
                 return [], []
         prices = list(map(Decimal, texts))
-        if min(prices) <= _ZERO or not max(prices).is_finite():
+        ordered_prices, ordered_sizes = _sorted_last_wins(prices, sizes)
+        # sorted, the smallest and largest prices are the ends (a NaN raised while sorting)
+        if ordered_prices[0] <= _ZERO or not ordered_prices[-1].is_finite():
             raise BookCorrupt(f"bad price among {len(prices)} levels")
         cache = self._prices
         if len(cache) + len(texts) > _PRICE_CACHE_MAX:
             cache.clear()
         cache.update(zip(texts, prices))
-        return _sorted_last_wins(prices, sizes)
+        return ordered_prices, ordered_sizes
 
-    def _apply_side(
-        self,
-        prices: list[Decimal],
-        levels: list[Level],
-        base: list[Level] | None,
-        changes: tuple[WireLevel, ...],
-    ) -> None:
+    def _apply_side(self, prices: list[Decimal], levels: list[Level], changes: tuple[WireLevel, ...]) -> None:
+        """Apply one side's changes: bisect for the price, then set, insert or delete in place."""
         cache = self._prices
-        factor = self.base_factor
         for price_text, size_text in changes:
             price = cache.get(price_text)
             if price is None:
@@ -200,15 +204,10 @@ class L2Book:
                         raise BookCorrupt(f"bad size {size_text!r}")
                     i = bisect_left(prices, price)
                     if i < len(prices) and prices[i] == price:
-                        price = prices[i]  # the level keeps the price object it was created with
-                        levels[i] = (price, size)
-                        if base is not None:
-                            base[i] = (price, size * factor)  # type: ignore[operator]
+                        levels[i] = (prices[i], size)  # the level keeps its first price object
                     else:
                         prices.insert(i, price)
                         levels.insert(i, (price, size))
-                        if base is not None:
-                            base.insert(i, (price, size * factor))  # type: ignore[operator]
                     continue
                 if size != _ZERO:  # negative (NaN raised at the comparison above)
                     raise BookCorrupt(f"bad size {size_text!r}")
@@ -216,8 +215,53 @@ class L2Book:
             if i < len(prices) and prices[i] == price:
                 del prices[i]
                 del levels[i]
-                if base is not None:
+
+    def _apply_scaled_side(
+        self, prices: list[Decimal], levels: list[Level], base: list[Level], changes: tuple[WireLevel, ...]
+    ) -> None:
+        """_apply_side for a book with a base factor. Sizes in contracts are a few small whole
+        numbers, so their texts are cached with their Decimal and base-unit value."""
+        cache = self._prices
+        sizes = self._sizes
+        for price_text, size_text in changes:
+            price = cache.get(price_text)
+            if price is None:
+                price = self._price_of(price_text)
+            entry = sizes.get(size_text)
+            if entry is None:
+                entry = self._size_entry(size_text)
+            i = bisect_left(prices, price)
+            found = i < len(prices) and prices[i] == price
+            if entry is _REMOVE:
+                if found:
+                    del prices[i]
+                    del levels[i]
                     del base[i]
+            elif found:
+                price = prices[i]  # the level keeps its first price object
+                levels[i] = (price, entry[0])
+                base[i] = (price, entry[1])
+            else:
+                prices.insert(i, price)
+                levels.insert(i, (price, entry[0]))
+                base.insert(i, (price, entry[1]))
+
+    def _size_entry(self, text: str) -> tuple[Decimal, Decimal]:
+        """(size, size in base units), or _REMOVE for a zero; validated, cached."""
+        size = Decimal(text)
+        if size > _ZERO:
+            if size.is_infinite():
+                raise BookCorrupt(f"bad size {text!r}")
+            entry = (size, size * self.base_factor)  # type: ignore[operator]
+        elif size == _ZERO:
+            entry = _REMOVE
+        else:  # negative (NaN raised at the comparison above)
+            raise BookCorrupt(f"bad size {text!r}")
+        sizes = self._sizes
+        if len(sizes) >= _SIZE_CACHE_MAX:
+            sizes.clear()
+        sizes[text] = entry
+        return entry
 
     def _check_crossed(self) -> None:
         bid_px = self._bid_px

@@ -19,6 +19,7 @@ from actors.streaming.codec import (
     ERROR_FRAME,
     MALFORMED,
     FrameDecoder,
+    classify,
     HeartbeatsFrame,
     L2DataFrame,
     MarketTradesFrame,
@@ -75,7 +76,7 @@ class StreamingCore:
         self.channels = tuple(dict.fromkeys(ordered))
         self.level2_products: tuple[str, ...] = self.products if LEVEL2 in self.channels else ()
         self._jwt_factory = jwt_factory
-        self._decoder = FrameDecoder()
+        self._decode = FrameDecoder().decode_or_raise
         self._current: _Connection | None = None
 
         self.frames = 0
@@ -148,18 +149,22 @@ class StreamingCore:
         self.frames += 1
         self.last_frame_at = now
         result = FrameResult()
-        state = self._connection(raw.conn)
-        if state is None:
-            self.stale_conn_frames += 1
-            return result
-        frame = self._decoder.decode(raw.text)
-        if type(frame) is Rejected:
-            self._on_rejected(frame, state, result)
+        state = self._current
+        if state is None or state.conn != raw.conn:
+            state = self._connection(raw.conn)
+            if state is None:
+                self.stale_conn_frames += 1
+                return result
+        try:
+            frame = self._decode(raw.text)
+        except msgspec.DecodeError as exc:  # ValidationError is a subclass
+            self._on_rejected(classify(raw.text, exc), state, result)
             return result
 
         cls = type(frame)
         channel = CHANNEL_OF[cls]
-        self.per_channel[channel] = self.per_channel.get(channel, 0) + 1
+        per_channel = self.per_channel
+        per_channel[channel] = per_channel.get(channel, 0) + 1
 
         ts = 0.0
         if cls is L2DataFrame or cls is MarketTradesFrame:
@@ -171,7 +176,11 @@ class StreamingCore:
                 result.rejected = Rejected(MALFORMED, str(exc), channel, frame.sequence_num)
                 return result
 
-        if not self._check_sequence(state, frame.sequence_num, result):
+        seq = frame.sequence_num
+        last = state.last_seq
+        if last is not None and seq == last + 1:  # in order: the sequence rule has nothing to say
+            state.last_seq = seq
+        elif not self._check_sequence(state, seq, result):
             return result
 
         if cls is L2DataFrame:
@@ -223,6 +232,8 @@ class StreamingCore:
         self, frame: L2DataFrame, state: _Connection, ts: float, raw: RawFrame, out: list[Output]
     ) -> None:
         synced = state.synced
+        conn = raw.conn
+        recv_ns = raw.recv_ns
         for event in frame.events:
             product_id = event.product_id
             is_snapshot = event.type == "snapshot"
@@ -238,9 +249,7 @@ class StreamingCore:
                     bids.append((level.price_level, level.new_quantity))
                 else:  # "offer" (anything else would be a new spelling of the ask side)
                     offers.append((level.price_level, level.new_quantity))
-            out.append(
-                L2Update(product_id, is_snapshot, tuple(bids), tuple(offers), ts, raw.conn, raw.recv_ns)
-            )
+            out.append(L2Update(product_id, is_snapshot, tuple(bids), tuple(offers), ts, conn, recv_ns))
 
     def _on_trades(self, frame: MarketTradesFrame, ts: float, recv_ns: int, out: list[Output]) -> None:
         for event in frame.events:
