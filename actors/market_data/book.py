@@ -151,7 +151,7 @@ class L2Book:
 
     def _price_of(self, text: str) -> Decimal:
         # Decimal construction is a large part of book work; a price text seen before reuses its
-        # Decimal (and, in the lists, comparisons can settle on identity first).
+        # Decimal.
         cache = self._prices
         price = cache.get(text)
         if price is None:
@@ -171,7 +171,7 @@ class L2Book:
             return [], []
         texts, size_texts = zip(*levels)
         sizes = list(map(Decimal, size_texts))
-        # min() compares every element, so a NaN raises InvalidOperation here
+        # min() compares every element (a lone one meets `< _ZERO`): a NaN raises InvalidOperation
         if min(sizes) < _ZERO or not max(sizes).is_finite():
             raise BookCorrupt(f"bad size among {len(sizes)} levels")
         if not all(sizes):  # zero sizes are not levels
@@ -179,16 +179,12 @@ class L2Book:
             sizes = list(compress(sizes, sizes))
             if not sizes:
                 return [], []
-        prices = list(map(Decimal, texts))
-        ordered_prices, ordered_sizes = _sorted_last_wins(prices, sizes)
+        # The price cache is left to updates: they touch few of a deep snapshot's levels.
+        prices, sizes = _sorted_last_wins(list(map(Decimal, texts)), sizes)
         # sorted, the smallest and largest prices are the ends (a NaN raised while sorting)
-        if ordered_prices[0] <= _ZERO or not ordered_prices[-1].is_finite():
+        if prices[0] <= _ZERO or not prices[-1].is_finite():
             raise BookCorrupt(f"bad price among {len(prices)} levels")
-        cache = self._prices
-        if len(cache) + len(texts) > _PRICE_CACHE_MAX:
-            cache.clear()
-        cache.update(zip(texts, prices))
-        return ordered_prices, ordered_sizes
+        return prices, sizes
 
     def _apply_side(self, prices: list[Decimal], levels: list[Level], changes: tuple[WireLevel, ...]) -> None:
         """Apply one side's changes: bisect for the price, then set, insert or delete in place."""

@@ -103,3 +103,29 @@ def test_fractional_interval_does_not_drift():
 def test_interval_must_be_positive():
     with pytest.raises(ValueError):
         BarBuilder("BTC-USD", 0)
+
+
+def test_a_mid_exactly_at_the_boundary_closes_the_bar_first():
+    b = BarBuilder("BTC-USD", 0.25)
+    b.on_mid(D(100), 0.0, 1)
+    assert b.on_mid(D(101), 0.2499999, 2) == []
+    assert b.on_mid(D(102), 0.25, 3) == [bar(0, 100, 101, 100, 101, origin_ns=3, interval=0.25)]
+    assert b.on_mid(D(103), 0.3, 4) == []
+    assert b.advance(0.5, 5) == [bar(0.25, 102, 103, 102, 103, origin_ns=5, interval=0.25)]
+
+
+def test_the_same_mid_object_again_changes_nothing():
+    b = BarBuilder("BTC-USD", 60)
+    mid = D("100.5")
+    b.on_mid(D(99), 1.0, 1)
+    b.on_mid(mid, 2.0, 2)
+    b.on_mid(mid, 3.0, 3)
+    assert b.advance(60.0, 4) == [bar(0, 99, "100.5", 99, "100.5", origin_ns=4)]
+
+
+def test_time_before_the_first_price_and_going_backwards_closes_nothing():
+    b = BarBuilder("BTC-USD", 60)
+    assert b.advance(10.0, 1) == [] and b.advance(5_000.0, 2) == []
+    b.on_mid(D(100), 130.0, 3)  # opens [120, 180)
+    assert b.advance(100.0, 4) == [] and b.on_mid(D(101), 90.0, 5) == []
+    assert b.advance(180.0, 6) == [bar(120, 100, 101, 100, 101, origin_ns=6)]

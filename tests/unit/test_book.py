@@ -165,3 +165,124 @@ def test_band_of_one_sided_and_empty_books():
     assert b.band(D("0.05")) == (((D(100), D(1)), (D(95), D(2))), ())  # reference: best bid 100
     b.invalidate()
     assert b.band(D("0.05")) == ((), ())
+
+
+# ---------------------------------------------------------------- snapshots in any shape
+
+
+def test_snapshot_listing_a_price_twice_keeps_the_later_size():
+    b = L2Book("X")
+    b.apply_snapshot((("10", "1"), ("9", "2"), ("10.00", "3")), (("11", "1"), ("11", "4")))
+    assert b.levels("bid", 5) == [(D(10), D(3)), (D(9), D(2))]
+    assert b.levels("ask", 5) == [(D(11), D(4))]
+
+
+def test_snapshot_levels_in_any_order_come_out_best_first():
+    b = L2Book("X")
+    b.apply_snapshot((("8", "1"), ("10", "2"), ("9", "3")), (("13", "1"), ("12", "2"), ("11", "3")))
+    assert b.levels("bid", 5) == [(D(10), D(2)), (D(9), D(3)), (D(8), D(1))]
+    assert b.levels("ask", 5) == [(D(11), D(3)), (D(12), D(2)), (D(13), D(1))]
+    assert b.best_bid == (D(10), D(2)) and b.best_ask == (D(11), D(3))
+
+
+def test_a_zero_size_snapshot_level_is_not_read_at_all():
+    b = L2Book("X")
+    b.apply_snapshot((("not a price", "0"), ("10", "1")), ())
+    assert b.valid and b.levels("bid", 5) == [(D(10), D(1))]
+
+
+@pytest.mark.parametrize(
+    "bids",
+    [
+        (("10", "1"), ("NaN", "1"), ("9", "1")),  # descending around the NaN
+        (("8", "1"), ("10", "1"), ("9", "1"), ("NaN", "1")),  # unordered, NaN last
+        (("NaN", "1"),),
+        (("10", "1"), ("9", "NaN")),
+    ],
+)
+def test_nan_anywhere_in_a_snapshot_is_corrupt(bids):
+    b = L2Book("X")
+    with pytest.raises(BookCorrupt):
+        b.apply_snapshot(bids, ())
+    assert not b.valid
+
+
+# ---------------------------------------------------------------- contract books
+
+
+@pytest.fixture
+def perp() -> L2Book:
+    b = L2Book("PERP", base_factor=D("0.01"))  # sizes in contracts of 0.01 base each
+    b.apply_snapshot((("100000", "10"), ("99995", "3")), (("100005", "2"), ("100010", "4")))
+    return b
+
+
+def test_contract_book_keeps_venue_units_and_bands_in_base_units(perp):
+    assert perp.levels("bid", 5) == [(D(100000), D(10)), (D(99995), D(3))]
+    assert perp.band(D("0.05")) == (
+        ((D(100000), D(10)), (D(99995), D(3))),
+        ((D(100005), D(2)), (D(100010), D(4))),
+    )
+    assert perp.band(D("0.05"), base_units=True) == (
+        ((D(100000), D("0.10")), (D(99995), D("0.03"))),
+        ((D(100005), D("0.02")), (D(100010), D("0.04"))),
+    )
+
+
+def test_contract_book_updates_set_insert_and_remove_in_both_units(perp):
+    perp.apply_update((("100000", "7"), ("99990", "5"), ("99995", "0")), (("100005", "0E-8"),))
+    perp.apply_update((("99990", "5"),), (("100010", "0.0"), ("100015", "7")))  # a size text seen again
+    assert perp.levels("bid", 5) == [(D(100000), D(7)), (D(99990), D(5))]
+    assert perp.levels("ask", 5) == [(D(100015), D(7))]
+    assert perp.band(D(1), base_units=True) == (
+        ((D(100000), D("0.07")), (D(99990), D("0.05"))),
+        ((D(100015), D("0.07")),),
+    )
+
+
+@pytest.mark.parametrize("size", ["-1", "NaN", "Infinity", "x"])
+def test_contract_book_bad_size_raises_and_invalidates(perp, size):
+    with pytest.raises(BookCorrupt):
+        perp.apply_update((("100000", size),), ())
+    assert not perp.valid and perp.band(D("0.05"), base_units=True) == ((), ())
+
+
+# ---------------------------------------------------------------- invariants
+
+
+def test_updates_match_a_plain_price_map_and_stay_sorted():
+    import random
+
+    rng = random.Random(11)
+    b = L2Book("X")
+    b.apply_snapshot((("100.00", "1"),), (("200.00", "1"),))
+    model = {"bid": {D(100): D(1)}, "ask": {D(200): D(1)}}
+    for _ in range(400):
+        bids, asks = [], []
+        for _ in range(rng.randint(1, 6)):
+            side = rng.choice(("bid", "ask"))
+            base = 100 if side == "bid" else 200
+            price = D(base) + (D(rng.randint(-30, 0)) if side == "bid" else D(rng.randint(0, 30)))
+            text = rng.choice((f"{price:.2f}", f"{price:.4f}", str(price)))
+            size = rng.choice(("0", "0.000", "1", "2.5", "0.00000001"))
+            (bids if side == "bid" else asks).append((text, size))
+            if D(size):
+                model[side][price] = D(size)
+            else:
+                model[side].pop(price, None)
+        assert b.apply_update(tuple(bids), tuple(asks))
+        assert b.levels("bid", 100) == sorted(model["bid"].items(), reverse=True)
+        assert b.levels("ask", 100) == sorted(model["ask"].items())
+        assert (b.bid_levels, b.ask_levels) == (len(model["bid"]), len(model["ask"]))
+
+
+def test_mid_follows_the_top():
+    b = L2Book("X")
+    b.apply_snapshot((("99", "1"), ("98", "1")), (("101", "1"),))
+    assert b.mid == D(100) and b.top() == (D(99), D(101), D(100))
+    b.apply_update((("97", "1"),), ())  # below the top: same mid
+    assert b.mid == D(100)
+    b.apply_update((("99", "0"),), ())  # the best bid leaves: 98 is best
+    assert b.top() == (D(98), D(101), D("99.5"))
+    b.apply_update((), (("101", "0"),))  # one-sided
+    assert b.top() == (D(98), None, None) and b.mid is None

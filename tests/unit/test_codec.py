@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 
+import msgspec
 import pytest
 
 from actors.streaming.codec import (
@@ -18,6 +19,7 @@ from actors.streaming.codec import (
     SubscriptionsFrame,
     TickerFrame,
     UserFrame,
+    classify,
     parse_timestamp,
 )
 
@@ -204,5 +206,42 @@ def test_timestamp_nine_digits_and_microseconds():
     ],
 )
 def test_timestamp_rejects(text):
+    with pytest.raises(ValueError):
+        parse_timestamp(text)
+
+
+def test_decode_or_raise_is_the_typed_decode_and_classify_its_slow_path(decoder):
+    assert decoder.decode_or_raise(L2_UPDATE) == decoder.decode(L2_UPDATE)
+    for text in (ERROR, "not json", '{"channel": "brand_new", "sequence_num": 9}'):
+        with pytest.raises(msgspec.DecodeError) as caught:
+            decoder.decode_or_raise(text)
+        assert classify(text, caught.value) == decoder.decode(text)
+
+
+def test_timestamp_seconds_and_minutes_roll_over_between_calls():
+    minute = calendar.timegm((2026, 11, 23, 21, 40, 0))
+    assert parse_timestamp("2026-11-23T21:40:59.75Z") == minute + 59.75
+    assert parse_timestamp("2026-11-23T21:41:00.25Z") == minute + 60.25
+    assert parse_timestamp("2026-11-23T21:40:59.5Z") == minute + 59.5  # back to an earlier second
+    assert parse_timestamp("2026-11-23T21:40:59.5z") == minute + 59.5
+    assert parse_timestamp("2026-11-23T21:40:59.5+00:00") == minute + 59.5
+    assert parse_timestamp("2026-11-23T21:40:59Z") == minute + 59
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-23T21:40:01.5e3Z",
+        "2026-11-23T21:40:01.5 Z",
+        "2026-11-23T21:40:01._5Z",
+        "2026-11-23T21:40:01.5_5Z",
+        "2026-11-23T21:40:01.\u0665Z",  # an Arabic-Indic digit five
+        "2026-11-23T21:40:0112.5Z",
+        "2026-11-23T21:40:01",
+        "2026-11-23T21:40:01.",
+    ],
+)
+def test_timestamp_rejects_after_a_good_one_of_the_same_second(text):
+    parse_timestamp("2026-11-23T21:40:01.5Z")  # the second is cached now
     with pytest.raises(ValueError):
         parse_timestamp(text)

@@ -113,3 +113,35 @@ def test_spread_boundary_through_compute():
     assert m.spread_bps == D(5)
     # 80 + depth 200/10,000*100 = 2 twice + balanced 100 -> (80 + 2 + 2 + 100) / 4 = 46 -> fair
     assert (m.score, m.condition) == (D(46), "fair")
+
+
+def test_band_edges_are_inclusive():
+    # bid 99.5, ask 100.5 -> mid 100, spread 1 / 100 * 10,000 = 100 bps -> 0
+    # 1% band = 1.00: bids in [98.5, 99.5] = 1 + 2, asks in [100.5, 101.5] = 1 + 2 -> depth 600 -> 6
+    # 5% band = 5.00: bids in [94.5, 99.5] = 1 + 2 + 4 + 8, asks likewise -> depth 3,000 -> 30
+    # balanced -> 100; score (0 + 6 + 30 + 100) / 4 = 34 -> poor
+    bids = levels(("99.5", "1"), ("98.5", "2"), ("98.49", "4"), ("94.5", "8"), ("94.49", "16"))
+    asks = levels(("100.5", "1"), ("101.5", "2"), ("101.51", "4"), ("105.5", "8"), ("105.51", "16"))
+    assert compute_liquidity(bids, asks) == LiquidityMetrics(
+        D(100), D(600), D(3000), D(0), D(34), "poor", D(100)
+    )
+
+
+def test_levels_not_best_first_are_filtered_one_by_one():
+    # the first level is the reference: bid 99, ask 101 -> mid 100, spread 200 bps -> 0
+    # bids in [98, 99] (1%) and [94, 99] (5%): 99 and 98.5, not 100 (above the first bid) -> 3
+    # asks: 101 -> 1; depths 4 * 100 = 400 -> 4 each; imbalance (3 - 1) / 4 = 0.5 -> 0
+    # score (0 + 4 + 4 + 0) / 4 = 2 -> critical
+    bids = levels(("99", "1"), ("100", "5"), ("98.5", "2"))
+    asks = levels(("101", "1"), ("100.9", "7"))  # 100.9 is below the first ask: not counted
+    assert compute_liquidity(bids, asks) == LiquidityMetrics(
+        D(200), D(400), D(400), D("0.5"), D(2), "critical", D(100)
+    )
+
+
+def test_order_after_the_best_level_does_not_change_the_metrics():
+    bids = levels(("99.95", "10"), ("99.5", "20"), ("98.9", "10"), ("94.9", "1000"), ("97", "3"))
+    asks = levels(("100.05", "10"), ("101.05", "10"), ("105.05", "40"), ("105.06", "1000"), ("102", "1"))
+    best_first = (bids[:1] + tuple(sorted(bids[1:], reverse=True)), asks[:1] + tuple(sorted(asks[1:])))
+    shuffled = (bids[:1] + bids[:0:-1], asks[:1] + asks[:0:-1])
+    assert compute_liquidity(*best_first) == compute_liquidity(*shuffled) == compute_liquidity(bids, asks)

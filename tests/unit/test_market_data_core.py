@@ -147,3 +147,31 @@ def test_unknown_products_are_ignored(core):
     assert core.on_l2(snap("DOGE-USD", [("1", "1")], [("2", "1")])) == []
     assert core.on_trade(TradePrint("DOGE-USD", "1", "1", "1", "BUY", 1.0, 1)) == []
     assert core.unknown_products == 2
+
+
+def test_view_of_a_future_stays_in_base_units_through_updates(core):
+    core.on_l2(snap(PERP, [("100000", "10"), ("99995", "3")], [("100005", "2")], ts=20.0))
+    core.on_l2(upd(PERP, bids=[("99995", "0"), ("99990", "6")], offers=[("100005", "5")], ts=21.0))
+    assert core.view(PERP) == BookView(
+        PERP, True, ((D(100000), D("0.10")), (D(99990), D("0.06"))), ((D(100005), D("0.05")),), 21.0
+    )
+    assert core.book(PERP).levels("bid", 5) == [(D(100000), D(10)), (D(99990), D(6))]  # venue units
+
+
+def test_status_mark_follows_the_top_frame_by_frame(core):
+    core.on_l2(snap(SPOT, [("100", "1"), ("99", "1")], [("102", "1")], ts=1.0, recv_ns=1))
+    marks = []
+    for change in (
+        upd(SPOT, bids=[("98", "4")], ts=2.0),  # below the top
+        upd(SPOT, bids=[("100", "0")], ts=3.0),  # the best bid leaves
+        upd(SPOT, offers=[("101", "1")], ts=4.0),  # a better ask
+        upd(SPOT, offers=[("101", "2")], ts=5.0),  # its size only
+    ):
+        (status,) = core.on_l2(change)
+        marks.append((status.best_bid, status.best_ask, status.mark))
+    assert marks == [
+        (D(100), D(102), D(101)),
+        (D(99), D(102), D("100.5")),
+        (D(99), D(101), D(100)),
+        (D(99), D(101), D(100)),
+    ]

@@ -288,3 +288,19 @@ def test_counters_snapshot(feed, core):
     feed(heartbeat(0, 1))
     c = core.counters()
     assert c["frames"] == 1 and c["gaps"] == 0 and c["per_channel"] == {"heartbeats": 1}
+
+
+def test_interleaved_sides_keep_their_order_within_each_side(feed):
+    levels = [("offer", "101", "1"), ("bid", "100", "2"), ("offer", "102", "0"), ("bid", "99", "3")]
+    (update,) = feed(l2(0, "BTC-USD", "snapshot", levels)).outputs
+    assert update.bids == (("100", "2"), ("99", "3"))
+    assert update.offers == (("101", "1"), ("102", "0"))
+
+
+def test_long_in_order_run_then_duplicate_then_gap(feed, core):
+    feed(l2(0, "BTC-USD", "snapshot", SNAP_BTC))
+    for seq in range(1, 200):
+        assert len(feed(l2(seq, "BTC-USD", "update", UPD_BTC)).outputs) == 1
+    assert feed(l2(199, "BTC-USD", "update", UPD_BTC)).outputs == []
+    assert feed(l2(201, "BTC-USD", "update", UPD_BTC)).outputs == [StreamGap(1, PRODUCTS, 200, 201)]
+    assert (core.duplicates, core.gaps, core.dropped_updates) == (1, 1, 1)
