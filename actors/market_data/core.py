@@ -14,6 +14,7 @@ from typing import Union
 from actors.market_data.bars import BarBuilder
 from actors.market_data.book import BookCorrupt, L2Book
 from actors.market_data.messages import Bar, BookStatus, BookView
+from actors.market_data.staleness import stale
 from actors.products import ProductSpec
 from actors.streaming.messages import L2Update, StreamGap, TradePrint
 
@@ -148,9 +149,7 @@ class MarketDataCore:
     def is_stale(self, product_id: str, now: float) -> bool:
         """True when the book is invalid or has not changed for more than stale_after_s."""
         p = self._products.get(product_id)
-        if p is None or not p.book.valid or p.updated_at is None:
-            return True
-        return now - p.updated_at > self.stale_after_s
+        return p is None or stale(p.book.valid, p.updated_at, now, self.stale_after_s)
 
     def book(self, product_id: str) -> L2Book:
         return self._products[product_id].book

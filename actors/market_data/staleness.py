@@ -14,6 +14,11 @@ def book_age(status: BookStatus | None, now: float) -> float | None:
     return None if status is None else now - status.updated_at
 
 
+def stale(valid: bool, updated_at: float | None, now: float, max_age_s: float) -> bool:
+    """The rule itself: an invalid book, a book never updated, or a last change too old."""
+    return not valid or updated_at is None or now - updated_at > max_age_s
+
+
 def is_stale(status: BookStatus | None, now: float, max_age_s: float) -> bool:
-    """True when there is no status, the book is invalid, or its last change is too old."""
-    return status is None or not status.valid or now - status.updated_at > max_age_s
+    """`stale` for a published BookStatus (no status yet counts as stale)."""
+    return status is None or stale(status.valid, status.updated_at, now, max_age_s)
