@@ -147,6 +147,7 @@ class Supervisor(pykka.ThreadingActor):
             "epochs": {name: child.epoch for name, child in self.policy.children.items()},
             "states": {name: child.status for name, child in self.policy.children.items()},
             "events": list(self.events),
+            "awaiting_pong": sorted(n for n, p in self.probes.items() if p.ping_sent_at is not None),
         }
 
     # -- failure detection --------------------------------------------------------------------------

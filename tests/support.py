@@ -56,12 +56,13 @@ class Harness:
         assert entry is not None and entry.ref is not None, f"{name} is not running"
         return entry.ref.ask(message, timeout=timeout)
 
-    def tick(self, seconds: float, steps: int = 1) -> None:
+    def tick(self, seconds: float, steps: int = 1, hung: frozenset[str] = frozenset()) -> None:
         """Advance the clock; after each step wait until the supervisor has seen the due timers
         (the ask queues behind them), so its decisions read the time they were due at."""
         for _ in range(steps):
             self.clock.advance(seconds / steps)
-            self.status()
+            # Healthy children answer their pings before time moves on (only `hung` may not).
+            wait_until(lambda: set(self.status()["awaiting_pong"]) <= hung, what="pongs")
 
     def stop(self) -> None:
         self.services.faults.release_all()

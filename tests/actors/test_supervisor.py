@@ -124,8 +124,8 @@ def test_hang_detected_by_ping_deadline_and_late_output_dropped(harness_factory)
     h = harness_factory(specs(b={"forward_to": "c"}), config(), faults=crash_plan("b:hang:after=1:hang_s=30"))
     h.services.send("b", Work(1))  # b hangs while handling this, before forwarding
     wait_until(lambda: h.services.faults.fired() == {"b": 1}, what="b hangs")
-    h.tick(0.1)  # first ping goes out; b cannot answer
-    h.tick(0.6, steps=6)  # deadline passes
+    h.tick(0.1, hung=frozenset({"b"}))  # first ping goes out; b cannot answer
+    h.tick(0.6, steps=6, hung=frozenset({"b"}))  # deadline passes
     wait_until(lambda: h.status()["states"]["b"] == "down", what="hang detected")
     h.tick(0.2)
     wait_until(lambda: h.epoch("b") == 2 and h.bound("b"))
