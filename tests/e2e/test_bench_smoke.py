@@ -42,7 +42,7 @@ def test_table_names_the_floor_it_compares_with():
         "machine": {"cores": 2, "python": "3.11.0", "platform": "Linux"},
     }
     table = render(result)
-    assert "floor: bare typed msgspec decode" in table
+    assert "floor: msgspec's leanest typed decode" in table
     assert "4,000 us" in table
     assert "800 events/s" in table
 
