@@ -10,6 +10,7 @@ state about books or decide when it is needed.
 from __future__ import annotations
 
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,6 +18,8 @@ from collections.abc import Callable
 
 import msgspec
 from loguru import logger
+
+from actors.venue.rate_limit import reset_delay
 
 PUBLIC_REQUESTS_PER_S = 8.0  # under Coinbase's 10/s per IP, leaving headroom
 BOOK_LIMIT = 100
@@ -117,11 +120,9 @@ class RestBookPoller:
         except urllib.error.HTTPError as exc:
             if exc.code == 429:
                 self.throttled += 1
-                reset = exc.headers.get("x-ratelimit-reset")
-                try:
-                    return min(float(reset), 10.0) if reset else 1.0
-                except ValueError:
-                    return 1.0
+                # the reset is the venue's UNIX time: compared with our wall clock, not the injected one
+                pause = reset_delay(dict(exc.headers.items()), time.time())
+                return 1.0 if pause is None else min(pause, 10.0)
             self.errors += 1
             logger.debug("product_book {}: HTTP {}", product_id, exc.code)
         except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
