@@ -16,6 +16,14 @@ class PlaceOrder(msgspec.Struct, frozen=True, tag=True):
     limit_price: Decimal | None = None
     post_only: bool = False
     origin_ns: int = 0
+    # Coinbase order kinds beyond a plain market/limit order ("" = the type's usual one).
+    time_in_force: str = ""  # "GTC", "GTD", "IOC", "FOK"; market orders are IOC unless FOK
+    stop_price: Decimal | None = None  # order_type "stop_limit"
+    stop_direction: str = ""  # "STOP_DIRECTION_STOP_UP" / "STOP_DIRECTION_STOP_DOWN"
+    end_time: str = ""  # RFC 3339, GTD only
+    reduce_only: bool = False  # enforced locally: Coinbase has no reduce-only field
+    leverage: Decimal | None = None  # futures
+    margin_type: str = ""  # futures: "CROSS" / "ISOLATED"
 
 
 class CancelOrder(msgspec.Struct, frozen=True, tag=True):
