@@ -39,6 +39,9 @@ class ProductSpec(msgspec.Struct, frozen=True):
     funding_interval_s: int = 0
     funding_rate: Decimal = Decimal(0)  # per funding interval; positive: longs pay shorts
     display_name: str = ""
+    # Margin as fractions of notional. Spot is fully funded and cannot be liquidated.
+    initial_margin_rate: Decimal = Decimal(1)
+    maintenance_margin_rate: Decimal = Decimal(0)
 
     def base_units(self, size: Decimal) -> Decimal:
         """Venue size (base or contracts) expressed in base currency units."""
@@ -77,6 +80,8 @@ BTC_PERP = ProductSpec(
     funding_interval_s=3600,
     funding_rate=Decimal("0.0001"),
     display_name="BTC PERP",
+    initial_margin_rate=Decimal("0.1"),  # 10x at most
+    maintenance_margin_rate=Decimal("0.05"),
 )
 
 CATALOG: dict[str, ProductSpec] = {p.product_id: p for p in (BTC_USD, BTC_PERP)}

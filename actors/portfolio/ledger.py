@@ -41,11 +41,13 @@ class Position(msgspec.Struct, frozen=True):
 class _Book:
     """Mutable per-product state inside the ledger."""
 
-    __slots__ = ("size", "cost")
+    __slots__ = ("size", "cost", "realized_pnl", "funding")
 
     def __init__(self) -> None:
         self.size = _ZERO
         self.cost = _ZERO  # signed: sum of size x price over the open quantity
+        self.realized_pnl = _ZERO  # this product's share of the ledger's totals
+        self.funding = _ZERO
 
     @property
     def entry(self) -> Decimal:
@@ -66,6 +68,7 @@ class Ledger:
         self.fees = _ZERO
         self.funding = _ZERO
         self.duplicate_fills = 0
+        self.peak_equity = starting_cash
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -94,7 +97,9 @@ class Ledger:
             # Closing `closed` units of a long at p realizes (p x closed - released cost); the
             # same expression with signs is right for a short (released is negative there).
             sign = 1 if book.size > 0 else -1
-            self.realized_pnl += (fill.price * closed * sign - released) * spec.contract_size
+            realized = (fill.price * closed * sign - released) * spec.contract_size
+            self.realized_pnl += realized
+            book.realized_pnl += realized
             book.cost -= released
             remainder = abs(delta) - closed  # opens on the other side at the fill price
             if remainder > 0:
@@ -104,11 +109,19 @@ class Ledger:
             book.cost = _ZERO
         self.fees += fill.fee
         self._marks.setdefault(fill.product_id, fill.price)
+        self._observe_equity()
         return True
 
     def on_mark(self, product_id: str, mark: Decimal) -> None:
         self._spec(product_id)
         self._marks[product_id] = mark
+        if self._books[product_id].size:
+            self._observe_equity()
+
+    def _observe_equity(self) -> None:
+        equity = self.equity
+        if equity > self.peak_equity:
+            self.peak_equity = equity
 
     def apply_funding(self, product_id: str, rate: Decimal, mark: Decimal) -> Decimal:
         """Settle one funding interval: payment = -(size x contract_size x mark x rate).
@@ -116,8 +129,10 @@ class Ledger:
         spec = self._spec(product_id)
         if not spec.is_perpetual:
             return _ZERO
-        payment = -(self._books[product_id].size * spec.contract_size * mark * rate)
+        book = self._books[product_id]
+        payment = -(book.size * spec.contract_size * mark * rate)
         self.funding += payment
+        book.funding += payment
         return payment
 
     def funding_due(self, now: float) -> list[str]:
@@ -198,6 +213,60 @@ class Ledger:
         if equity <= 0:
             return Decimal("Infinity")
         return gross / equity
+
+    @property
+    def drawdown(self) -> Decimal:
+        """Fall of equity from its highest point, as a fraction of that point (0 at a new high)."""
+        peak = self.peak_equity
+        return max(_ZERO, (peak - self.equity) / peak) if peak > 0 else _ZERO
+
+    def _margins(self, rate_of: str) -> Decimal:
+        total = _ZERO
+        for pid, book in self._books.items():
+            mark = self._marks.get(pid)
+            if book.size and mark is not None:
+                spec = self._specs[pid]
+                total += abs(spec.notional(book.size, mark)) * getattr(spec, rate_of)
+        return total
+
+    @property
+    def margin_used(self) -> Decimal:
+        """Initial margin of the open positions at their marks (spot: its whole value)."""
+        return self._margins("initial_margin_rate")
+
+    @property
+    def maintenance_margin(self) -> Decimal:
+        return self._margins("maintenance_margin_rate")
+
+    @property
+    def margin_available(self) -> Decimal:
+        return self.equity - self.margin_used
+
+    def product_pnl(self, product_id: str) -> tuple[Decimal, Decimal]:
+        """(realized PnL, funding) of one product since the ledger started."""
+        book = self._books[product_id]
+        return book.realized_pnl, book.funding
+
+    def liquidation_price(self, product_id: str) -> Decimal | None:
+        """The mark at which equity would fall to the maintenance margin, other marks unchanged
+        (cross margin); None when flat, unmarked, not liquidatable, or no positive price does it.
+
+        Solves  E0 + (p x size - cost) x cs = MM_others + mmr x |size| x cs x p  for p, where E0 is
+        equity without this position's unrealized PnL."""
+        spec = self._spec(product_id)
+        book, mark = self._books[product_id], self._marks.get(product_id)
+        mmr, cs = spec.maintenance_margin_rate, spec.contract_size
+        if not book.size or mark is None or mmr <= 0:
+            return None
+        own_unrealized = (mark * book.size - book.cost) * cs
+        own_maintenance = abs(spec.notional(book.size, mark)) * mmr
+        equity_without = self.equity - own_unrealized
+        others_maintenance = self.maintenance_margin - own_maintenance
+        denominator = cs * (book.size - mmr * abs(book.size))
+        if denominator == 0:
+            return None
+        price = (others_maintenance - equity_without + book.cost * cs) / denominator
+        return price if price > 0 else None
 
     def _spec(self, product_id: str) -> ProductSpec:
         spec = self._specs.get(product_id)

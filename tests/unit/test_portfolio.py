@@ -156,3 +156,60 @@ def test_unknown_product_and_bad_fill_raise(ledger: Ledger) -> None:
         ledger.on_fill(fill("ETH-USD", "BUY", "1", "1"))
     with pytest.raises(ValueError):
         ledger.on_fill(fill(SPOT, "HOLD", "1", "1"))
+
+
+# -- margin, liquidation, drawdown, per-product PnL (worked by hand) --------------------------
+
+
+def small_account() -> Ledger:
+    return Ledger(D("10000"), dict(CATALOG))
+
+
+def test_margin_used_and_available_at_the_mark() -> None:
+    ledger = small_account()
+    ledger.on_fill(fill(PERP, "BUY", "10", "90000"))  # notional 10 x 0.01 x 90,000 = 9,000
+    assert ledger.margin_used == D("900")  # 10 % initial
+    assert ledger.maintenance_margin == D("450")  # 5 %
+    assert ledger.margin_available == D("9100")
+    ledger.on_fill(fill(SPOT, "BUY", "0.01", "90000"))  # spot is fully funded: 900 more
+    assert ledger.margin_used == D("1800")
+
+
+def test_liquidation_price_of_a_leveraged_long_and_short() -> None:
+    long = small_account()
+    long.on_fill(fill(PERP, "BUY", "100", "90000"))  # 90,000 notional on 10,000: 9x
+    # equity(p) = p - 80,000 ; maintenance(p) = 0.05 p  ->  p = 80,000 / 0.95
+    assert long.liquidation_price(PERP) == D("80000") / D("0.95")
+    short = small_account()
+    short.on_fill(fill(PERP, "SELL", "100", "90000"))
+    # equity(p) = 100,000 - p ; maintenance(p) = 0.05 p  ->  p = 100,000 / 1.05
+    assert short.liquidation_price(PERP) == D("100000") / D("1.05")
+
+
+def test_no_liquidation_price_when_flat_unlevered_or_spot() -> None:
+    ledger = small_account()
+    assert ledger.liquidation_price(PERP) is None
+    ledger.on_fill(fill(PERP, "BUY", "10", "90000"))  # 0.9x: equity never reaches maintenance above 0
+    assert ledger.liquidation_price(PERP) is None
+    ledger.on_fill(fill(SPOT, "BUY", "0.1", "90000"))
+    assert ledger.liquidation_price(SPOT) is None
+
+
+def test_drawdown_from_the_equity_peak() -> None:
+    ledger = small_account()
+    ledger.on_fill(fill(PERP, "BUY", "10", "90000"))
+    ledger.on_mark(PERP, D("100000"))  # +1,000: peak 11,000
+    ledger.on_mark(PERP, D("89000"))  # 9,900 -> (11,000 - 9,900) / 11,000 = 10 %
+    assert ledger.peak_equity == D("11000")
+    assert ledger.drawdown == D("0.1")
+
+
+def test_realized_pnl_and_funding_per_product() -> None:
+    ledger = small_account()
+    ledger.on_fill(fill(SPOT, "BUY", "1", "100"))
+    ledger.on_fill(fill(SPOT, "SELL", "1", "110"))
+    ledger.on_fill(fill(PERP, "BUY", "10", "90000"))
+    ledger.apply_funding(PERP, D("0.0001"), D("90000"))  # longs pay 9,000 x 0.0001 = 0.9
+    assert ledger.product_pnl(SPOT) == (D("10"), D("0"))
+    assert ledger.product_pnl(PERP) == (D("0"), D("-0.9"))
+    assert ledger.realized_pnl == D("10") and ledger.funding == D("-0.9")
