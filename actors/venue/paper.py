@@ -7,6 +7,12 @@ The bot takes mirrored liquidity as TAKER; its resting orders fill as MAKER at t
 the market book moves through them or a market trade prints through them (at an equal price only
 after the market quantity estimated ahead of them in the queue has traded).
 
+Time in force: market orders are IOC (or FOK), limits GTC, GTD (expired once an event's time
+reaches `end_time`), IOC or FOK. Stop-limit orders wait at the venue, off the book, until the
+reference price (the last market trade, else the mid of the mirrored market book) reaches the
+stop in its direction, then enter as limits. A cancel for an order the venue has not seen yet (it
+is still in flight behind the simulated latency) is remembered and kills the order on arrival.
+
 Must never do I/O, read a clock or use floats for money: times come in as arguments, wire strings
 are converted here to Decimal, every result is a list of OrderUpdate / Fill values.
 """
@@ -18,6 +24,7 @@ from typing import Iterable
 
 from actors.execution.messages import PlaceOrder
 from actors.products import ProductSpec
+from actors.streaming.codec import parse_timestamp
 from actors.venue.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
 from actors.venue.messages import Fill, OrderUpdate
 
@@ -28,12 +35,17 @@ OPEN = "OPEN"
 FILLED = "FILLED"
 CANCELLED = "CANCELLED"
 REJECTED = "REJECTED"
+EXPIRED = "EXPIRED"
+STOP_UP = "STOP_DIRECTION_STOP_UP"
+STOP_DOWN = "STOP_DIRECTION_STOP_DOWN"
 
 MAKER = "MAKER"
 TAKER = "TAKER"
 
 UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
 INSUFFICIENT_LIQUIDITY = "INSUFFICIENT_LIQUIDITY"
+INVALID_ORDER = "INVALID_ORDER"
+CANCELLED_BEFORE_ARRIVAL = "CANCELLED_BEFORE_ARRIVAL"
 
 FEE_QUANTUM = Decimal("0.00000001")
 _ZERO = Decimal(0)
@@ -46,7 +58,8 @@ class _BotOrder:
 
     __slots__ = (
         "client_order_id", "venue_order_id", "product_id", "side", "size", "limit_price",
-        "filled", "status", "reason", "queue_ahead", "ts",
+        "filled", "status", "reason", "queue_ahead", "ts", "tif", "end_ts", "stop_price", "stop_direction",
+        "post_only", "triggered", "order_type",
     )
 
     def __init__(self, order: PlaceOrder, venue_order_id: str, ts: float) -> None:
@@ -61,6 +74,13 @@ class _BotOrder:
         self.reason = ""
         self.queue_ahead = _ZERO  # market quantity ahead of us at our price (estimate)
         self.ts = ts
+        self.tif = order.time_in_force or ("IOC" if order.order_type == "market" else "GTC")
+        self.end_ts: float | None = None  # GTD expiry (epoch seconds)
+        self.stop_price = order.stop_price
+        self.stop_direction = order.stop_direction
+        self.post_only = order.post_only
+        self.triggered = order.order_type != "stop_limit"  # a stop waits off the book until then
+        self.order_type = "market" if order.order_type == "market" else "limit"  # a stop enters as a limit
 
     @property
     def leaves(self) -> Decimal:
@@ -126,6 +146,10 @@ class PaperVenue:
         self._order_seq = 0
         self._market_seq = 0
         self._fills: list[Fill] = []
+        self._stops: dict[str, _BotOrder] = {}  # untriggered stop orders by client_order_id
+        self._expiring: dict[str, _BotOrder] = {}  # live GTD orders by client_order_id
+        self._cancelled_early: set[str] = set()  # cancels that overtook their order
+        self._last_trade: dict[str, Decimal] = {}
         self.bad_levels = 0  # level2 entries skipped as unparseable or negative
 
     # ----------------------------------------------------------------- market data in
@@ -158,6 +182,7 @@ class PaperVenue:
         if is_snapshot:
             for order in self._resting(product_id):
                 self._clip_queue(mirror, order)
+        self._housekeeping(mirror, ts, self._mid(mirror), events)
         return events
 
     def apply_trade(
@@ -168,6 +193,7 @@ class PaperVenue:
         print_price, print_size = _wire_decimal(price), _wire_decimal(size)
         if mirror is None or print_price is None or print_size is None or print_size <= 0:
             return []
+        self._last_trade[product_id] = print_price
         if aggressor_side == SELL:
             passive_side, better = BUY, (lambda limit: limit > print_price)
         elif aggressor_side == BUY:
@@ -193,6 +219,7 @@ class PaperVenue:
                 mirror.engine.amend_size(order.venue_order_id, order.size - order.filled - qty)
                 self._fill(mirror, order, order.limit_price, qty, MAKER, ts, events)
                 events.append(order.update())
+        self._housekeeping(mirror, ts, print_price, events)
         return events
 
     # ----------------------------------------------------------------- orders in
@@ -207,41 +234,68 @@ class PaperVenue:
         self._orders[bot.client_order_id] = bot
         self._by_venue_id[bot.venue_order_id] = bot
         mirror = self._mirrors.get(order.product_id)
-        if mirror is None:
-            bot.status, bot.reason = REJECTED, UNKNOWN_PRODUCT
+        reason = _invalid(order, bot) if mirror is not None else UNKNOWN_PRODUCT
+        if bot.client_order_id in self._cancelled_early:
+            self._cancelled_early.discard(bot.client_order_id)
+            bot.status, bot.reason = CANCELLED, CANCELLED_BEFORE_ARRIVAL
             return [bot.update()]
+        if reason:
+            bot.status, bot.reason = REJECTED, reason
+            return [bot.update()]
+        assert mirror is not None
+        events: list[Event] = []
+        if bot.end_ts is not None:
+            self._expiring[bot.client_order_id] = bot
+        if not bot.triggered:
+            self._stops[bot.client_order_id] = bot
+            events.append(bot.update())
+            reference = self._last_trade.get(bot.product_id) or self._mid(mirror)
+            self._housekeeping(mirror, ts, reference, events)  # a stop already reached fires now
+            return events
+        self._submit(mirror, bot, ts, events)
+        return events
+
+    def _submit(self, mirror: _Mirror, bot: _BotOrder, ts: float, events: list[Event]) -> None:
+        """Send a (triggered) order into the engine: take what crosses, rest or drop the rest."""
         result = mirror.engine.submit(
             bot.venue_order_id,
             BOT,
-            order.side,
-            order.size,
-            order_type=order.order_type,
-            limit_price=order.limit_price if order.order_type == "limit" else None,
-            post_only=order.post_only,
-            tif="GTC",
+            bot.side,
+            bot.size,
+            order_type=bot.order_type,
+            limit_price=bot.limit_price if bot.order_type == "limit" else None,
+            post_only=bot.post_only,
+            tif="GTC" if bot.tif in ("GTC", "GTD") else bot.tif,  # GTD expiry is kept here
         )
         if result.status == REJECTED:
             bot.status, bot.reason = REJECTED, result.reject_reason
-            return [bot.update()]
-        events: list[Event] = []
+            self._expiring.pop(bot.client_order_id, None)
+            events.append(bot.update())
+            return
         for trade in result.trades:
             self._fill(mirror, bot, trade.price, trade.size, TAKER, ts, events)
             self._after_market_maker_trade(mirror, trade)
         if result.status == OPEN:
-            assert order.limit_price is not None
-            bot.queue_ahead = mirror.market_size(_book_side(order.side), order.limit_price)
+            assert bot.limit_price is not None
+            bot.queue_ahead = mirror.market_size(_book_side(bot.side), bot.limit_price)
         elif result.status == CANCELLED:
             bot.status, bot.reason = CANCELLED, INSUFFICIENT_LIQUIDITY
+        if bot.status != OPEN:
+            self._expiring.pop(bot.client_order_id, None)
         bot.ts = ts
         events.append(bot.update())
-        return events
 
     def cancel(self, client_order_id: str, ts: float) -> list[Event]:
         """Cancel one resting order; unknown or already finished orders give no events."""
         bot = self._orders.get(client_order_id)
-        if bot is None or bot.status != OPEN:
+        if bot is None:  # still in flight: it dies on arrival
+            self._cancelled_early.add(client_order_id)
             return []
-        self._mirrors[bot.product_id].engine.cancel(bot.venue_order_id)
+        if bot.status != OPEN:
+            return []
+        self._mirrors[bot.product_id].engine.cancel(bot.venue_order_id)  # a waiting stop is not there
+        self._stops.pop(client_order_id, None)
+        self._expiring.pop(client_order_id, None)
         bot.status, bot.ts = CANCELLED, ts
         return [bot.update()]
 
@@ -275,6 +329,30 @@ class PaperVenue:
         return engine.levels(BID, depth), engine.levels(OFFER, depth)
 
     # ----------------------------------------------------------------- internals
+
+    def _housekeeping(self, mirror: _Mirror, ts: float, reference: Decimal | None, events: list[Event]) -> None:
+        """After an event at `ts`: expire GTD orders whose end has come, fire reached stops."""
+        product_id = mirror.spec.product_id
+        for bot in [o for o in self._expiring.values() if o.product_id == product_id]:
+            if bot.end_ts is not None and ts >= bot.end_ts and bot.status == OPEN:
+                mirror.engine.cancel(bot.venue_order_id)
+                self._stops.pop(bot.client_order_id, None)
+                del self._expiring[bot.client_order_id]
+                bot.status, bot.ts = EXPIRED, ts
+                events.append(bot.update())
+        if reference is None:
+            return
+        for bot in [o for o in self._stops.values() if o.product_id == product_id]:
+            assert bot.stop_price is not None
+            if reference >= bot.stop_price if bot.stop_direction == STOP_UP else reference <= bot.stop_price:
+                del self._stops[bot.client_order_id]
+                bot.triggered = True
+                self._submit(mirror, bot, ts, events)
+
+    @staticmethod
+    def _mid(mirror: _Mirror) -> Decimal | None:
+        bid, ask = mirror.engine.best_bid(), mirror.engine.best_ask()
+        return (bid + ask) / 2 if bid is not None and ask is not None else None
 
     def _resting(self, product_id: str) -> list[_BotOrder]:
         engine = self._mirrors[product_id].engine
@@ -372,6 +450,25 @@ class PaperVenue:
         bot.ts = ts
         if bot.filled == bot.size:
             bot.status = FILLED
+
+
+def _invalid(order: PlaceOrder, bot: _BotOrder) -> str:
+    """Why the venue refuses an order's shape ("" when it does not); sets the GTD expiry."""
+    if order.order_type not in ("market", "limit", "stop_limit"):
+        return INVALID_ORDER
+    if order.order_type == "stop_limit":
+        if order.stop_price is None or order.limit_price is None or order.stop_direction not in (STOP_UP, STOP_DOWN):
+            return INVALID_ORDER
+        if bot.tif not in ("GTC", "GTD"):
+            return INVALID_ORDER
+    if bot.tif == "GTD":
+        try:
+            bot.end_ts = parse_timestamp(order.end_time)
+        except ValueError:
+            return INVALID_ORDER
+    elif bot.tif not in ("GTC", "IOC", "FOK"):
+        return INVALID_ORDER
+    return ""
 
 
 def _book_side(side: str) -> str:

@@ -443,3 +443,90 @@ def test_fill_events_come_before_the_order_update(side: str) -> None:
     events = v.place(market("m", side, "2"), 2.0)
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["Fill", "Fill", "OrderUpdate"]
+
+
+# ----------------------------------------------------------------------------- time in force, stops
+
+
+def test_limit_ioc_takes_what_crosses_and_drops_the_rest() -> None:
+    v = venue()
+    order = PlaceOrder("i1", SPOT, "BUY", "limit", D("2"), D("100.50"), time_in_force="IOC")
+    # 1 at 100.50 taker (fee 100.50 x 0.0006 = 0.0603), the other 1 is not rested
+    assert summary(v.place(order, 5.0)) == [
+        ("F", "i1", D("100.50"), D("1"), D("0.0603"), "TAKER"), ("U", "i1", "CANCELLED", D("1"), D("0"))]
+    assert v.open_orders() == ()
+
+
+def test_limit_fok_fills_entirely_or_not_at_all() -> None:
+    v = venue()
+    [u] = v.place(PlaceOrder("f1", SPOT, "BUY", "limit", D("2"), D("100.50"), time_in_force="FOK"), 5.0)
+    assert (u.status, u.filled_size) == ("REJECTED", D("0"))  # only 1 available at or under 100.50
+    events = v.place(PlaceOrder("f2", SPOT, "BUY", "limit", D("2"), D("101.00"), time_in_force="FOK"), 5.0)
+    assert sum(f.size for f in fills(events)) == D("2") and updates(events)[-1].status == "FILLED"
+
+
+def test_gtd_rests_until_its_end_time_then_expires() -> None:
+    v = venue()
+    end = "2026-11-24T00:00:10Z"
+    end_ts = 1_795_478_410.0  # 2026-11-24T00:00:10Z
+    order = PlaceOrder("g1", SPOT, "BUY", "limit", D("1"), D("99.00"), time_in_force="GTD", end_time=end)
+    [u] = v.place(order, end_ts - 60)
+    assert u.status == "OPEN"
+    assert v.apply_book(SPOT, False, [("99.50", "2.5")], [], end_ts - 1) == []
+    [expired] = v.apply_book(SPOT, False, [("99.50", "3")], [], end_ts)
+    assert (expired.client_order_id, expired.status, expired.leaves_size) == ("g1", "EXPIRED", D("0"))
+    assert v.open_orders() == ()
+
+
+def test_gtd_without_a_readable_end_time_is_rejected() -> None:
+    [u] = venue().place(PlaceOrder("g2", SPOT, "BUY", "limit", D("1"), D("99"), time_in_force="GTD"), 1.0)
+    assert (u.status, u.reason) == ("REJECTED", "INVALID_ORDER")
+
+
+def stop(cid: str, side: str, size: str, stop_price: str, limit_price: str, direction: str) -> PlaceOrder:
+    return PlaceOrder(cid, SPOT, side, "stop_limit", D(size), D(limit_price), stop_price=D(stop_price),
+                      stop_direction=f"STOP_DIRECTION_STOP_{direction}")
+
+
+def test_a_stop_waits_off_the_book_until_a_trade_reaches_it_then_enters_as_a_limit() -> None:
+    v = venue()
+    [u] = v.place(stop("s1", "SELL", "1", "99.00", "98.00", "DOWN"), 5.0)  # a stop-loss under the market
+    assert u.status == "OPEN"
+    assert v.book(SPOT)[1][0] == (D("100.50"), D("1"))  # not on the book
+    assert v.apply_trade(SPOT, "99.50", "0.1", "SELL", 6.0) == []  # not reached
+    events = v.apply_trade(SPOT, "99.00", "0.1", "SELL", 7.0)
+    # enters as SELL 1 limit 98.00: takes the best bid 100.00 (1.5 there), taker
+    assert summary(events) == [("F", "s1", D("100.00"), D("1"), D("0.06"), "TAKER"),
+                               ("U", "s1", "FILLED", D("1"), D("0"))]
+
+
+def test_a_stop_up_fires_on_the_mid_and_a_cancelled_stop_never_fires() -> None:
+    v = venue()
+    v.place(stop("s2", "BUY", "1", "101.00", "102.00", "UP"), 5.0)
+    v.place(stop("s3", "BUY", "1", "101.00", "102.00", "UP"), 5.0)
+    [cancelled] = v.cancel("s3", 5.5)
+    assert cancelled.status == "CANCELLED"
+    # the book moves up: bids 101.00, offers 101.50 -> mid 101.25 >= 101.00
+    events = v.apply_book(SPOT, True, [("101.00", "1")], [("101.50", "2")], 6.0)
+    assert summary(events) == [("F", "s2", D("101.50"), D("1"), D("0.0609"), "TAKER"),
+                               ("U", "s2", "FILLED", D("1"), D("0"))]
+
+
+def test_a_stop_already_reached_fires_on_arrival() -> None:
+    v = venue()  # mid 100.25
+    events = v.place(stop("s4", "BUY", "1", "100.00", "100.50", "UP"), 5.0)
+    assert [e.status for e in updates(events)] == ["OPEN", "FILLED"]
+
+
+def test_a_stop_needs_a_price_a_limit_and_a_direction() -> None:
+    v = venue()
+    [u] = v.place(PlaceOrder("s5", SPOT, "SELL", "stop_limit", D("1"), D("98"), stop_price=D("99")), 5.0)
+    assert (u.status, u.reason) == ("REJECTED", "INVALID_ORDER")
+
+
+def test_a_cancel_that_overtakes_its_order_kills_it_on_arrival() -> None:
+    v = venue()
+    assert v.cancel("late", 5.0) == []
+    [u] = v.place(limit("late", "BUY", "1", "100.50"), 5.1)
+    assert (u.status, u.reason, u.filled_size) == ("CANCELLED", "CANCELLED_BEFORE_ARRIVAL", D("0"))
+    assert v.fills() == ()
