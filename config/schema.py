@@ -74,7 +74,7 @@ class ExchangeConfig(_Section):
 
 
 class StreamingConfig(_Section):
-    channels: tuple[Channel, ...] = ("level2", "market_trades", "ticker")
+    channels: tuple[Channel, ...] = ("level2", "market_trades", "ticker", "status")
     reconnect_base_s: Seconds = 0.5
     reconnect_factor: Factor = 2.0
     reconnect_cap_s: Seconds = 30.0
@@ -88,9 +88,17 @@ class StreamingConfig(_Section):
     watchdog_interval_s: Seconds = 0.5
     rest_fallback: bool = True  # refresh books from the public product_book while unhealthy
     rest_interval_s: Seconds = 1.0  # per product; keep products / interval under 10 req/s
+    # The private stream (user, futures_balance_summary; runs only with credentials). "" derives it
+    # at run time: the built-in exchange's user endpoint in paper, the feed URL for another feed.
+    user_url: str = ""
+    # Failed connections in a row to the endpoint in use before the private stream tries the other
+    # one (the user-data endpoint and the market-data endpoint, its failover).
+    user_failover_after: Annotated[int, msgspec.Meta(ge=1)] = 3
 
     def __post_init__(self) -> None:
         _require_unique("channels", self.channels)
+        if self.user_url and not self.user_url.startswith(("ws://", "wss://")):
+            raise ValueError(f"user_url: must be a ws:// or wss:// URL (or empty), got {self.user_url!r}")
         if self.reconnect_cap_s < self.reconnect_base_s:
             raise ValueError(
                 f"reconnect_cap_s: must be >= reconnect_base_s ({self.reconnect_base_s}),"

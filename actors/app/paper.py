@@ -2,8 +2,9 @@
 
 Owns the session's lifetime: start the exchange on 127.0.0.1 (with its chaos plan), or take
 market data from another Advanced Trade endpoint; read the product rules from the venue; start
-the tree streaming over a real socket; trade on the in-process paper venue until the duration ends
-or Ctrl-C; collect the report; stop everything. Must never leave a thread or a socket behind.
+the tree streaming over a real socket (and, with credentials, the private stream over the user-data
+endpoint); trade on the in-process paper venue until the duration ends or Ctrl-C; collect the
+report; stop everything. Must never leave a thread or a socket behind.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from loguru import logger
 
 from actors.app.report import collect
 from actors.app.tree import Tree, products_of
+from actors.exchange.account import PaperAccount
 from actors.exchange.server import ExchangeServer
 from actors.orchestrator.messages import HALTED
 from actors.products import ProductSpec
@@ -42,6 +44,7 @@ def run_dir_for(profile: Profile, mode: str) -> Path:
 
 
 COINBASE_MARKET_DATA = "wss://advanced-trade-ws.coinbase.com"
+COINBASE_USER_DATA = "wss://advanced-trade-ws-user.coinbase.com"
 
 
 def feed_url_for(feed: str | None) -> str | None:
@@ -49,6 +52,17 @@ def feed_url_for(feed: str | None) -> str | None:
     if feed is None:
         return None
     return COINBASE_MARKET_DATA if feed == "coinbase" else feed
+
+
+def user_url_for(profile: Profile, feed: str | None, exchange: ExchangeServer | None) -> str | None:
+    """The private stream's endpoint: the built-in exchange's user endpoint when it serves the
+    market data; else `streaming.user_url`, or Coinbase's user-data host for `--feed coinbase`, or
+    the feed URL itself (a market-data host serves the private channels too)."""
+    if exchange is not None:
+        return exchange.user_url
+    if profile.streaming.user_url:
+        return profile.streaming.user_url
+    return COINBASE_USER_DATA if feed == "coinbase" else feed_url_for(feed)
 
 
 def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None,
@@ -61,7 +75,8 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
     exchange = None
     if feed_url is None:
         exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
-                                  products=products_of(profile), chaos=list(chaos))
+                                  products=products_of(profile), chaos=list(chaos),
+                                  account=PaperAccount(cfm_usd_balance=profile.portfolio.starting_cash))
     scheduler = Scheduler(WallClock())
     tree = None
     try:
@@ -71,9 +86,11 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         scheduler.start()
         services = Services(scheduler.clock, scheduler, faults=FaultPlan(faults))
         run_dir = run_dir_for(profile, "paper")
-        logger.info("paper session: feed {} data {}", feed_url, run_dir)
+        user_url = user_url_for(profile, feed, exchange) if credentials is not None else None
+        logger.info("paper session: feed {} data {} private stream {}", feed_url, run_dir,
+                    user_url or "off (no credentials)")
         started = time.monotonic()
-        tree = Tree(profile, services, run_dir, feed_url, credentials, venue_products(profile, feed_url))
+        tree = Tree(profile, services, run_dir, feed_url, credentials, venue_products(profile, feed_url), user_url)
         stop.wait(profile.run.duration_s)
         if stop.is_set():
             logger.warning("interrupted: stopping cleanly")

@@ -13,7 +13,7 @@ import platform
 from decimal import Decimal
 from typing import Any
 
-from actors.app.tree import Tree
+from actors.app.tree import USER_STREAM, Tree
 from actors.venue.messages import Fill
 
 
@@ -42,6 +42,27 @@ def _text(value: Any) -> Any:
 
 def machine() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def user_feed(tree: Tree) -> dict[str, Any]:
+    """The private stream's section: {"enabled": False} when it does not run (no credentials)."""
+    if USER_STREAM not in tree.names():
+        return {"enabled": False}
+    metrics = tree.services.metrics
+    feed = tree.ask(USER_STREAM, "report", default={}) or {}
+    return {
+        "enabled": True,
+        "url_in_use": feed.get("url_in_use"),
+        "frames": feed.get("frames", 0),
+        "per_channel": feed.get("per_channel", {}),
+        "connects": metrics.value("feed.user_connects"),
+        "reconnects": metrics.value("feed.user_reconnects"),
+        "failovers": metrics.value("feed.user_failovers"),
+        "stalls": metrics.value("feed.user_stalls"),
+        "error_frames": feed.get("error_frames", 0),
+        "last_error": feed.get("last_error"),
+        "last_balance_summary_at": feed.get("last_balance_summary_at"),
+    }
 
 
 def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -86,6 +107,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "stalls": metrics.value("feed.stalls"), "resyncs": metrics.value("feed.resyncs"),
             "rest_fallbacks": metrics.value("feed.rest_fallbacks"),
         },
+        "user_feed": user_feed(tree),
         "products": products,
         "trading": {
             "state": status.get("trading_state"),
@@ -131,6 +153,7 @@ def render(report: dict[str, Any]) -> str:
         f"  feed      frames {f['frames']}  gaps {f['gaps']}  reconnects {f['reconnects']}  malformed "
         f"{f['malformed']}  error frames {f['error_frames']}  unknown {f['unknown']}  stalls {f['stalls']}"
         f"  resyncs {f['resyncs']}  rest fallbacks {f['rest_fallbacks']}",
+        _render_user_feed(report.get("user_feed")),
         f"  trading   intents {t['intents']}  orders {t['orders']}  fills {t['fills']}  rejects {t['rejects']}"
         f"  open {t['open_orders']}"
         + (f"  fills after last restart {t['fills_after_last_restart']}" if t["fills_after_last_restart"] is not None
@@ -155,3 +178,11 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"  latency   tick-to-order n={lat['n']} p50={lat['p50']:.0f}us p99={lat['p99']:.0f}us")
     lines.append(f"  fingerprint {report['fingerprint']}")
     return "\n".join(lines)
+
+
+def _render_user_feed(user: dict[str, Any] | None) -> str:
+    if not user or not user.get("enabled"):
+        return "  user feed off (no credentials)"
+    channels = "  ".join(f"{name} {n}" for name, n in sorted(user["per_channel"].items())) or "no frames"
+    return (f"  user feed {channels}  connects {user['connects']}  failovers {user['failovers']}"
+            f"  error frames {user['error_frames']}  via {user['url_in_use']}")

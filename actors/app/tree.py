@@ -1,8 +1,9 @@
 """Wiring: the child specs of the actor tree for a profile, and a handle on a running tree.
 
-Owns the start order (dependency order) and the one place where config sections become actor
-arguments. Must never contain trading logic; the handle is for the main thread and tests only
-(every ask it makes has a timeout).
+Owns the start order (dependency order), the one place where config sections become actor
+arguments, and whether the private stream (`user_stream`) runs: only with credentials and a
+socket. Must never contain trading logic; the handle is for the main thread and tests only (every
+ask it makes has a timeout).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from runtime.supervisor import ChildSpec, SupervisorConfig
 # The actors a --fault may target (the venue stands in for the exchange and is not one of them).
 FAULT_TARGETS = ("streaming", "market_data", "liquidity", "strategy", "execution", "portfolio", "journal", "backup")
 
+USER_STREAM = "user_stream"
+PRIVATE_CHANNELS = ("user", "futures_balance_summary")  # heartbeats are always added
+
 
 def products_of(profile: Profile) -> dict[str, ProductSpec]:
     return {pid: CATALOG[pid] for pid in profile.strategy.products}
@@ -47,10 +51,12 @@ def supervisor_config(profile: Profile) -> SupervisorConfig:
 
 
 def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentials: Any = None,
-                products: dict[str, ProductSpec] | None = None) -> list[ChildSpec]:
+                products: dict[str, ProductSpec] | None = None, user_url: str | None = None) -> list[ChildSpec]:
     """Children in dependency order: each starts after everything it sends to. `feed_url` None:
     frames come from a replay driver, not a socket. `products`: rules read from the venue
-    (default: the static catalog)."""
+    (default: the static catalog). With credentials and a feed, the private stream runs last (it
+    sends to nobody yet) against `user_url` (default: `streaming.user_url`, else the feed URL),
+    failing over to the market-data `feed_url`."""
     products = products or products_of(profile)
     db_path = str(run_dir / profile.journal.file)
     timeout = profile.supervisor.shutdown_timeout_s
@@ -73,6 +79,13 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
         ("backup", BackupActor, {"db_path": db_path, "dest_dir": str(run_dir / profile.backup.dir),
                                  "interval_s": profile.backup.interval_s, "keep": profile.backup.keep}),
     ]
+    if credentials is not None and feed_url is not None:
+        specs.append((USER_STREAM, StreamingActor, {
+            "products": tuple(products), "config": profile.streaming,
+            "url": user_url or profile.streaming.user_url or feed_url, "rest_url": None,
+            "seed": profile.run.seed, "book_consumers": (), "credentials": credentials,
+            "channels": PRIVATE_CHANNELS, "failover_url": feed_url,
+            "failover_after": profile.streaming.user_failover_after, "metric_prefix": "feed.user_"}))
     return [ChildSpec(name, cls, kwargs, shutdown_timeout_s=timeout) for name, cls, kwargs in specs]
 
 
@@ -80,11 +93,12 @@ class Tree:
     """A running actor tree under the orchestrator."""
 
     def __init__(self, profile: Profile, services: Services, run_dir: Path, feed_url: str | None,
-                 credentials: Any = None, products: dict[str, ProductSpec] | None = None) -> None:
+                 credentials: Any = None, products: dict[str, ProductSpec] | None = None,
+                 user_url: str | None = None) -> None:
         self.profile = profile
         self.services = services
         self.run_dir = run_dir
-        self.specs = child_specs(profile, run_dir, feed_url, credentials, products)
+        self.specs = child_specs(profile, run_dir, feed_url, credentials, products, user_url)
         self.orchestrator = Orchestrator.start(self.specs, supervisor_config(profile), services)
 
     def names(self) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Iterable, Mapping, Sequence
 
 import msgspec
 
+from actors.exchange.account import PaperAccount
 from actors.exchange.market import LevelChange, MarketTrade, TickerStats
 from actors.products import ProductSpec
 
@@ -218,10 +219,19 @@ def candles(ts: float, kind: str, spec: ProductSpec, rows: Iterable[Candle]) -> 
     return _pending(CANDLES, ts, [{"type": kind, "candles": events}])
 
 
-def status(ts: float, kind: str, specs: Iterable[ProductSpec]) -> PendingFrame:
-    """The listed products and their increments; every product is online."""
-    products = [
-        {
+ONLINE = "online"
+
+
+def status(
+    ts: float, kind: str, specs: Iterable[ProductSpec], statuses: Mapping[str, tuple[str, str]] | None = None
+) -> PendingFrame:
+    """The listed products and their increments. `statuses` maps a product id to its (status,
+    status_message); a product it does not name is online."""
+    statuses = statuses or {}
+    products = []
+    for spec in specs:
+        state, message = statuses.get(spec.product_id, (ONLINE, ""))
+        products.append({
             "product_type": spec.product_type,
             "id": spec.product_id,
             "base_currency": spec.base_currency,
@@ -229,12 +239,10 @@ def status(ts: float, kind: str, specs: Iterable[ProductSpec]) -> PendingFrame:
             "base_increment": decimal_text(spec.base_increment),
             "quote_increment": decimal_text(spec.quote_increment),
             "display_name": spec.display_name or spec.product_id,
-            "status": "online",
-            "status_message": "",
+            "status": state,
+            "status_message": message,
             "min_market_funds": decimal_text(spec.quote_min_size),
-        }
-        for spec in specs
-    ]
+        })
     return _pending(STATUS, ts, [{"type": kind, "products": products}])
 
 
@@ -252,3 +260,75 @@ def malformed() -> str:
     """Text that is not JSON (a frame cut short), as a broken proxy or a bug would send."""
     return '{"channel":"l2_data","client_id":"","timestamp":"2026-11-23T21:40:01.1'
 
+
+
+# --------------------------------------------------------------------- private channels
+
+USER = "user"
+FUTURES_BALANCE_SUMMARY = "futures_balance_summary"
+
+_CENTS = Decimal("0.01")
+# Coinbase does not document the buffer percentage with no margin in use (it is a ratio over a zero
+# liquidation threshold). A large number, never "0": nothing at risk must not read as "at the line".
+NO_MARGIN_BUFFER_PERCENTAGE = "1000"
+
+
+def usd_text(value: Decimal) -> str:
+    """A USD amount to the cent: '100000.00'."""
+    return format(value.quantize(_CENTS), "f")
+
+
+def user(
+    ts: float,
+    kind: str,
+    orders: Iterable[Mapping[str, str]] = (),
+    perpetual_futures_positions: Iterable[Mapping[str, str]] = (),
+    expiring_futures_positions: Iterable[Mapping[str, str]] = (),
+) -> PendingFrame:
+    """`kind` is SNAPSHOT (open orders and positions, on subscribe) or UPDATE (orders that changed).
+    Orders and positions come already in their wire shape (COINBASE.md, all strings)."""
+    event = {
+        "type": kind,
+        "orders": [dict(o) for o in orders],
+        "positions": {
+            "perpetual_futures_positions": [dict(p) for p in perpetual_futures_positions],
+            "expiring_futures_positions": [dict(p) for p in expiring_futures_positions],
+        },
+    }
+    return _pending(USER, ts, [event])
+
+
+def futures_balance_summary(ts: float, kind: str, account: PaperAccount) -> PendingFrame:
+    """The account's `fcm_balance_summary`, every field a string. With no orders or positions
+    nothing is held, no margin is used and the whole futures balance is buying power."""
+    cash = usd_text(account.cfm_usd_balance)
+    zero = usd_text(Decimal(0))
+
+    def window(window_type: str) -> dict[str, str]:
+        return {
+            "margin_window_type": window_type,
+            "margin_level": "MARGIN_LEVEL_TYPE_BASE",
+            "initial_margin": zero,
+            "maintenance_margin": zero,
+            "liquidation_buffer_percentage": NO_MARGIN_BUFFER_PERCENTAGE,
+            "total_hold": zero,
+            "futures_buying_power": cash,
+        }
+
+    summary = {
+        "futures_buying_power": cash,
+        "total_usd_balance": usd_text(account.total_usd_balance),
+        "cbi_usd_balance": usd_text(account.cbi_usd_balance),
+        "cfm_usd_balance": cash,
+        "total_open_orders_hold_amount": zero,
+        "unrealized_pnl": zero,
+        "daily_realized_pnl": zero,
+        "initial_margin": zero,
+        "available_margin": cash,
+        "liquidation_threshold": zero,
+        "liquidation_buffer_amount": cash,
+        "liquidation_buffer_percentage": NO_MARGIN_BUFFER_PERCENTAGE,
+        "intraday_margin_window_measure": window("FCM_MARGIN_WINDOW_TYPE_INTRADAY"),
+        "overnight_margin_window_measure": window("FCM_MARGIN_WINDOW_TYPE_OVERNIGHT"),
+    }
+    return _pending(FUTURES_BALANCE_SUMMARY, ts, [{"type": kind, "fcm_balance_summary": summary}])

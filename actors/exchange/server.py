@@ -1,11 +1,13 @@
-"""The built-in exchange's Advanced Trade server: market-data WebSocket and public REST on one port.
+"""The built-in exchange's Advanced Trade server: market-data and user-data WebSockets and public REST
+on one port.
 
 Owns the listening socket, the per-connection sessions (subscriptions, outgoing queue, sequence
 numbers, heartbeat counters), the thread that steps the `SyntheticMarket`, and the application of
 chaos (see `chaos.py`) to the feed. Speaks the protocol of COINBASE.md: one channel per
 subscribe/unsubscribe, a `subscriptions` ack after each, level2 as a snapshot then updates on
 channel `l2_data`, heartbeats every second, `ticker`, `ticker_batch` (every 5 s), `market_trades`,
-`candles` (5-minute buckets, the current one every second), `status` (on subscribe), per-connection
+`candles` (5-minute buckets, the current one every second), `status` (a snapshot on subscribe, an
+update when `set_product_status` changes a product), per-connection
 `sequence_num` from 0, error frames (never a disconnect) for bad requests, and a close for a
 connection that does not subscribe within the deadline. A plain HTTP GET (not a WebSocket upgrade)
 is answered by the public REST endpoints of `rest.py`, through websockets' `process_request` hook.
@@ -24,8 +26,16 @@ obeys, a stall withholds a connection's frames and releases them in order afterw
 shuts the TCP socket down without a close frame, and the windows (refuse, ignore_subscribe,
 no_heartbeat, slow_snapshot) are server-wide deadlines.
 
-Must never place orders for anyone or serve the `user` / `futures_balance_summary` channels (not
-implemented yet: error frame).
+Two WebSocket endpoints, told apart by the request path as Coinbase tells them apart by host:
+market data at `/` (`url`) serves every channel, the private ones included (it is the user-data
+endpoint's failover); user data at `/user` (`user_url`) serves only `heartbeats`, `user` and
+`futures_balance_summary`. A private subscribe needs a well-formed, unexpired ES256 JWT (`auth.py`;
+signatures are not verified yet) or it gets `authentication failure`. `user` answers a snapshot of
+the paper account's orders and positions (none yet: the exchange takes no private orders), and
+`futures_balance_summary` a snapshot of its balances, re-sent as an update every few seconds.
+Chaos applies to both endpoints' connections alike.
+
+Must never place orders for anyone (orders over REST come with the next issue).
 """
 
 from __future__ import annotations
@@ -51,6 +61,8 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from actors.exchange import frames, rest
+from actors.exchange.account import PaperAccount
+from actors.exchange.auth import AUTH_FAILURE, well_formed_jwt
 from actors.exchange.chaos import (
     DISCONNECT,
     DUPLICATE,
@@ -78,8 +90,12 @@ MARKET_TRADES = "market_trades"
 CANDLES = "candles"
 STATUS = "status"
 PRODUCT_CHANNELS = (LEVEL2, TICKER, TICKER_BATCH, MARKET_TRADES, CANDLES, STATUS)
-CHANNELS = (HEARTBEATS, *PRODUCT_CHANNELS)
-NOT_YET_SERVED = ("user", "futures_balance_summary")
+USER = "user"
+FUTURES_BALANCE_SUMMARY = "futures_balance_summary"
+PRIVATE_CHANNELS = (USER, FUTURES_BALANCE_SUMMARY)  # a subscribe needs a JWT
+CHANNELS = (HEARTBEATS, *PRODUCT_CHANNELS, *PRIVATE_CHANNELS)
+USER_PATH = "/user"  # the user-data endpoint; any other path is the market-data endpoint
+USER_ENDPOINT_CHANNELS = (HEARTBEATS, *PRIVATE_CHANNELS)
 
 CANDLE_SECONDS = 300
 CANDLE_HISTORY = 12  # closed buckets kept for a candles snapshot (one hour)
@@ -106,9 +122,10 @@ def _clock_function(clock: Any) -> Callable[[], float]:
 class _Session:
     """One client connection. Fields are guarded by the server lock, except `outbox` (a queue)."""
 
-    def __init__(self, number: int, ws: ServerConnection) -> None:
+    def __init__(self, number: int, ws: ServerConnection, user_endpoint: bool = False) -> None:
         self.number = number
         self.ws = ws
+        self.user_endpoint = user_endpoint  # connected to USER_PATH: private channels only
         self.outbox: queue.Queue[object] = queue.Queue()
         self.subscriptions: dict[str, list[str]] = {}
         self.has_subscribed = False
@@ -186,6 +203,8 @@ class ExchangeServer:
         ticker_batch_interval_s: float = 5.0,
         candle_interval_s: float = 1.0,
         public_rate_per_s: float = rest.PUBLIC_RATE_PER_S,
+        account: PaperAccount | None = None,
+        balance_interval_s: float = 5.0,
     ) -> None:
         self._host = host
         self._port = port
@@ -195,6 +214,8 @@ class ExchangeServer:
         self._max_queued_frames = max_queued_frames
         self._ticker_batch_interval_s = ticker_batch_interval_s
         self._candle_interval_s = candle_interval_s
+        self._account = account if account is not None else PaperAccount()
+        self._balance_interval_s = balance_interval_s
         self._products = dict(products)
         self._clock = _clock_function(clock)
         self._market = SyntheticMarket(self._products, seed=seed, start_ts=self._clock())
@@ -209,8 +230,9 @@ class ExchangeServer:
         }
         self._numbers = itertools.count(1)
         self._started_at = time.monotonic()
-        self._next_ticker_batch = self._next_candles = 0.0  # monotonic, set by start()
+        self._next_ticker_batch = self._next_candles = self._next_balance = 0.0  # monotonic, set by start()
         self._rate_limiter = rest.PublicRateLimiter(public_rate_per_s)
+        self._product_status: dict[str, tuple[str, str]] = {}  # (status, message); absent: online
 
         self._chaos_specs = tuple(chaos)
         self._chaos: ChaosPlan | None = None  # created by start(): its times count from then
@@ -250,6 +272,7 @@ class ExchangeServer:
             self._chaos = ChaosPlan(self._chaos_specs, self._clock())
             self._next_ticker_batch = self._started_at + self._ticker_batch_interval_s
             self._next_candles = self._started_at + self._candle_interval_s
+            self._next_balance = self._started_at + self._balance_interval_s
         self._accept_thread = threading.Thread(
             target=self._ws_server.serve_forever, name="exchange-ws-accept", daemon=True
         )
@@ -287,6 +310,15 @@ class ExchangeServer:
     @property
     def url(self) -> str:
         return f"ws://{self._host}:{self._port}"
+
+    @property
+    def user_url(self) -> str:
+        """The user-data endpoint: heartbeats, user and futures_balance_summary only."""
+        return f"ws://{self._host}:{self._port}{USER_PATH}"
+
+    @property
+    def account(self) -> PaperAccount:
+        return self._account
 
     @property
     def rest_url(self) -> str:
@@ -399,8 +431,16 @@ class ExchangeServer:
                 self._enqueue(session, frames.heartbeat(self._clock(), session.heartbeat_counter, uptime))
 
     def _send_periodic(self, now: float) -> None:
-        """ticker_batch every few seconds, the current candle every second (lock held)."""
+        """ticker_batch and the balance summary every few seconds, the current candle every second
+        (lock held)."""
         ts = self._clock()
+        if now >= self._next_balance:
+            self._next_balance = max(self._next_balance + self._balance_interval_s, now)
+            subscribers = [s for s in self._sessions.values() if FUTURES_BALANCE_SUMMARY in s.subscriptions]
+            if subscribers:
+                frame = frames.futures_balance_summary(ts, frames.UPDATE, self._account)
+                for session in subscribers:
+                    self._enqueue(session, frame)
         if now >= self._next_ticker_batch:
             self._next_ticker_batch = max(self._next_ticker_batch + self._ticker_batch_interval_s, now)
             for product_id, spec in self._products.items():
@@ -534,8 +574,9 @@ class ExchangeServer:
 
     def _handle_connection(self, ws: ServerConnection) -> None:
         """Runs on websockets' handler thread: read client messages until the socket closes."""
+        path = ws.request.path.split("?", 1)[0].rstrip("/") if ws.request is not None else ""
         with self._lock:
-            session = _Session(next(self._numbers), ws)
+            session = _Session(next(self._numbers), ws, user_endpoint=path == USER_PATH)
             self._sessions[session.number] = session
         writer = threading.Thread(
             target=self._write_frames,
@@ -644,12 +685,19 @@ class ExchangeServer:
             self._reject(session, "one channel per message: send 'channel' (a string), not 'channels'")
             return
         channel = request.get("channel")
-        if channel in NOT_YET_SERVED:
-            self._reject(session, f"channel {channel!r} is not served by the built-in exchange yet")
-            return
         if channel not in CHANNELS:
             self._reject(session, f"unsupported channel {channel!r}")
             return
+        if session.user_endpoint and channel not in USER_ENDPOINT_CHANNELS:
+            self._reject(session, f"channel {channel!r} is not served on the user data endpoint: "
+                                  "use the market data endpoint")
+            return
+        if kind == "subscribe" and channel in PRIVATE_CHANNELS:
+            with self._lock:
+                now = self._clock()
+            if not well_formed_jwt(request.get("jwt"), now):
+                self._reject(session, AUTH_FAILURE)
+                return
         product_ids = request.get("product_ids") or []
         if not isinstance(product_ids, list) or not all(isinstance(p, str) for p in product_ids):
             self._reject(session, "product_ids must be a list of strings")
@@ -658,8 +706,10 @@ class ExchangeServer:
         if unknown:
             self._reject(session, f"unknown product ids {unknown}")
             return
-        if channel == HEARTBEATS:
+        if channel in (HEARTBEATS, FUTURES_BALANCE_SUMMARY):
             product_ids = []
+        elif channel == USER:
+            pass  # with product ids: those products; without: all of them
         elif channel == STATUS and kind == "subscribe" and not product_ids:
             product_ids = list(self._products)
         elif kind == "subscribe" and not product_ids:
@@ -686,7 +736,13 @@ class ExchangeServer:
         self._enqueue(session, frames.subscriptions(ts, session.subscriptions))
         if channel == STATUS:
             specs = [self._products[p] for p in product_ids]
-            self._enqueue(session, frames.status(ts, frames.SNAPSHOT, specs))
+            self._enqueue(session, frames.status(ts, frames.SNAPSHOT, specs, self._product_status))
+            return
+        if channel == USER:  # no private orders or positions yet
+            self._enqueue(session, frames.user(ts, frames.SNAPSHOT))
+            return
+        if channel == FUTURES_BALANCE_SUMMARY:
+            self._enqueue(session, frames.futures_balance_summary(ts, frames.SNAPSHOT, self._account))
             return
         for product_id in product_ids:
             spec = self._products[product_id]
@@ -721,6 +777,22 @@ class ExchangeServer:
             else:
                 del session.subscriptions[channel]
         self._enqueue(session, frames.subscriptions(self._clock(), session.subscriptions))
+
+    # ----------------------------------------------------------------- product status
+
+    def set_product_status(self, product_id: str, status: str, message: str = "") -> None:
+        """Change a product's `status` channel entry (e.g. "offline", "delisted", "online" again):
+        when it changes, the product's status subscribers get an update frame at once, and later
+        status snapshots carry it. Safe from any thread."""
+        spec = self._products.get(product_id)
+        if spec is None:
+            raise KeyError(f"unknown product id {product_id!r}")
+        with self._lock:
+            if self._product_status.get(product_id, (frames.ONLINE, "")) == (status, message):
+                return
+            self._product_status[product_id] = (status, message)
+            frame = frames.status(self._clock(), frames.UPDATE, [spec], self._product_status)
+            self._publish(STATUS, product_id, frame)
 
 
 def _abort(ws: ServerConnection) -> None:

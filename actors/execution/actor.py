@@ -1,11 +1,12 @@
 """The execution actor: order intents -> quantized orders -> pre-trade gate -> venue.
 
-Owns the open-order table (OrderBookkeeper), the latest book status per product and the trading
-state it was told. Every intent gets one deterministic client_order_id, so a repeated decision
-never becomes a second order. On HALTED it cancels every open order and refuses new ones. On
-(re)start it rebuilds its table from the venue before it sends any order (intents arriving earlier
-are refused as not_synced) and forwards the fills it missed while down. Must never size positions
-or decide direction, and never send on an invalid or stale book.
+Owns the open-order table (OrderBookkeeper), the latest book status and tradability (from the
+`status` channel, via market_data) per product and the trading state it was told. Every intent gets
+one deterministic client_order_id, so a repeated decision never becomes a second order. On HALTED
+it cancels every open order and refuses new ones. On (re)start it rebuilds its table from the venue
+before it sends any order (intents arriving earlier are refused as not_synced), forwards the fills
+it missed while down, and asks market_data again which products are tradable. Must never size
+positions or decide direction, and never send on an invalid or stale book.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from actors.execution.messages import CancelOrder, OrderPlaced, SyncRequest
 from actors.execution.orders import OrderBookkeeper, client_order_id
 from actors.execution.quantize import Refusal, quantize
 from actors.liquidity.messages import LiquiditySnapshot
-from actors.market_data.messages import BookStatus
+from actors.market_data.messages import BookStatus, ProductTradability, TradabilityRequest
 from actors.market_data.staleness import is_stale
 from actors.orchestrator.messages import ACTIVE, HALTED, Decision, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
@@ -41,6 +42,7 @@ class ExecutionActor(SupervisedActor):
         self.orders = OrderBookkeeper()
         self.state = ACTIVE
         self.books: dict[str, BookStatus] = {}
+        self.tradable: dict[str, bool] = {}  # from the status channel; absent: tradable
         self.liquidity: dict[str, LiquiditySnapshot] = {}
         self.equity = _ZERO
         self.positions: dict[str, Decimal] = {}
@@ -54,6 +56,7 @@ class ExecutionActor(SupervisedActor):
 
     def start_core(self) -> None:
         self.send("venue", SyncRequest(reply_to=self.name))
+        self.send("market_data", TradabilityRequest(reply_to=self.name))  # a restart must not forget
 
     def handle(self, message: Any) -> Any:
         kind = type(message)
@@ -61,6 +64,8 @@ class ExecutionActor(SupervisedActor):
             self.books[message.product_id] = message
         elif kind is LiquiditySnapshot:
             self.liquidity[message.product_id] = message
+        elif kind is ProductTradability:
+            self.tradable[message.product_id] = message.tradable
         elif kind is OrderIntent:
             self._on_intent(message)
         elif kind is OrderUpdate:
@@ -110,6 +115,7 @@ class ExecutionActor(SupervisedActor):
             other_gross_exposure=self._gross_exposure(excluding=intent.product_id),
             spec=spec,
             liquidity=self.liquidity.get(intent.product_id),
+            tradable=self.tradable.get(intent.product_id, True),
         )
         reason = self.gate.check(quantized, context)
         if reason is not None:

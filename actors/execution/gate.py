@@ -1,13 +1,15 @@
 """The pre-trade gate: the last pure check between a quantized order and the venue.
 
-Owns the ordered risk checks and their reason codes: trading state, book health, the impact
+Owns the ordered risk checks and their reason codes: trading state, product status (no new risk
+on a product the `status` channel does not call online), book health, the impact
 guard (estimated market impact of the order from the product's liquidity snapshot), the
 per-product position limit and the account leverage limit. A pure function of the order and a context the
 execution actor assembles from the latest book status and portfolio report. Must never mutate
 anything, read the clock, or resize an order (it passes or refuses; sizing is the strategy's job).
 
-Orders that only reduce an existing position (same side of zero, smaller) always pass the limit
-checks, so a position above its limit after a price move can still be brought down.
+Orders that only reduce an existing position (same side of zero, smaller) always pass the product
+status and limit checks, so a position above its limit after a price move, or on a product that
+went offline, can still be brought down.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ REFUSE_MAX_POSITION = "max_position"
 REFUSE_MAX_LEVERAGE = "max_leverage"
 REFUSE_IMPACT = "impact"
 REFUSE_NO_LIQUIDITY = "no_liquidity_data"
+REFUSE_PRODUCT_STATUS = "product_status"
 
 
 class GateContext(msgspec.Struct, frozen=True):
@@ -44,6 +47,7 @@ class GateContext(msgspec.Struct, frozen=True):
     other_gross_exposure: Decimal  # sum of |notional| over every other product, quote
     spec: ProductSpec
     liquidity: LiquiditySnapshot | None = None  # latest metrics of the product's book and tape
+    tradable: bool = True  # False while the product's status is not "online"
 
 
 def projected_position(order: QuantizedOrder, position: Decimal) -> Decimal:
@@ -81,6 +85,8 @@ class PreTradeGate:
             return REFUSE_HALTED
         if ctx.state == REDUCING and risky:
             return REFUSE_REDUCING
+        if risky and not ctx.tradable:
+            return REFUSE_PRODUCT_STATUS
         mark = ctx.mark
         if not ctx.book_valid or ctx.book_stale or mark is None or not mark > 0:
             return REFUSE_STALE_BOOK

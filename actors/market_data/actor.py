@@ -1,20 +1,24 @@
 """The market_data actor: the one owner of every L2 book, mark and bar.
 
 Owns the MarketDataCore. Publishes BookStatus (after every applied change) to execution and
-portfolio, closed Bars to strategy, and conflated BookViews to liquidity on a timer so metrics
-never slow ingest. Must never send an order or trust an update that arrived before its snapshot.
+portfolio, ProductTradability (after every `status` channel entry, and to whoever asks with a
+TradabilityRequest) to execution, closed Bars to strategy, and conflated BookViews to liquidity on
+a timer so metrics never slow ingest. Must never send an order or trust an update that arrived
+before its snapshot.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from loguru import logger
+
 from actors.market_data.core import MarketDataCore
 from actors.market_data.digest import book_digest
-from actors.market_data.messages import Bar, BookStatus
+from actors.market_data.messages import Bar, BookStatus, TradabilityRequest
 from actors.orchestrator.messages import BooksHealth, ResyncRequest
 from actors.products import ProductSpec
-from actors.streaming.messages import L2Update, StreamGap, TradePrint
+from actors.streaming.messages import L2Update, ProductStatus, StreamGap, TradePrint
 from runtime.actor import SupervisedActor
 
 
@@ -53,12 +57,29 @@ class MarketDataActor(SupervisedActor):
         elif kind is StreamGap:
             self.gaps.inc()
             self._publish(self.core.on_gap(message))
+        elif kind is ProductStatus:
+            self._on_status(message)
+        elif kind is TradabilityRequest:
+            for tradability in self.core.tradabilities():
+                self.send(message.reply_to, tradability)
         elif message == "report":
             return {pid: self._product_report(pid) for pid in self.products}
         elif isinstance(message, tuple) and message[0] == "book":
             book = self.core.book(message[1])
             return book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels)
         return None
+
+    def _on_status(self, status: ProductStatus) -> None:
+        was_tradable = self.core.is_tradable(status.product_id)
+        tradability, warning = self.core.on_status(status)
+        if warning is not None:
+            logger.warning(warning)
+        if tradability is None:
+            return
+        if tradability.tradable != was_tradable:
+            logger.warning("{} is {}tradable: status {!r} {}", status.product_id,
+                           "" if tradability.tradable else "not ", status.status, status.status_message)
+        self.send("execution", tradability)
 
     def _track_validity(self, status: BookStatus) -> None:
         """Tell the orchestrator when 'every book is valid' changes (it gates feed recovery)."""

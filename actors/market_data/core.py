@@ -1,7 +1,8 @@
 """The pure core of the market data actor: one L2 book and one bar builder per product.
 
 Owns: the books (applying level2 messages, invalidating on gaps and corruption), the bars, the
-mark (mid while the book is valid), staleness, and per-product counters.
+mark (mid while the book is valid), staleness, each product's latest `status` channel entry and
+whether that makes it tradable, and per-product counters.
 Must never: do I/O, read a clock (`now` and message timestamps are the time), use floats for
 money, or raise on bad venue data (a bad level invalidates the book until its next snapshot).
 """
@@ -13,14 +14,34 @@ from typing import Union
 
 from actors.market_data.bars import BarBuilder
 from actors.market_data.book import BookCorrupt, L2Book
-from actors.market_data.messages import Bar, BookStatus, BookView
+from actors.market_data.messages import Bar, BookStatus, BookView, ProductTradability
 from actors.market_data.staleness import stale
 from actors.products import ProductSpec
-from actors.streaming.messages import L2Update, StreamGap, TradePrint
+from actors.streaming.messages import L2Update, ProductStatus, StreamGap, TradePrint
 
 Out = Union[BookStatus, Bar]
 
 _ONE = Decimal(1)
+
+ONLINE = "online"
+
+
+def status_is_tradable(status: str) -> bool:
+    """Only an "online" product takes new risk; "offline", "internal", "delisted", an empty
+    status and any value Coinbase adds later do not."""
+    return status.strip().lower() == ONLINE
+
+
+class _Status:
+    """A product's latest `status` channel entry and the increment mismatches seen."""
+
+    __slots__ = ("status", "status_message", "ts", "increment_mismatches")
+
+    def __init__(self) -> None:
+        self.status = ""
+        self.status_message = ""
+        self.ts = 0.0
+        self.increment_mismatches = 0  # status entries whose increments differ from the ProductSpec
 
 
 class _Product:
@@ -57,6 +78,7 @@ class MarketDataCore:
         self.view_band = view_band
         self._products = {pid: _Product(spec, bar_interval_s) for pid, spec in products.items()}
         self.unknown_products = 0
+        self._statuses: dict[str, _Status] = {}  # only products a status entry named
 
     # ------------------------------------------------------------ inputs
 
@@ -128,6 +150,35 @@ class MarketDataCore:
             out.append(self._status(p, 0))
         return out
 
+    def on_status(self, msg: ProductStatus) -> tuple[ProductTradability | None, str | None]:
+        """Record a product's status entry: (its tradability to publish, a warning to log the first
+        time its increments differ from the ProductSpec, else None).
+
+        Differing increments are counted, never applied: orders keep the rules they started with
+        rather than being re-quantized mid-run.
+        """
+        p = self._products.get(msg.product_id)
+        if p is None:
+            self.unknown_products += 1
+            return None, None
+        st = self._statuses.get(msg.product_id)
+        if st is None:
+            st = self._statuses[msg.product_id] = _Status()
+        st.status = msg.status
+        st.status_message = msg.status_message
+        st.ts = msg.ts
+        warning = None
+        differences = _increment_differences(p.spec, msg)
+        if differences:
+            st.increment_mismatches += 1
+            if st.increment_mismatches == 1:
+                warning = f"{msg.product_id}: status increments differ from the product rules in use " \
+                          f"({'; '.join(differences)}); keeping the product rules"
+        return self._tradability(msg.product_id, st), warning
+
+    def _tradability(self, product_id: str, st: _Status) -> ProductTradability:
+        return ProductTradability(product_id, status_is_tradable(st.status), st.status, st.status_message, st.ts)
+
     def _status(self, p: _Product, recv_ns: int) -> BookStatus:
         book = p.book
         if not book.valid:
@@ -151,11 +202,21 @@ class MarketDataCore:
         p = self._products.get(product_id)
         return p is None or stale(p.book.valid, p.updated_at, now, self.stale_after_s)
 
+    def is_tradable(self, product_id: str) -> bool:
+        """False once a status entry said anything but "online"; True before any status entry."""
+        st = self._statuses.get(product_id)
+        return st is None or status_is_tradable(st.status)
+
+    def tradabilities(self) -> list[ProductTradability]:
+        """The tradability of every product a status entry has named."""
+        return [self._tradability(pid, st) for pid, st in self._statuses.items()]
+
     def book(self, product_id: str) -> L2Book:
         return self._products[product_id].book
 
     def report(self, product_id: str) -> dict[str, object]:
         p = self._products[product_id]
+        st = self._statuses.get(product_id)
         book = p.book
         bid = book.best_bid
         ask = book.best_ask
@@ -174,4 +235,22 @@ class MarketDataCore:
             "bad_trades": p.bad_trades,
             "updated_at": p.updated_at,
             "last_trade_at": p.last_trade_at,
+            "status": st.status if st is not None else None,
+            "status_increment_mismatches": st.increment_mismatches if st is not None else 0,
         }
+
+
+def _increment_differences(spec: ProductSpec, msg: ProductStatus) -> list[str]:
+    """Each increment the status entry states that differs numerically from `spec`'s."""
+    out = []
+    for name, wire, ours in (("base_increment", msg.base_increment, spec.base_increment),
+                             ("quote_increment", msg.quote_increment, spec.quote_increment)):
+        if not wire:
+            continue  # not stated
+        try:
+            same = Decimal(wire) == ours
+        except InvalidOperation:  # unreadable (or a signalling NaN)
+            same = False
+        if not same:
+            out.append(f"{name} {wire!r}, ours {ours}")
+    return out

@@ -1,4 +1,4 @@
-"""Messages market_data publishes: book status, liquidity views and bars."""
+"""Messages market_data publishes: book status, product tradability, liquidity views and bars."""
 
 from __future__ import annotations
 
@@ -42,3 +42,22 @@ class Bar(msgspec.Struct, frozen=True, tag=True):
     volume: Decimal
     trades: int
     origin_ns: int
+
+
+class ProductTradability(msgspec.Struct, frozen=True, tag=True):
+    """Whether new risk may be taken on a product, from its latest `status` channel entry.
+
+    Published on every status entry (they are rare), and on request to a restarted consumer.
+    """
+
+    product_id: str
+    tradable: bool  # status is "online"
+    status: str
+    status_message: str
+    ts: float  # timestamp of the status frame
+
+
+class TradabilityRequest(msgspec.Struct, frozen=True, tag=True):
+    """Ask market_data to send every known ProductTradability to `reply_to` (no blocking ask)."""
+
+    reply_to: str

@@ -8,6 +8,13 @@ actor's mailbox and goes through the pure StreamingCore; books and trades go on 
 and, in paper mode, to the venue. It never gives up: after `reduce_after_attempts` failed
 reconnects in a row it tells the orchestrator (trading goes REDUCING) and keeps retrying at the
 cap. Must never parse prices, keep a book, or block its handler on the socket.
+
+The same class runs the private stream (`user`, `futures_balance_summary`): other channels, no
+level2, so no books, no REST fallback and no FeedHealth (a private stream failing says nothing
+about market data, and must not move trading to REDUCING). With a `failover_url` it alternates
+endpoints: after `failover_after` failed connections in a row to the one in use, the next attempts
+go to the other, and a stable connection to the failover that is lost sends the next attempt back
+to the primary. Private frames are counted per channel, not forwarded yet.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ import websocket
 from loguru import logger
 
 from actors.orchestrator.messages import FeedHealth, ResyncRequest
+from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame
 from actors.streaming.core import StreamingCore
-from actors.streaming.messages import L2Update, RawFrame, Reconnect, SocketClosed, SocketOpened, StreamGap, TradePrint
+from actors.streaming.messages import (L2Update, ProductStatus, RawFrame, Reconnect, SocketClosed, SocketOpened,
+                                       StreamGap, TradePrint)
 from actors.streaming.rest_books import RestBook, RestBookPoller
 from runtime.actor import SupervisedActor
 from runtime.backoff import Backoff
@@ -33,21 +42,36 @@ class WatchdogTick:
     """Timer message: check the socket's message and heartbeat ages."""
 
 
+FUTURES_BALANCE_SUMMARY = CHANNEL_OF[FuturesBalanceSummaryFrame]
+
+
 class StreamingActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, products: tuple[str, ...], config: Any,
                  url: str | None, rest_url: str | None, seed: int,
-                 book_consumers: tuple[str, ...] = ("market_data",), credentials: Any = None) -> None:
+                 book_consumers: tuple[str, ...] = ("market_data",), credentials: Any = None,
+                 channels: tuple[str, ...] | None = None, failover_url: str | None = None,
+                 failover_after: int = 3, metric_prefix: str = "feed.") -> None:
+        """`channels`: subscribe names (default: config.channels). `failover_url`: the endpoint to
+        alternate with `url` after `failover_after` failures in a row. `metric_prefix` names this
+        instance's counters (`feed.reconnects`, or e.g. `feed.user_reconnects`)."""
         super().__init__(name, epoch, services)
         self.products = products
         self.config = config
-        self.url = url  # None: frames come from a replay driver
+        self.url = url  # in use; None: frames come from a replay driver
+        self.primary_url = url
+        self.failover_url = failover_url if failover_url != url else None
+        self.failover_after = max(1, failover_after)
+        self.url_failures = 0  # failed connections in a row to the url in use
         self.backoff = Backoff(config.reconnect_base_s, config.reconnect_factor, config.reconnect_cap_s,
                                config.reconnect_jitter)
         self.rng = random.Random(seed * 1000 + epoch)
         self.book_consumers = book_consumers
         # With credentials every outgoing message carries a fresh JWT (they live 120 s).
         jwt_factory = (lambda: credentials.make_jwt(self.clock.now())) if credentials is not None else None
-        self.core = StreamingCore(products, tuple(config.channels), jwt_factory)
+        self.core = StreamingCore(products, tuple(config.channels if channels is None else channels), jwt_factory)
+        self.feeds_books = bool(self.core.level2_products)  # False: a private stream
+        self.watches_balance = FUTURES_BALANCE_SUMMARY in self.core.channels
+        self.last_balance_summary_at: float | None = None
         self.conn = 0
         self.attempt = 0  # failed connections in a row
         self.app: websocket.WebSocketApp | None = None
@@ -59,12 +83,14 @@ class StreamingActor(SupervisedActor):
         self.healthy = False
         self.reported_down = False
         self.poller = None
-        if url is not None and rest_url and config.rest_fallback:
+        if url is not None and rest_url and config.rest_fallback and self.feeds_books:
             self.poller = RestBookPoller(rest_url, products, config.rest_interval_s, self._tell_self)
-        self.reconnects = self.metrics.counter("feed.reconnects")
-        self.stalls = self.metrics.counter("feed.stalls")
-        self.resyncs = self.metrics.counter("feed.resyncs")
-        self.rest_fallbacks = self.metrics.counter("feed.rest_fallbacks")
+        self.reconnects = self.metrics.counter(f"{metric_prefix}reconnects")
+        self.stalls = self.metrics.counter(f"{metric_prefix}stalls")
+        self.resyncs = self.metrics.counter(f"{metric_prefix}resyncs")
+        self.rest_fallbacks = self.metrics.counter(f"{metric_prefix}rest_fallbacks")
+        self.connects = self.metrics.counter(f"{metric_prefix}connects")
+        self.failovers = self.metrics.counter(f"{metric_prefix}failovers")
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start_core(self) -> None:
@@ -131,6 +157,7 @@ class StreamingActor(SupervisedActor):
             self._on_rest_book(message)
         elif kind is SocketOpened:
             if message.conn == self.conn and self.app is not None:
+                self.connects.inc()
                 self.opened_at = self.last_frame_at = self.clock.now()
                 self.core.on_connected(message.conn)
                 self._send_all(self.core.subscribe_messages())
@@ -144,14 +171,26 @@ class StreamingActor(SupervisedActor):
             logger.info("resync requested: {}", message.reason)
             self._resync()
         elif message == "report":
-            return self.core.counters()
+            return self._report()
         return None
+
+    def _report(self) -> dict[str, Any]:
+        report = self.core.counters()
+        report.update(url_in_use=self.url, connects=self.connects.value, reconnects=self.reconnects.value,
+                      failovers=self.failovers.value, last_error=self.core.last_error)
+        if self.watches_balance:
+            report["last_balance_summary_at"] = self.last_balance_summary_at
+        return report
 
     def _on_frame(self, raw: RawFrame) -> None:
         now = self.clock.now()
         if raw.conn == self.conn:
             self.last_frame_at = now
+        if self.watches_balance:
+            balances_before = self.core.per_channel.get(FUTURES_BALANCE_SUMMARY, 0)
         result = self.core.on_frame(raw, now)
+        if self.watches_balance and self.core.per_channel.get(FUTURES_BALANCE_SUMMARY, 0) > balances_before:
+            self.last_balance_summary_at = now
         for out in result.outputs:
             kind = type(out)
             if kind is L2Update or kind is TradePrint:
@@ -163,6 +202,9 @@ class StreamingActor(SupervisedActor):
                 logger.warning("sequence gap on connection {}: expected {} got {}", out.conn, out.expected,
                                out.received)
                 self.snapshots.clear()
+                if self.feeds_books:
+                    self.send("market_data", out)
+            elif kind is ProductStatus:
                 self.send("market_data", out)
         if result.resubscribe:
             self.resyncs.inc()
@@ -179,7 +221,7 @@ class StreamingActor(SupervisedActor):
         if healthy:
             if self.poller is not None:
                 self.poller.stop()
-            if self.reported_down:
+            if self.reported_down and self.feeds_books:
                 self.reported_down = False
                 self.tell_supervisor(FeedHealth(True, "subscribed with fresh snapshots"))
         elif self.poller is not None and self.url is not None:
@@ -193,8 +235,9 @@ class StreamingActor(SupervisedActor):
             if self.connecting_since is not None and now - self.connecting_since > self.config.message_timeout_s:
                 self._stall("no connection within {:.1f}s".format(self.config.message_timeout_s))
             return
-        if self.attempt and now - self.opened_at >= self.config.stable_period_s:
+        if (self.attempt or self.url_failures) and now - self.opened_at >= self.config.stable_period_s:
             self.attempt = 0  # stable again: the next failure starts the back-off afresh
+            self.url_failures = 0
         if self.last_frame_at is not None and now - self.last_frame_at > self.config.message_timeout_s:
             self._stall(f"no frame for {now - self.last_frame_at:.1f}s")
             return
@@ -212,6 +255,8 @@ class StreamingActor(SupervisedActor):
         # A lost socket is not a sequence gap: its books were right when it died and will be
         # replaced by the next snapshot. Until then staleness protects trading, and the REST
         # fallback keeps them fresh, so they are not invalidated here.
+        now = self.clock.now()
+        was_stable = self.opened_at is not None and now - self.opened_at >= self.config.stable_period_s
         self.core.on_disconnected(self.conn)
         self._close_socket(join=False)  # its reader thread ends by itself
         self.opened_at = None
@@ -219,12 +264,32 @@ class StreamingActor(SupervisedActor):
         self._update_health()
         self.attempt += 1
         self.reconnects.inc()
+        self.url_failures = 1 if was_stable else self.url_failures + 1
+        self._choose_url(was_stable)
         delay = self.backoff.delay(self.attempt, self.rng)
         logger.warning("socket {} down ({}); reconnect attempt {} in {:.2f}s", self.conn, reason, self.attempt, delay)
-        if self.attempt >= self.config.reduce_after_attempts and not self.reported_down:
+        if self.feeds_books and self.attempt >= self.config.reduce_after_attempts and not self.reported_down:
             self.reported_down = True
             self.tell_supervisor(FeedHealth(False, reason, self.attempt))
         self.later(delay, Reconnect(self.attempt))
+
+    def _choose_url(self, was_stable: bool) -> None:
+        """Alternate with the failover endpoint: after `failover_after` failures in a row to the one
+        in use, or back to the primary once a stable failover connection is lost."""
+        if self.failover_url is None:
+            return
+        on_primary = self.url == self.primary_url
+        back_from_failover = not on_primary and was_stable
+        if self.url_failures < self.failover_after and not back_from_failover:
+            return
+        self.url_failures = 0
+        self.url = self.failover_url if on_primary else self.primary_url
+        if on_primary:
+            self.failovers.inc()
+            logger.warning("{}: {} failed {} times in a row: failing over to {}", self.name, self.primary_url,
+                           self.failover_after, self.url)
+        else:
+            logger.info("{}: trying the primary endpoint {} again", self.name, self.url)
 
     def _resync(self) -> None:
         self.snapshots.clear()

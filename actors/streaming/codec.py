@@ -129,12 +129,32 @@ class CandlesFrame(_Frame, tag="candles"):
     events: tuple[CandlesEvent, ...] = ()
 
 
+class StatusProduct(msgspec.Struct, frozen=True):
+    """One product of a `status` event: its trading status and increments (wire strings)."""
+
+    id: str = ""
+    product_type: str = ""
+    base_currency: str = ""
+    quote_currency: str = ""
+    base_increment: str = ""
+    quote_increment: str = ""
+    display_name: str = ""
+    status: str = ""  # "online", "offline", "internal", "delisted", ...
+    status_message: str = ""
+    min_market_funds: str = ""
+
+
+class StatusEvent(msgspec.Struct, frozen=True):
+    type: str = ""  # "snapshot" (on subscribe) or "update"
+    products: tuple[StatusProduct, ...] = ()
+
+
+class StatusFrame(_Frame, tag="status"):
+    events: tuple[StatusEvent, ...] = ()
+
+
 # Known channels this module does not read: only the header is decoded (events are skipped),
 # so their sequence numbers still count and their content costs nothing.
-class StatusFrame(_Frame, tag="status"):
-    pass
-
-
 class UserFrame(_Frame, tag="user"):
     pass
 

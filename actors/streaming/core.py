@@ -24,16 +24,17 @@ from actors.streaming.codec import (
     L2DataFrame,
     MarketTradesFrame,
     Rejected,
+    StatusFrame,
     SubscriptionsFrame,
     parse_timestamp,
 )
-from actors.streaming.messages import L2Update, RawFrame, StreamGap, TradePrint
+from actors.streaming.messages import L2Update, ProductStatus, RawFrame, StreamGap, TradePrint
 
 LEVEL2 = "level2"  # the subscribe name; frames of this channel say "l2_data"
 HEARTBEATS = "heartbeats"
 _NO_PRODUCT_CHANNELS = frozenset({HEARTBEATS, "futures_balance_summary"})
 
-Output = Union[L2Update, TradePrint, StreamGap]
+Output = Union[L2Update, TradePrint, StreamGap, ProductStatus]
 
 
 class FrameResult(msgspec.Struct):
@@ -57,7 +58,8 @@ class _Connection:
 
 
 class StreamingCore:
-    """Turns raw frames into L2Update / TradePrint / StreamGap messages and resubscribe requests.
+    """Turns raw frames into L2Update / TradePrint / StreamGap / ProductStatus messages and
+    resubscribe requests.
 
     `channels` are subscribe names ("level2", "market_trades", ...); `heartbeats` is always added.
     `jwt_factory`, when given, is called once per outgoing message (a JWT lives 120 s).
@@ -192,6 +194,8 @@ class StreamingCore:
         elif cls is SubscriptionsFrame:
             for event in frame.events:
                 self.subscriptions = dict(event.subscriptions)
+        elif cls is StatusFrame:
+            self._on_status(frame, result.outputs)
         return result
 
     def _on_rejected(self, frame: Rejected, state: _Connection, result: FrameResult) -> None:
@@ -260,6 +264,19 @@ class StreamingCore:
                 continue
             for t in event.trades:
                 out.append(TradePrint(t.product_id, t.trade_id, t.price, t.size, t.side, ts, recv_ns))
+
+    def _on_status(self, frame: StatusFrame, out: list[Output]) -> None:
+        """One ProductStatus per listed product this core subscribed to; others are ignored."""
+        try:
+            ts = parse_timestamp(frame.timestamp)
+        except ValueError:
+            ts = 0.0  # the status itself is still good news to pass on
+        products = self.products
+        for event in frame.events:
+            for p in event.products:
+                if p.id in products:
+                    out.append(ProductStatus(p.id, p.status, p.status_message, p.base_increment,
+                                             p.quote_increment, p.min_market_funds, ts))
 
     def _on_heartbeats(self, frame: HeartbeatsFrame, state: _Connection, now: float) -> None:
         self.last_heartbeat_at = now

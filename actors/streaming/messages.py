@@ -40,6 +40,18 @@ class TradePrint(msgspec.Struct, frozen=True, tag=True):
     recv_ns: int
 
 
+class ProductStatus(msgspec.Struct, frozen=True, tag=True):
+    """One product's entry of a `status` frame: trading status and increments (wire strings)."""
+
+    product_id: str
+    status: str  # "online", "offline", "internal", "delisted", ... ("" when absent)
+    status_message: str
+    base_increment: str
+    quote_increment: str
+    min_market_funds: str
+    ts: float  # frame timestamp, epoch seconds (0.0 when unreadable)
+
+
 class StreamGap(msgspec.Struct, frozen=True, tag=True):
     """Frames were lost on a connection: the books it fed are invalid until a new snapshot."""
 
