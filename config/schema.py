@@ -157,6 +157,14 @@ class PortfolioConfig(_Section):
             _require_range(field, getattr(self, field), Decimal(0), Decimal("0.1"), low_open=False)
 
 
+class VenueConfig(_Section):
+    """The in-process paper venue. Each order and cancel reaches it after latency_ms, varied by
+    +- latency_jitter of itself (seeded by run.seed), and meets the book as it stands then."""
+
+    latency_ms: Annotated[float, msgspec.Meta(ge=0, le=10_000)] = 20.0
+    latency_jitter: Jitter = 0.5
+
+
 class JournalConfig(_Section):
     file: Name = "perpsbot.db"
 
@@ -204,6 +212,7 @@ class Profile(_Section):
     strategy: StrategyConfig = msgspec.field(default_factory=StrategyConfig)
     execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
     portfolio: PortfolioConfig = msgspec.field(default_factory=PortfolioConfig)
+    venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
     backup: BackupConfig = msgspec.field(default_factory=BackupConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)

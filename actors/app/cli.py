@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     record = sub.add_parser("record", help="capture raw frames from an Advanced Trade endpoint")
     record.add_argument("--url", required=True)
     record.add_argument("--products", nargs="+", default=["BTC-USD", "BIP-20DEC30-CDE"])
-    record.add_argument("--channels", nargs="+", default=["level2", "market_trades", "ticker"])
+    record.add_argument("--channels", nargs="+", default=["level2", "market_trades", "ticker", "status"])
     record.add_argument("--duration", type=float, default=60.0, metavar="S")
     record.add_argument("--out", required=True)
     bench = sub.add_parser("bench", help="measure ingest, tick-to-order latency and replay speed")

@@ -63,7 +63,9 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
     specs = [
         ("journal", JournalActor, {"db_path": db_path}),
         ("venue", PaperVenueActor, {"products": products, "maker_fee_rate": profile.portfolio.maker_fee_rate,
-                                    "taker_fee_rate": profile.portfolio.taker_fee_rate}),
+                                    "taker_fee_rate": profile.portfolio.taker_fee_rate,
+                                    "latency_ms": profile.venue.latency_ms,
+                                    "latency_jitter": profile.venue.latency_jitter, "seed": profile.run.seed}),
         ("market_data", MarketDataActor, {"products": products, "bar_interval_s": profile.market_data.bar_interval_s,
                                           "stale_after_s": profile.market_data.stale_after_s,
                                           "view_interval_s": profile.market_data.view_interval_s}),

@@ -3,12 +3,15 @@
 Owns the PaperVenue core (the bot's orders at the venue and the mirror of the streamed market it
 matches them against). Receives the same level2 and trade stream as market_data, orders from
 execution and cancel-all from the orchestrator; reports order updates and fills to execution.
-Measures tick-to-order latency where an order reaches the venue. Must never read the bot's books
-or decide what to trade.
+Measures tick-to-order latency where an order leaves the bot. Orders and cancels then travel for
+a seeded, jittered latency (a timer on the injected clock, so replays stay deterministic) and meet
+the book as it stands when they arrive; a cancel can overtake its order, as on a real venue.
+Must never read the bot's books or decide what to trade.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from decimal import Decimal
 from typing import Any
@@ -21,11 +24,24 @@ from actors.venue.paper import PaperVenue
 from runtime.actor import SupervisedActor
 
 
+class Arrival:
+    """Timer message: an order or cancel reaches the venue after its latency."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: PlaceOrder | CancelOrder) -> None:
+        self.message = message
+
+
 class PaperVenueActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec],
-                 maker_fee_rate: Decimal, taker_fee_rate: Decimal) -> None:
+                 maker_fee_rate: Decimal, taker_fee_rate: Decimal, latency_ms: float = 0.0,
+                 latency_jitter: float = 0.0, seed: int = 0) -> None:
         super().__init__(name, epoch, services)
         self.core = PaperVenue(products, maker_fee_rate, taker_fee_rate)
+        self.latency_s = latency_ms / 1000
+        self.latency_jitter = latency_jitter
+        self.rng = random.Random(seed * 7919 + epoch)
         self.tick_to_order = self.metrics.histogram("latency.tick_to_order_us")
         self.cancel_alls = self.metrics.counter("venue.cancel_all")
 
@@ -41,9 +57,11 @@ class PaperVenueActor(SupervisedActor):
         elif kind is PlaceOrder:
             if message.origin_ns:
                 self.tick_to_order.observe((time.perf_counter_ns() - message.origin_ns) / 1000)
-            self._route(self.core.place(message, now))
+            self._travel(message)
         elif kind is CancelOrder:
-            self._route(self.core.cancel(message.client_order_id, now))
+            self._travel(message)
+        elif kind is Arrival:
+            self._arrive(message.message, now)
         elif kind is CancelAll:
             self.cancel_alls.inc()
             self._route(self.core.cancel_all(now))
@@ -53,7 +71,21 @@ class PaperVenueActor(SupervisedActor):
             return self.core.fills()
         elif message == "open_orders":
             return self.core.open_orders()
+        elif isinstance(message, tuple) and message[0] == "order":
+            return self.core.order(message[1])
         return None
+
+    def _travel(self, message: PlaceOrder | CancelOrder) -> None:
+        if self.latency_s <= 0:
+            return self._arrive(message, self.clock.now())
+        jitter = self.latency_jitter
+        self.later(self.latency_s * (1 + self.rng.uniform(-jitter, jitter)), Arrival(message))
+
+    def _arrive(self, message: PlaceOrder | CancelOrder, now: float) -> None:
+        if type(message) is PlaceOrder:
+            self._route(self.core.place(message, now))
+        else:
+            self._route(self.core.cancel(message.client_order_id, now))
 
     def _route(self, events: list[Any]) -> None:
         for event in events:

@@ -1,0 +1,62 @@
+"""The paper venue actor delivers orders and cancels after a seeded latency on the injected clock,
+and a cancel can overtake its order."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from actors.execution.messages import CancelOrder, PlaceOrder
+from actors.products import BTC_USD, CATALOG
+from actors.streaming.messages import L2Update
+from actors.venue.actor import PaperVenueActor
+from runtime.supervisor import ChildSpec
+from tests.support import Harness, wait_until
+
+SPOT = BTC_USD.product_id
+
+
+def run(latency_ms: float, seed: int = 3) -> Harness:
+    venue = ChildSpec("venue", PaperVenueActor, {"products": dict(CATALOG), "maker_fee_rate": D("0"),
+                                                 "taker_fee_rate": D("0"), "latency_ms": latency_ms,
+                                                 "latency_jitter": 0.5, "seed": seed})
+    h = Harness([venue])
+    wait_until(lambda: h.bound("venue"), what="venue started")
+    return h
+
+
+def test_an_order_meets_the_book_only_after_its_latency():
+    h = run(latency_ms=100)
+    try:
+        book = L2Update(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0)
+        h.services.send("venue", book)
+        h.services.send("venue", PlaceOrder("c1", SPOT, "BUY", "market", D("0.5")))
+        h.ask("venue", "fills")  # queues behind the sends: the order is on its way before time moves
+        # 100 ms +- 50 %: nothing can have arrived before 50 ms
+        h.tick(0.049)
+        assert h.ask("venue", "fills") == ()
+        h.services.send("venue", L2Update(SPOT, False, (), (("100.50", "0"), ("101.00", "1")), 1.0, 1, 0))
+        h.ask("venue", "fills")
+        h.tick(0.102)  # past the longest latency
+        fills = wait_until(lambda: h.ask("venue", "fills"), what="the order arrived")
+        assert [(f.price, f.size) for f in fills] == [(D("101.00"), D("0.5"))]  # the book as it stood then
+    finally:
+        h.stop()
+
+
+def test_a_cancel_sent_right_after_its_order_never_lets_it_fill_when_it_overtakes_it():
+    outcomes = set()
+    for seed in range(6):  # with +-50 % jitter some cancels overtake their order
+        h = run(latency_ms=100, seed=seed)
+        try:
+            h.services.send("venue", L2Update(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0))
+            h.services.send("venue", PlaceOrder("c1", SPOT, "BUY", "limit", D("0.5"), D("99.00")))
+            h.services.send("venue", CancelOrder("c1"))
+            h.ask("venue", "fills")  # both are on their way before time moves
+            h.tick(0.16)
+            order = wait_until(lambda: h.ask("venue", ("order", "c1")), what="order arrived")
+            assert order.status == "CANCELLED"
+            outcomes.add(order.reason)
+            assert h.ask("venue", "open_orders") == ()
+        finally:
+            h.stop()
+    assert outcomes == {"", "CANCELLED_BEFORE_ARRIVAL"}  # both orders of arrival happened
