@@ -4,7 +4,9 @@ Owns the mechanics every actor shares: unwrapping envelopes, dropping late outpu
 incarnation (epoch check), stepping down when it is itself a superseded incarnation (a hung
 instance that woke up), answering supervisor pings, applying its fault plan, reporting failures on
 every Pykka path (handler crash via on_failure, crash in start-up), timers that tell back, and
-sending by logical name. Must never block in a handler or hold a reference to another actor.
+sending by logical name, and the optional message trace of `Services` (each enveloped message it
+handles, each send it attempts; for tests and diagnostics, never a change of behaviour). Must never
+block in a handler or hold a reference to another actor.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from runtime.scheduler import TimerHandle
 from runtime.services import Services
 
 
+_PRUNE_TIMERS_AT = 64
+
+
 class SupervisedActor(pykka.ThreadingActor):
     # Daemon threads: a hung handler that cannot be killed must not keep the process alive.
     use_daemon_thread = True
@@ -33,6 +38,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self.metrics = services.metrics
         self._directory = services.directory
         self._tracker = services.tracker
+        self._trace = services.trace
         self._key = (name, epoch)
         self._fault_plan = services.faults
         self._timers: list[TimerHandle] = []
@@ -54,6 +60,8 @@ class SupervisedActor(pykka.ThreadingActor):
 
     # -- messaging ------------------------------------------------------------------------------
     def send(self, name: str, message: Any) -> bool:
+        if self._trace is not None:
+            self._trace(self.name, "out:" + name, message)
         return self.services.send(name, message, self.name, self.epoch)
 
     def every(self, interval_s: float, message: Any, first_delay_s: float | None = None) -> TimerHandle:
@@ -63,7 +71,11 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def later(self, delay_s: float, message: Any) -> TimerHandle:
         timer = self.services.scheduler.call_later(delay_s, self._tell_self, message)
-        self._timers.append(timer)
+        timers = self._timers
+        if len(timers) >= _PRUNE_TIMERS_AT:  # one-shot timers pile up (one per order at the venue)
+            now = self.clock.now()
+            timers[:] = [t for t in timers if not t.cancelled and (t.interval is not None or t.due > now)]
+        timers.append(timer)
         return timer
 
     def tell_supervisor(self, message: Any) -> None:
@@ -133,6 +145,8 @@ class SupervisedActor(pykka.ThreadingActor):
             if spec is not None:
                 return self._apply_fault(spec, body)
         self._handled.inc()
+        if self._trace is not None:
+            self._trace(self.name, "in", body)
         return self.handle(body)
 
     def _apply_fault(self, spec: FaultSpec, body: Any) -> Any:
@@ -149,8 +163,12 @@ class SupervisedActor(pykka.ThreadingActor):
                 self.stop()
                 return None
         if spec.kind == "duplicate":
+            if self._trace is not None:
+                self._trace(self.name, "in", body)
             self.handle(body)
         self._handled.inc()
+        if self._trace is not None:
+            self._trace(self.name, "in", body)
         return self.handle(body)
 
     def _pong(self, ping: Ping) -> None:

@@ -1,11 +1,15 @@
 """The shared services every actor of one runtime receives: clock, scheduler, directory, metrics,
-fault plan, in-flight tracker and the supervisor's address.
+fault plan, in-flight tracker, the supervisor's address and an optional message trace.
 
 Owns nothing mutable itself; each service documents its own owner. Must never hold trading state.
+The trace, `trace(actor, way, message)` with `way` "in" (about to be handled) or "out:<target>"
+(a send is attempted), is for tests and diagnostics that audit what actors really handled and
+sent; it must never change behaviour, and costs one attribute check when it is None.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runtime.clock import Clock
@@ -26,6 +30,7 @@ class Services:
         metrics: Registry | None = None,
         faults: FaultPlan | None = None,
         tracker: InflightTracker | None = None,
+        trace: Callable[[str, str, Any], None] | None = None,
     ) -> None:
         self.clock = clock
         self.scheduler = scheduler
@@ -33,6 +38,7 @@ class Services:
         self.metrics = metrics or Registry()
         self.faults = faults or FaultPlan()
         self.tracker = tracker
+        self.trace = trace  # called on the actor's own thread; see the module docstring
         self.supervisor: Any = None  # pykka.ActorRef of the root supervisor, set when it starts
 
     def send(self, name: str, message: Any, sender: str | None = None, epoch: int = 0) -> bool:

@@ -1,4 +1,7 @@
-"""The whole actor tree on the wall clock, streaming from a built-in exchange over loopback."""
+"""The whole actor tree on the wall clock, streaming from a built-in exchange over loopback.
+
+Every message the actors handle and send is recorded (`trace`) for the audits of tests/trace_audit.py.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +16,31 @@ from config.loader import apply_overrides, load_profile
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services
+from tests.trace_audit import TraceRecorder
 
 
 class LiveRig:
     def __init__(self, chaos: tuple[str, ...] = (), seed: int = 21, **overrides: Any) -> None:
-        self.server = ExchangeServer(seed=seed, tick_interval_s=0.05, chaos=[parse_chaos(c) for c in chaos])
+        self.tmp = tempfile.TemporaryDirectory(prefix="perpsbot-live-")
+        try:  # a bad profile or override fails here, before any thread starts
+            profile = apply_overrides(load_profile("paper"), **{"run.data_dir": self.tmp.name, **overrides})
+            specs = [parse_chaos(c) for c in chaos]
+        except Exception:
+            self.tmp.cleanup()
+            raise
+        self.server = ExchangeServer(seed=seed, tick_interval_s=0.05, chaos=specs)
         self.server.start()
         self.scheduler = Scheduler(WallClock())
         self.scheduler.start()
-        self.services = Services(self.scheduler.clock, self.scheduler)
-        self.tmp = tempfile.TemporaryDirectory(prefix="perpsbot-live-")
-        settings = {"run.data_dir": self.tmp.name, **overrides}
-        self.tree = Tree(apply_overrides(load_profile("paper"), **settings), self.services, Path(self.tmp.name),
-                         self.server.url)
+        self.trace = TraceRecorder(self.scheduler.clock)
+        self.services = Services(self.scheduler.clock, self.scheduler, trace=self.trace)
+        try:
+            self.tree = Tree(profile, self.services, Path(self.tmp.name), self.server.url)
+        except Exception:
+            self.scheduler.stop()
+            self.server.stop()
+            self.tmp.cleanup()
+            raise
 
     def feed(self) -> dict:
         return self.tree.ask("streaming", "report", default={}) or {}

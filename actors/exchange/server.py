@@ -270,6 +270,7 @@ class ExchangeServer:
         self._started_at = time.monotonic()
         with self._lock:
             self._chaos = ChaosPlan(self._chaos_specs, self._clock())
+            self._apply_chaos(self._clock())  # `at=0` is in force before the first client connects
             self._next_ticker_batch = self._started_at + self._ticker_batch_interval_s
             self._next_candles = self._started_at + self._candle_interval_s
             self._next_balance = self._started_at + self._balance_interval_s

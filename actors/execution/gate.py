@@ -7,9 +7,10 @@ per-product position limit and the account leverage limit. A pure function of th
 execution actor assembles from the latest book status and portfolio report. Must never mutate
 anything, read the clock, or resize an order (it passes or refuses; sizing is the strategy's job).
 
-Orders that only reduce an existing position (same side of zero, smaller) always pass the product
-status and limit checks, so a position above its limit after a price move, or on a product that
-went offline, can still be brought down.
+Orders that only reduce an existing position (same side of zero, smaller) pass every check but
+the trading state HALTED: product status, book health and limits, so a position above its limit
+after a price move, on a product that went offline, or while its book resyncs, can still be
+brought down.
 """
 
 from __future__ import annotations
@@ -87,11 +88,11 @@ class PreTradeGate:
             return REFUSE_REDUCING
         if risky and not ctx.tradable:
             return REFUSE_PRODUCT_STATUS
+        if not risky:
+            return None
         mark = ctx.mark
         if not ctx.book_valid or ctx.book_stale or mark is None or not mark > 0:
             return REFUSE_STALE_BOOK
-        if not risky:
-            return None
         if self.max_impact_bps is not None:
             if ctx.liquidity is None:
                 return REFUSE_NO_LIQUIDITY

@@ -9,6 +9,7 @@ from actors.execution.messages import CancelOrder, PlaceOrder
 from actors.products import BTC_USD, CATALOG
 from actors.streaming.messages import L2Update
 from actors.venue.actor import PaperVenueActor
+from runtime.actor import SupervisedActor
 from runtime.supervisor import ChildSpec
 from tests.support import Harness, wait_until
 
@@ -60,3 +61,28 @@ def test_a_cancel_sent_right_after_its_order_never_lets_it_fill_when_it_overtake
         finally:
             h.stop()
     assert outcomes == {"", "CANCELLED_BEFORE_ARRIVAL"}  # both orders of arrival happened
+
+
+class _Delayer(SupervisedActor):
+    """Sets one one-shot timer per message, like the venue does per order."""
+
+    def handle(self, message):
+        if message == "timers":
+            return len(self._timers)
+        if message == "go":
+            self.later(0.01, "fired")
+        return None
+
+
+def test_fired_one_shot_timers_do_not_pile_up():
+    h = Harness([ChildSpec("delayer", _Delayer, {})])
+    try:
+        wait_until(lambda: h.bound("delayer"))
+        for _ in range(10):
+            for _ in range(50):
+                h.services.send("delayer", "go")
+            h.ask("delayer", "timers")  # the timers are set before time moves
+            h.tick(0.02)
+        assert h.ask("delayer", "timers") <= 64 + 50
+    finally:
+        h.stop()

@@ -57,6 +57,12 @@ def test_stale_or_invalid_book(kw: dict) -> None:
     assert GATE.check(order("BUY", "1"), ctx(**kw)) == "stale_book"
 
 
+@pytest.mark.parametrize("kw", [dict(book_valid=False), dict(book_stale=True), dict(mark=None)])
+def test_a_reducing_order_still_goes_on_a_stale_or_invalid_book(kw: dict) -> None:
+    assert GATE.check(order("SELL", "4"), ctx(position=D(10), **kw)) is None  # 10 -> 6
+    assert GATE.check(order("SELL", "11"), ctx(position=D(10), **kw)) == "stale_book"  # flips: new risk
+
+
 def test_state_is_checked_before_the_book() -> None:
     assert GATE.check(order("BUY", "1"), ctx(state="HALTED", book_valid=False)) == "halted"
 
