@@ -84,6 +84,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "best_bid": book.get("best_bid"), "best_ask": book.get("best_ask"), "mark": book.get("mark"),
             "bid_levels": book.get("bid_levels"), "ask_levels": book.get("ask_levels"),
             "resyncs": book.get("resyncs"), "valid": book.get("valid"), "book_sha256": book.get("book_sha256"),
+            "status": book.get("status"), "status_increment_mismatches": book.get("status_increment_mismatches", 0),
             "liquidity": None if liq is None else {
                 "spread_bps": liq.spread_bps, "depth_1pct": liq.depth_1pct, "depth_5pct": liq.depth_5pct,
                 "imbalance": liq.imbalance, "score": liq.score, "condition": liq.condition,

@@ -3,25 +3,32 @@
 Owns: the levels of one book, applying snapshots and absolute-size updates from wire strings, the
 validity flag (no data is trusted before a snapshot, after `invalidate()` or after a crossed/locked
 frame), and read-only queries (top of book, mid, best-first levels, a price band).
-Must never: treat `new_quantity` as a delta, compare sizes as strings, use floats for prices or
-sizes, or hold data for more than one product.
+Must never: treat `new_quantity` as a delta, use floats for prices or sizes, or hold data for more
+than one product.
+
+Sizes are validated on arrival but kept as their wire text, and become Decimals only when read:
+ingest never needs a size's value (top of book and the mark are prices), and reads are conflated
+(views for liquidity a few times a second, reports), so a size that changes a hundred times
+between two reads is converted once, not a hundred times. A size text is accepted when it is
+plain ASCII digits with at most one dot; it is zero when it has no digit but 0 (any zero form,
+e.g. "0.00000000", removes the level). Any other spelling goes through Decimal and is kept in
+plain notation, or refused as corruption when it is not a finite, non-negative number.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from decimal import Decimal
-from itertools import compress, islice, repeat
-from operator import gt, lt, mul
+from decimal import Decimal, InvalidOperation
+from itertools import compress, islice
+from operator import gt, lt
 
 Level = tuple[Decimal, Decimal]  # (price, size)
 WireLevel = tuple[str, str]  # (price_level, new_quantity)
+_Stored = tuple[Decimal, str]  # (price, size as validated wire text)
 
 _ZERO = Decimal(0)
 _TWO = Decimal(2)
 _PRICE_CACHE_MAX = 20_000
-_SIZE_CACHE_MAX = 4_096
-_REMOVE = (_ZERO, _ZERO)  # the size-cache entry of a zero size: remove the level
 
 
 class BookCorrupt(ValueError):
@@ -35,12 +42,26 @@ def _price(text: str) -> Decimal:
     return p
 
 
+def _size_text(text: str) -> str:
+    """The size text to keep ("" for a zero), or BookCorrupt. The usual spelling costs two string
+    scans; anything else is read by Decimal once and rewritten in plain notation."""
+    if text.isascii() and text.replace(".", "", 1).isdigit():
+        return text if text.strip("0.") else ""
+    try:
+        size = Decimal(text)
+    except InvalidOperation:
+        raise BookCorrupt(f"bad size {text!r}") from None
+    if not size.is_finite() or size < 0:
+        raise BookCorrupt(f"bad size {text!r}")
+    return format(size, "f") if size else ""
+
+
 def _ascending(prices: list[Decimal]) -> bool:
     """Strictly ascending (so also free of duplicates)."""
     return all(map(lt, prices, islice(prices, 1, None)))
 
 
-def _sorted_last_wins(prices: list[Decimal], sizes: list[Decimal]) -> tuple[list[Decimal], list[Decimal]]:
+def _sorted_last_wins(prices: list[Decimal], sizes: list[str]) -> tuple[list[Decimal], list[str]]:
     """Ascending prices with their sizes (new lists when reordered); for a price listed twice the
     later size wins, and the price object kept is the first one, as a dict would keep its first
     key. Every price takes part in a comparison (when there are two or more), so a NaN raises."""
@@ -49,7 +70,7 @@ def _sorted_last_wins(prices: list[Decimal], sizes: list[Decimal]) -> tuple[list
     if all(map(gt, prices, islice(prices, 1, None))):  # strictly descending: bids as sent
         return prices[::-1], sizes[::-1]
     out_prices: list[Decimal] = []
-    out_sizes: list[Decimal] = []
+    out_sizes: list[str] = []
     for i in sorted(range(len(prices)), key=prices.__getitem__):  # stable: later duplicates last
         price = prices[i]
         if out_prices and out_prices[-1] == price:
@@ -61,19 +82,18 @@ def _sorted_last_wins(prices: list[Decimal], sizes: list[Decimal]) -> tuple[list
 
 
 class L2Book:
-    """Each side is a list of prices, strictly ascending, and the parallel list of its (price, size)
-    levels: best bid is the last bid, best ask the first ask.
+    """Each side is a list of prices, strictly ascending, and the parallel list of its levels
+    (price, size text): best bid is the last bid, best ask the first ask.
 
     Lists and bisect rather than a hashed map: a Decimal's first hash costs more than a dozen
     comparisons, and a price is never hashed here (its wire text is: the text -> Decimal cache).
-    Levels are kept as the very tuples queries return, so a band is two slices, not a tuple per
-    level per query. With `base_factor` (the contract size of a future) each side also keeps its
-    levels in base units, for `band(..., base_units=True)`.
+    With `base_factor` (the contract size of a future) `band(..., base_units=True)` returns sizes
+    in base units.
     """
 
     __slots__ = (
-        "product_id", "base_factor", "_bid_px", "_bids", "_bid_base", "_ask_px", "_asks", "_ask_base",
-        "_valid", "_prices", "_sizes", "_mid_bid", "_mid_ask", "_mid",
+        "product_id", "base_factor", "_bid_px", "_bids", "_ask_px", "_asks",
+        "_valid", "_prices", "_mid_bid", "_mid_ask", "_mid",
     )  # fmt: skip
 
     def __init__(self, product_id: str, base_factor: Decimal | None = None) -> None:
@@ -81,7 +101,6 @@ class L2Book:
         self.base_factor = base_factor
         self._valid = False
         self._prices: dict[str, Decimal] = {}  # wire price text -> validated Decimal (levels repeat)
-        self._sizes: dict[str, tuple[Decimal, Decimal]] = {}  # with a base factor: see _size_entry
         # the last mid computed and the best price objects it came from
         self._mid_bid: Decimal | None = None
         self._mid_ask: Decimal | None = None
@@ -96,12 +115,9 @@ class L2Book:
         """Drop every level: the book must not be read until the next snapshot."""
         self._valid = False
         self._bid_px: list[Decimal] = []
-        self._bids: list[Level] = []
+        self._bids: list[_Stored] = []
         self._ask_px: list[Decimal] = []
-        self._asks: list[Level] = []
-        scaled = self.base_factor is not None
-        self._bid_base: list[Level] | None = [] if scaled else None
-        self._ask_base: list[Level] | None = [] if scaled else None
+        self._asks: list[_Stored] = []
 
     # ------------------------------------------------------------ changes
 
@@ -115,10 +131,6 @@ class L2Book:
             raise BookCorrupt(f"bad level: {exc!r}") from exc
         self._bid_px, self._bids = bid_px, list(zip(bid_px, bid_sz))
         self._ask_px, self._asks = ask_px, list(zip(ask_px, ask_sz))
-        factor = self.base_factor
-        if factor is not None:
-            self._bid_base = list(zip(bid_px, map(mul, bid_sz, repeat(factor))))
-            self._ask_base = list(zip(ask_px, map(mul, ask_sz, repeat(factor))))
         self._valid = True
         self._check_crossed()
 
@@ -130,16 +142,10 @@ class L2Book:
         if not self._valid:
             return False
         try:
-            if self.base_factor is None:
-                if bids:
-                    self._apply_side(self._bid_px, self._bids, bids)
-                if offers:
-                    self._apply_side(self._ask_px, self._asks, offers)
-            else:
-                if bids:
-                    self._apply_scaled_side(self._bid_px, self._bids, self._bid_base, bids)  # type: ignore
-                if offers:
-                    self._apply_scaled_side(self._ask_px, self._asks, self._ask_base, offers)  # type: ignore
+            if bids:
+                self._apply_side(self._bid_px, self._bids, bids)
+            if offers:
+                self._apply_side(self._ask_px, self._asks, offers)
         except BookCorrupt:
             self.invalidate()
             raise
@@ -161,103 +167,49 @@ class L2Book:
             cache[text] = price
         return price
 
-    def _side_lists(self, levels: tuple[WireLevel, ...]) -> tuple[list[Decimal], list[Decimal]]:
-        """Snapshot levels to ascending (prices, sizes); zero sizes (any decimal form) are not
-        levels, so their prices are not read.
-
-        Whole-column conversions and checks run in C: a deep snapshot is thousands of levels.
-        """
+    def _side_lists(self, levels: tuple[WireLevel, ...]) -> tuple[list[Decimal], list[str]]:
+        """Snapshot levels to ascending (prices, size texts); zero sizes are not levels, so their
+        prices are not read. The price cache is left to updates: they touch few of a deep
+        snapshot's levels."""
         if not levels:
             return [], []
         texts, size_texts = zip(*levels)
-        sizes = list(map(Decimal, size_texts))
-        # min() compares every element (a lone one meets `< _ZERO`): a NaN raises InvalidOperation
-        if min(sizes) < _ZERO or not max(sizes).is_finite():
-            raise BookCorrupt(f"bad size among {len(sizes)} levels")
+        sizes = list(map(_size_text, size_texts))
         if not all(sizes):  # zero sizes are not levels
             texts = tuple(compress(texts, sizes))
             sizes = list(compress(sizes, sizes))
             if not sizes:
                 return [], []
-        # The price cache is left to updates: they touch few of a deep snapshot's levels.
         prices, sizes = _sorted_last_wins(list(map(Decimal, texts)), sizes)
         # sorted, the smallest and largest prices are the ends (a NaN raised while sorting)
         if prices[0] <= _ZERO or not prices[-1].is_finite():
             raise BookCorrupt(f"bad price among {len(prices)} levels")
         return prices, sizes
 
-    def _apply_side(self, prices: list[Decimal], levels: list[Level], changes: tuple[WireLevel, ...]) -> None:
+    def _apply_side(self, prices: list[Decimal], levels: list[_Stored], changes: tuple[WireLevel, ...]) -> None:
         """Apply one side's changes: bisect for the price, then set, insert or delete in place."""
         cache = self._prices
         for price_text, size_text in changes:
             price = cache.get(price_text)
             if price is None:
                 price = self._price_of(price_text)
-            if size_text != "0":  # "0" is how removals are usually spelled: no Decimal for it
-                size = Decimal(size_text)
-                if size > _ZERO:
-                    if size.is_infinite():
-                        raise BookCorrupt(f"bad size {size_text!r}")
-                    i = bisect_left(prices, price)
-                    if i < len(prices) and prices[i] == price:
-                        levels[i] = (prices[i], size)  # the level keeps its first price object
-                    else:
-                        prices.insert(i, price)
-                        levels.insert(i, (price, size))
-                    continue
-                if size != _ZERO:  # negative (NaN raised at the comparison above)
-                    raise BookCorrupt(f"bad size {size_text!r}")
+            # the usual spellings inline (see _size_text): "0" to remove, plain digits to set
+            if size_text == "0":
+                size = ""
+            elif size_text.isascii() and size_text.replace(".", "", 1).isdigit():
+                size = size_text if size_text.strip("0.") else ""
+            else:
+                size = _size_text(size_text)
             i = bisect_left(prices, price)
             if i < len(prices) and prices[i] == price:
-                del prices[i]
-                del levels[i]
-
-    def _apply_scaled_side(
-        self, prices: list[Decimal], levels: list[Level], base: list[Level], changes: tuple[WireLevel, ...]
-    ) -> None:
-        """_apply_side for a book with a base factor. Sizes in contracts are a few small whole
-        numbers, so their texts are cached with their Decimal and base-unit value."""
-        cache = self._prices
-        sizes = self._sizes
-        for price_text, size_text in changes:
-            price = cache.get(price_text)
-            if price is None:
-                price = self._price_of(price_text)
-            entry = sizes.get(size_text)
-            if entry is None:
-                entry = self._size_entry(size_text)
-            i = bisect_left(prices, price)
-            found = i < len(prices) and prices[i] == price
-            if entry is _REMOVE:
-                if found:
+                if size:
+                    levels[i] = (prices[i], size)  # the level keeps its first price object
+                else:
                     del prices[i]
                     del levels[i]
-                    del base[i]
-            elif found:
-                price = prices[i]  # the level keeps its first price object
-                levels[i] = (price, entry[0])
-                base[i] = (price, entry[1])
-            else:
+            elif size:
                 prices.insert(i, price)
-                levels.insert(i, (price, entry[0]))
-                base.insert(i, (price, entry[1]))
-
-    def _size_entry(self, text: str) -> tuple[Decimal, Decimal]:
-        """(size, size in base units), or _REMOVE for a zero; validated, cached."""
-        size = Decimal(text)
-        if size > _ZERO:
-            if size.is_infinite():
-                raise BookCorrupt(f"bad size {text!r}")
-            entry = (size, size * self.base_factor)  # type: ignore[operator]
-        elif size == _ZERO:
-            entry = _REMOVE
-        else:  # negative (NaN raised at the comparison above)
-            raise BookCorrupt(f"bad size {text!r}")
-        sizes = self._sizes
-        if len(sizes) >= _SIZE_CACHE_MAX:
-            sizes.clear()
-        sizes[text] = entry
-        return entry
+                levels.insert(i, (price, size))
 
     def _check_crossed(self) -> None:
         bid_px = self._bid_px
@@ -269,11 +221,11 @@ class L2Book:
 
     @property
     def best_bid(self) -> Level | None:
-        return self._bids[-1] if self._bids else None
+        return _level(self._bids[-1]) if self._bids else None
 
     @property
     def best_ask(self) -> Level | None:
-        return self._asks[0] if self._asks else None
+        return _level(self._asks[0]) if self._asks else None
 
     def top(self) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
         """(best bid price, best ask price, mid), None where a side is empty."""
@@ -308,9 +260,9 @@ class L2Book:
     def levels(self, side: str, n: int) -> list[Level]:
         """The best `n` levels of one side ("bid", or "ask"/"offer"), best first."""
         if side == "bid":
-            return list(islice(reversed(self._bids), n))
+            return list(map(_level, islice(reversed(self._bids), n)))
         if side in ("ask", "offer"):
-            return list(islice(self._asks, n))
+            return list(map(_level, islice(self._asks, n)))
         raise ValueError(f"side must be 'bid' or 'ask', not {side!r}")
 
     def band(
@@ -332,14 +284,24 @@ class L2Book:
             ref = ask_px[0]
         else:
             return (), ()
-        scaled = base_units and self.base_factor is not None
+        factor = self.base_factor if base_units else None
         width = fraction * ref
         out_bids: tuple[Level, ...] = ()
         out_asks: tuple[Level, ...] = ()
         if bid_px:
             lo = bisect_left(bid_px, bid_px[-1] - width)
-            out_bids = tuple((self._bid_base if scaled else self._bids)[lo:][::-1])  # type: ignore[index]
+            out_bids = _levels(self._bids[lo:][::-1], factor)
         if ask_px:
             hi = bisect_right(ask_px, ask_px[0] + width)
-            out_asks = tuple((self._ask_base if scaled else self._asks)[:hi])  # type: ignore[index]
+            out_asks = _levels(self._asks[:hi], factor)
         return out_bids, out_asks
+
+
+def _level(stored: _Stored) -> Level:
+    return stored[0], Decimal(stored[1])
+
+
+def _levels(stored: list[_Stored], factor: Decimal | None) -> tuple[Level, ...]:
+    if factor is None:
+        return tuple(map(_level, stored))
+    return tuple((price, Decimal(size) * factor) for price, size in stored)

@@ -286,3 +286,24 @@ def test_mid_follows_the_top():
     assert b.top() == (D(98), D(101), D("99.5"))
     b.apply_update((), (("101", "0"),))  # one-sided
     assert b.top() == (D(98), None, None) and b.mid is None
+
+
+@pytest.mark.parametrize("text, value", [("1E-8", D("0.00000001")), ("+2.5", D("2.5")), ("3.", D("3")),
+                                         (".25", D("0.25")), ("0.37000000", D("0.37"))])
+def test_every_decimal_spelling_of_a_size_reads_back_exactly(book, text, value):
+    book.apply_update((("91234.55", text),), ())
+    assert book.best_bid == (D("91234.55"), value)
+
+
+@pytest.mark.parametrize("text", ["\\u00b2", "1.2.3", "", ".", "-0.5", "inf"])
+def test_sizes_that_are_not_plain_non_negative_numbers_are_corrupt(book, text):
+    with pytest.raises(BookCorrupt):
+        book.apply_update((("91234.55", text.encode().decode("unicode_escape")),), ())
+    assert not book.valid
+
+
+@pytest.mark.parametrize("zero", ["-0", "0E-8", "+0.0"])
+def test_unusual_zero_spellings_remove_the_level(book, zero):
+    before = book.bid_levels
+    book.apply_update(((book.best_bid[0].to_eng_string(), zero),), ())
+    assert book.bid_levels == before - 1
