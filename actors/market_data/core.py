@@ -93,7 +93,6 @@ class MarketDataCore:
         bars = p.bars
         ts = msg.ts
         recv_ns = msg.recv_ns
-        out: list[Out] = bars.advance(ts, recv_ns)
         try:
             if msg.is_snapshot:
                 book.apply_snapshot(msg.bids, msg.offers)
@@ -102,21 +101,21 @@ class MarketDataCore:
                     p.resyncs += 1
             elif not book.apply_update(msg.bids, msg.offers):
                 p.dropped_before_snapshot += 1
-                return out
+                return bars.advance(ts, recv_ns)  # type: ignore[return-value]
             else:
                 p.updates_applied += 1
         except BookCorrupt:
             pass  # the book invalidated itself
         p.updated_at = ts
+        out: list[Out]
         if not book.valid:
             p.corruptions += 1
+            out = bars.advance(ts, recv_ns)  # type: ignore[assignment]
             out.append(self._status(p, recv_ns))
             return out
         best_bid, best_ask, mark = book.top()
-        if mark is not None:
-            closed = bars.on_mid(mark, ts, recv_ns)
-            if closed:
-                out.extend(closed)
+        # on_mid closes the bars `ts` ends before it takes the mid, as advance would
+        out = bars.advance(ts, recv_ns) if mark is None else bars.on_mid(mark, ts, recv_ns)  # type: ignore[assignment]
         out.append(BookStatus(p.spec.product_id, True, best_bid, best_ask, mark, ts or 0.0, recv_ns))
         return out
 
