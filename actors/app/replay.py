@@ -38,7 +38,10 @@ def load_capture(path: str | Path | None) -> tuple[Path, list[str]]:
     capture = Path(path) if path is not None else SAMPLE
     if not capture.is_file():
         raise CaptureError(f"capture file not found: {capture}")
-    lines = list(read_capture(capture))
+    try:
+        lines = list(read_capture(capture))
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
+        raise CaptureError(f"capture file {capture} cannot be read: {exc}") from None
     if not lines:
         raise CaptureError(f"capture file is empty: {capture}")
     return capture, lines

@@ -37,10 +37,15 @@ def frame_time(line: str) -> float | None:
         return None
 
 
+def _open(path: str | Path, mode: str):  # type: ignore[no-untyped-def]
+    """gzip when the name ends in .gz, plain text otherwise (the same rule for writing and reading)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    return opener(path, mode, encoding="utf-8")
+
+
 def read_capture(path: str | Path) -> Iterator[str]:
     """Lines of a capture (gzip-compressed when the name ends in .gz), without line ends."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with _open(path, "rt") as handle:
         for line in handle:
             line = line.rstrip("\n")
             if line:
@@ -56,7 +61,7 @@ def record(url: str, products: tuple[str, ...], channels: tuple[str, ...], durat
         for message in core.subscribe_messages():
             ws.send(message)
         deadline = time.monotonic() + duration_s
-        with open(out, "w", encoding="utf-8") as handle:
+        with _open(out, "wt") as handle:
             while time.monotonic() < deadline:
                 ws.settimeout(max(0.05, deadline - time.monotonic()))
                 try:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 
 import websocket
 
-from actors.app.replay import run_replay
+from actors.app.replay import load_capture, run_replay
 from actors.exchange.server import ExchangeServer
 from actors.market_data.digest import book_digest
+from actors.streaming.capture import record
 from actors.streaming.core import StreamingCore
 from config.loader import apply_overrides, load_profile
 
@@ -58,3 +60,17 @@ def test_recorded_capture_replays_to_the_exchange_books(tmp_path):
     for pid in PRODUCTS:
         assert report["products"][pid]["valid"]
         assert report["products"][pid]["book_sha256"] == expected[pid], pid
+
+
+def test_record_writes_gzip_when_the_name_says_so_and_replay_reads_it_back(tmp_path):
+    server = ExchangeServer(seed=12, tick_interval_s=0.05)
+    server.start()
+    try:
+        out = tmp_path / "capture.jsonl.gz"
+        count = record(server.url, PRODUCTS, ("level2", "status"), 1.0, out)
+    finally:
+        server.stop()
+    with gzip.open(out, "rt") as handle:  # really gzip
+        assert sum(1 for _ in handle) == count > 0
+    _, lines = load_capture(out)
+    assert len(lines) == count and any('"channel":"status"' in line.replace(" ", "") for line in lines)

@@ -39,6 +39,14 @@ def test_bad_arguments_exit_2_with_one_line(args, needle):
     assert needle in result.stderr
 
 
+def test_a_capture_that_is_not_what_its_name_says_is_a_one_line_error(tmp_path):
+    fake = tmp_path / "capture.jsonl.gz"
+    fake.write_text('{"channel": "heartbeats"}\n')  # plain text named .gz
+    result = run("replay", str(fake))
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "cannot be read" in result.stderr
+
+
 def test_bad_config_names_the_key_and_the_file(tmp_path):
     profile = tmp_path / "bad.toml"
     profile.write_text("[strategy]\nshort_window = 5\nfoo = 1\n")
