@@ -154,7 +154,10 @@ class ExecutionActor(SupervisedActor):
         return total
 
     def report(self) -> dict[str, Any]:
+        counts = self.orders.counts
         return {
             "orders": self.orders_sent.value, "rejects": self.rejects.value, "refusals": dict(self.refusals),
             "open_orders": len(self.orders.open_orders()), "state": self.state,
+            "partial_fills": counts.partial_fills, "maker_fills": counts.maker_fills,
+            "taker_fills": counts.taker_fills,
         }

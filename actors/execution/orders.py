@@ -109,6 +109,9 @@ class OrderCounts(msgspec.Struct, frozen=True):
     unknown_statuses: int = 0
     duplicate_fills: int = 0
     orphan_fills: int = 0  # fills for an order not in the table
+    partial_fills: int = 0  # fills that left their order with size still to fill
+    maker_fills: int = 0
+    taker_fills: int = 0
 
 
 class OrderBookkeeper:
@@ -206,11 +209,16 @@ class OrderBookkeeper:
             return False
         self._seen_fills.add(key)
         self._counts["fills"] += 1
+        liquidity = fill.liquidity.upper()
+        if liquidity in ("MAKER", "TAKER"):
+            self._counts[f"{liquidity.lower()}_fills"] += 1
         rec = self._orders.get(fill.client_order_id)
         if rec is None:
             self._counts["orphan_fills"] += 1
             return True
         fills_size = rec.fills_size + fill.size
+        if rec.size > 0 and max(fills_size, rec.venue_filled_size) < rec.size:
+            self._counts["partial_fills"] += 1
         state = rec.state
         if state in LIVE:
             filled = max(fills_size, rec.venue_filled_size)

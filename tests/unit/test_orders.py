@@ -100,6 +100,8 @@ def test_lifecycle_pending_open_partial_filled() -> None:
     assert book.get(COID).state == FILLED and book.get(COID).filled_size == D(2)
     counts = book.counts
     assert (counts.intents, counts.orders, counts.fills, counts.rejects) == (1, 1, 2, 0)
+    # t1 left 1.5 to fill: one partial fill; both fills are MAKER (the helper's liquidity flag)
+    assert (counts.partial_fills, counts.maker_fills, counts.taker_fills) == (1, 2, 0)
 
 
 def test_duplicate_fill_is_ignored_and_counted() -> None:
