@@ -130,6 +130,9 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "fees": portfolio.get("fees"),
             "funding": portfolio.get("funding"),
             "equity": portfolio.get("equity"),
+            "margin_used": portfolio.get("margin_used"),
+            "margin_available": portfolio.get("margin_available"),
+            "drawdown": portfolio.get("drawdown"),
         },
         "positions": portfolio.get("positions", {}),
         "supervision": {

@@ -81,10 +81,17 @@ class PortfolioActor(SupervisedActor):
         entry = position.entry if position else Decimal(0)
         self.send("journal", PositionRecord(product_id, size, entry, self.ledger.realized_pnl, self.clock.now()))
 
+    def _position_report(self, product_id: str, position: Any) -> dict[str, Any]:
+        realized, funding = self.ledger.product_pnl(product_id)
+        return {"size": position.size, "entry": position.entry, "realized_pnl": realized, "funding": funding,
+                "liquidation_price": self.ledger.liquidation_price(product_id)}
+
     def report(self) -> dict[str, Any]:
         ledger = self.ledger
         return {
             "realized_pnl": ledger.realized_pnl, "unrealized_pnl": ledger.unrealized_pnl, "fees": ledger.fees,
             "funding": ledger.funding, "equity": ledger.equity,
-            "positions": {pid: {"size": p.size, "entry": p.entry} for pid, p in ledger.positions.items()},
+            "positions": {pid: self._position_report(pid, p) for pid, p in ledger.positions.items()},
+            "margin_used": ledger.margin_used, "margin_available": ledger.margin_available,
+            "drawdown": ledger.drawdown,
         }
