@@ -1,7 +1,8 @@
 """The journal actor: the single writer of the SQLite database.
 
 Owns the JournalStore connection. Everything that changes state is written as it arrives:
-orders, order events, fills, positions, supervision events and decisions. Must never be bypassed
+orders, order events, fills, positions, funding settlements, supervision events and decisions;
+it answers one read, the funding history a restarted portfolio asks for. Must never be bypassed
 by another writer and never drop a message silently (unknown types are counted).
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 from actors.execution.messages import OrderPlaced
 from actors.journal.store import JournalStore
 from actors.orchestrator.messages import Decision
-from actors.portfolio.messages import PositionRecord
+from actors.portfolio.messages import FundingHistory, FundingHistoryRequest, FundingRecord, PositionRecord
 from actors.venue.messages import Fill, OrderUpdate
 from runtime.actor import SupervisedActor
 from runtime.messages import SupervisionEvent
@@ -52,6 +53,11 @@ class JournalActor(SupervisedActor):
             store.record_supervision(message.ts, message.kind, message.child, message.epoch, message.detail)
         elif kind is Decision:
             store.record_decision(message.ts, message.kind, message.detail)
+        elif kind is FundingRecord:
+            store.record_funding(message)
+        elif kind is FundingHistoryRequest:
+            self.send(message.reply_to, FundingHistory(tuple(store.funding())))
+            return None  # a read, not a write
         elif message == "counts":
             return store.counts()
         else:

@@ -20,9 +20,10 @@ import msgspec
 import sqlite_utils
 
 from actors.execution.messages import PlaceOrder
+from actors.portfolio.messages import FundingRecord
 from actors.venue.messages import Fill, OrderUpdate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: funding
 
 # A late or duplicated update must not move an order out of a final state.
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELLED", "REJECTED", "EXPIRED", "FAILED"})
@@ -89,6 +90,20 @@ _TABLES: dict[str, dict] = {
         },
         "pk": "product_id",
         "not_null": {"product_id", "size", "entry", "realized_pnl"},
+        "indexes": (),
+    },
+    "funding": {
+        "columns": {
+            "product_id": str,
+            "slot": int,
+            "rate": str,
+            "mark": str,
+            "size": str,
+            "payment": str,
+            "ts": float,
+        },
+        "pk": ("product_id", "slot"),
+        "not_null": {"product_id", "slot", "rate", "mark", "size", "payment"},
         "indexes": (),
     },
     "supervision_events": {
@@ -379,6 +394,23 @@ class JournalStore:
             "SELECT product_id, size, entry, realized_pnl FROM positions ORDER BY product_id"
         ).fetchall()
         return {p: (Decimal(s), Decimal(e), Decimal(r)) for p, s, e, r in rows}
+
+    def record_funding(self, record: FundingRecord) -> bool:
+        """Insert one settlement; the same (product, slot) never makes a second row."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO funding (product_id, slot, rate, mark, size, payment, ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (record.product_id, record.slot, _money(record.rate), _money(record.mark), _money(record.size),
+             _money(record.payment), record.ts),
+        )
+        return cursor.rowcount == 1
+
+    def funding(self) -> list[FundingRecord]:
+        rows = self._db.execute(
+            "SELECT product_id, slot, rate, mark, size, payment, ts FROM funding ORDER BY ts, product_id"
+        ).fetchall()
+        return [FundingRecord(p, slot, Decimal(r), Decimal(m), Decimal(z), Decimal(pay), ts)
+                for p, slot, r, m, z, pay, ts in rows]
 
     # -- supervision and decisions ----------------------------------------------------------
 

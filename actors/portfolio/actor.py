@@ -2,7 +2,8 @@
 
 Owns the Ledger. Publishes equity and positions to strategy and execution on a timer and after
 fills, journals positions, and settles hourly funding on perpetual-style products on the injected
-clock. On (re)start it rebuilds the ledger from the venue's fills (de-duplicated by trade id).
+clock, journaling each settlement. On (re)start it rebuilds the ledger from the venue's fills
+(de-duplicated by trade id) and the journal's funding settlements (once per product and interval).
 Must never send an order.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from actors.execution.messages import SyncRequest
 from actors.market_data.messages import BookStatus
 from actors.portfolio.ledger import Ledger
-from actors.portfolio.messages import PortfolioUpdate, PositionRecord
+from actors.portfolio.messages import FundingHistory, FundingHistoryRequest, FundingRecord, PortfolioUpdate, PositionRecord
 from actors.products import ProductSpec
 from actors.venue.messages import Fill, VenueSnapshot
 from runtime.actor import SupervisedActor
@@ -36,6 +37,7 @@ class PortfolioActor(SupervisedActor):
     def start_core(self) -> None:
         self.ledger.funding_due(self.clock.now())  # baseline: the first funding is the next one due
         self.send("venue", SyncRequest(reply_to=self.name))
+        self.send("journal", FundingHistoryRequest(reply_to=self.name))
         self.every(PUBLISH_INTERVAL_S, PublishPortfolio())
 
     def handle(self, message: Any) -> Any:
@@ -50,6 +52,10 @@ class PortfolioActor(SupervisedActor):
         elif kind is PublishPortfolio:
             self._settle_funding()
             self._publish()
+        elif kind is FundingHistory:
+            for record in message.records:
+                self.ledger.restore_funding(record.product_id, record.slot, record.payment)
+            self._publish()
         elif kind is VenueSnapshot:
             for fill in message.fills:
                 self.ledger.on_fill(fill)
@@ -59,10 +65,18 @@ class PortfolioActor(SupervisedActor):
         return None
 
     def _settle_funding(self) -> None:
-        for product_id in self.ledger.funding_due(self.clock.now()):
-            mark = self.ledger.mark(product_id)
-            if mark is not None:
-                self.ledger.apply_funding(product_id, self.products[product_id].funding_rate, mark)
+        now = self.clock.now()
+        ledger = self.ledger
+        for product_id in ledger.funding_due(now):
+            mark = ledger.mark(product_id)
+            if mark is None:
+                continue
+            slot = ledger.funding_slot(product_id, now)
+            size = ledger.position_sizes().get(product_id, Decimal(0))
+            rate = self.products[product_id].funding_rate
+            payment = ledger.apply_funding(product_id, rate, mark, slot)
+            # journaled, so a restarted portfolio counts it again (FundingHistory), never twice
+            self.send("journal", FundingRecord(product_id, slot, rate, mark, size, payment, now))
 
     def _publish(self) -> None:
         ledger = self.ledger

@@ -64,6 +64,7 @@ class Ledger:
         self._marks: dict[str, Decimal] = {}
         self._seen: set[tuple[str, str, str]] = set()
         self._funding_slot: dict[str, int] = {}
+        self._funding_settled: set[tuple[str, int]] = set()  # (product, slot) settled or restored
         self.realized_pnl = _ZERO
         self.fees = _ZERO
         self.funding = _ZERO
@@ -123,17 +124,38 @@ class Ledger:
         if equity > self.peak_equity:
             self.peak_equity = equity
 
-    def apply_funding(self, product_id: str, rate: Decimal, mark: Decimal) -> Decimal:
+    def apply_funding(self, product_id: str, rate: Decimal, mark: Decimal, slot: int | None = None) -> Decimal:
         """Settle one funding interval: payment = -(size x contract_size x mark x rate).
-        A positive rate makes longs pay and shorts receive. Returns the payment (0 for spot)."""
+        A positive rate makes longs pay and shorts receive. Returns the payment (0 for spot, and
+        for a `slot` already settled)."""
         spec = self._spec(product_id)
         if not spec.is_perpetual:
             return _ZERO
+        if slot is not None:
+            if (product_id, slot) in self._funding_settled:
+                return _ZERO
+            self._funding_settled.add((product_id, slot))
         book = self._books[product_id]
         payment = -(book.size * spec.contract_size * mark * rate)
         self.funding += payment
         book.funding += payment
         return payment
+
+    def restore_funding(self, product_id: str, slot: int, payment: Decimal) -> bool:
+        """A settlement recorded before a restart: counted once, and never settled again."""
+        self._spec(product_id)
+        if (product_id, slot) in self._funding_settled:
+            return False
+        self._funding_settled.add((product_id, slot))
+        self.funding += payment
+        self._books[product_id].funding += payment
+        last = self._funding_slot.get(product_id)
+        self._funding_slot[product_id] = slot if last is None else max(last, slot)
+        return True
+
+    def funding_slot(self, product_id: str, now: float) -> int:
+        """The epoch-aligned funding interval `now` falls in."""
+        return math.floor(now / self._spec(product_id).funding_interval_s)
 
     def funding_due(self, now: float) -> list[str]:
         """Perpetuals whose funding time has passed since the last call: funding settles at each

@@ -24,3 +24,26 @@ class PositionRecord(msgspec.Struct, frozen=True, tag=True):
     entry: Decimal
     realized_pnl: Decimal
     ts: float
+
+
+class FundingRecord(msgspec.Struct, frozen=True, tag=True):
+    """One funding settlement of a perpetual: `slot` is the epoch-aligned interval number, so a
+    settlement is recorded (and restored after a restart) once. `payment` is signed: received > 0."""
+
+    product_id: str
+    slot: int
+    rate: Decimal
+    mark: Decimal
+    size: Decimal  # signed position, venue units
+    payment: Decimal
+    ts: float
+
+
+class FundingHistoryRequest(msgspec.Struct, frozen=True, tag=True):
+    """Ask the journal for every FundingRecord, answered with FundingHistory to `reply_to`."""
+
+    reply_to: str
+
+
+class FundingHistory(msgspec.Struct, frozen=True, tag=True):
+    records: tuple[FundingRecord, ...]

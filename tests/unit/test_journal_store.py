@@ -47,13 +47,15 @@ def test_tables_exist_with_primary_keys(store, tmp_path):
             "order_events": ["id"],
             "fills": ["trade_id"],
             "positions": ["product_id"],
+            "funding": ["product_id", "slot"],
             "supervision_events": ["id"],
             "decisions": ["id"],
         }
         money_columns = {
             ("orders", "size"), ("orders", "limit_price"), ("fills", "price"),
             ("fills", "size"), ("fills", "fee"), ("positions", "realized_pnl"),
-            ("order_events", "filled_size"), ("positions", "entry"),
+            ("order_events", "filled_size"), ("positions", "entry"), ("funding", "payment"),
+            ("funding", "rate"), ("funding", "mark"),
         }
         for table, column in money_columns:
             assert db[table].columns_dict[column] is str, (table, column)
@@ -198,3 +200,13 @@ def test_close_is_idempotent(tmp_path):
     s = JournalStore(tmp_path / "j.db")
     s.close()
     s.close()
+
+
+def test_funding_is_recorded_once_per_product_and_interval_and_read_back_exactly(store):
+    from actors.portfolio.messages import FundingRecord
+
+    D = Decimal
+    first = FundingRecord("BIP-20DEC30-CDE", 498_611, D("0.0001"), D("86960"), D("-11"), D("0.956560"), 1.0)
+    assert store.record_funding(first)
+    assert not store.record_funding(msgspec.structs.replace(first, payment=D("99"), ts=2.0))
+    assert store.funding() == [first]
