@@ -1,8 +1,8 @@
 """The paper account the built-in exchange reports on the private channels.
 
-Owns the account's money as the exchange knows it: USD in the futures (CFM) account and in the spot
-(CBI) account. The exchange has no private orders or positions yet, so nothing is held, no margin
-is in use and no PnL accrues; orders over REST (the next issue) will add them here.
+Owns the account's starting money: USD in the futures (CFM) account, which margins futures, and in
+the spot (CBI) account, which pays for spot buys. What trading does to it (fills, fees, holds,
+positions, PnL, funding) is `client_orders.py`'s.
 Values only: must never read clocks, touch sockets or format wire text (`frames.py` does that).
 """
 

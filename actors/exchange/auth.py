@@ -1,19 +1,33 @@
-"""The built-in exchange's check of the JWT on a private (`user`, `futures_balance_summary`) subscribe.
+"""The built-in exchange's check of the JWT on private REST requests and private subscribes.
 
-Owns what counts as an acceptable token for now: three dot-separated base64url parts whose header
-says `alg` ES256 and whose claims carry a numeric `exp` later than the exchange's clock. The
-signature is NOT verified yet: full ES256 verification against registered public keys comes with
-orders over REST (the next issue). Until then any well-formed, unexpired ES256 JWT is accepted.
+Owns what counts as an acceptable token. With an API key configured (a name and its EC P-256
+public key, as `perpsbot exchange --api-key-name NAME --api-public-key PEM` gives them), a token
+must be an ES256 JWT whose signature verifies with that key, whose header `kid` and claim `sub`
+are the key name, whose `iss` is "cdp", which is within its `nbf`/`exp` at the exchange's clock
+and, on REST, whose `uri` claim "METHOD host/path" names the request's method and path (the host
+part is not checked, a query string never belongs there). Without a key any well-formed,
+unexpired ES256 JWT is accepted (`well_formed_jwt`), as before keys existed.
 
-Pure: time comes in as an argument. Must never log a token.
+Pure: time comes in as an argument; loading a key reads a file only when given a path. Must never
+log a token or say in a refusal what the token contained beyond the failed rule.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 AUTH_FAILURE = "authentication failure"  # Coinbase's error frame message, word for word
 ALGORITHM = "ES256"
+ISSUER = "cdp"
+NBF_SKEW_S = 2.0  # a token made by a client whose clock runs this far ahead is still accepted
+
+
+class ApiKeyError(ValueError):
+    """A public key that cannot be used; one line naming the problem."""
 
 
 def well_formed_jwt(token: object, now: float) -> bool:
@@ -31,3 +45,102 @@ def well_formed_jwt(token: object, now: float) -> bool:
     if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         return False
     return exp > now
+
+
+def load_public_key(pem_or_path: str) -> ec.EllipticCurvePublicKey:
+    """An EC P-256 public key from PEM text (literal "\\n" allowed) or from a file holding it."""
+    text = pem_or_path.replace("\\n", "\n").strip()
+    if "-----BEGIN" not in text:
+        try:
+            text = Path(pem_or_path).read_text().strip()
+        except OSError as exc:
+            raise ApiKeyError(f"--api-public-key is neither PEM text nor a readable file ({type(exc).__name__})") \
+                from None
+    try:
+        key = serialization.load_pem_public_key((text + "\n").encode())
+    except (ValueError, TypeError) as exc:
+        raise ApiKeyError(f"the API public key is not a PEM public key ({type(exc).__name__})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ApiKeyError("the API public key is not an EC P-256 (ES256) key")
+    return key
+
+
+class ApiKey:
+    """One CDP API key the exchange accepts: its name and public key."""
+
+    __slots__ = ("name", "public_key")
+
+    def __init__(self, name: str, public_key: ec.EllipticCurvePublicKey | str) -> None:
+        if not name:
+            raise ApiKeyError("the API key name is empty")
+        self.name = name
+        self.public_key = load_public_key(public_key) if isinstance(public_key, str) else public_key
+
+    def __repr__(self) -> str:
+        return f"ApiKey(name={self.name!r})"
+
+    def refusal(self, token: object, now: float, method: str | None = None, path: str | None = None) -> str:
+        """Why `token` is not acceptable at `now` ("" when it is). `method` and `path` are given for
+        REST, where the `uri` claim must name them; a subscribe's token needs no `uri`."""
+        if not isinstance(token, str) or token.count(".") != 2:
+            return "no JWT"
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            return "malformed JWT"
+        if header.get("alg") != ALGORITHM:
+            return f"JWT algorithm must be {ALGORITHM}"
+        if header.get("kid") != self.name:
+            return "JWT kid is not the API key name"
+        try:
+            claims = jwt.decode(token, self.public_key, algorithms=[ALGORITHM],
+                                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                                         "verify_aud": False, "verify_iss": False})
+        except jwt.InvalidSignatureError:
+            return "JWT signature does not verify with the API key"
+        except jwt.PyJWTError:
+            return "malformed JWT"
+        if claims.get("sub") != self.name:
+            return "JWT sub is not the API key name"
+        if claims.get("iss") != ISSUER:
+            return f"JWT iss must be {ISSUER!r}"
+        nbf, exp = claims.get("nbf"), claims.get("exp")
+        if not _number(nbf) or not _number(exp):
+            return "JWT needs numeric nbf and exp"
+        if now < nbf - NBF_SKEW_S:
+            return "JWT not yet valid"
+        if now >= exp:
+            return "JWT expired"
+        if method is not None and path is not None:
+            uri = claims.get("uri")
+            if not isinstance(uri, str):
+                return "JWT has no uri claim"
+            uri_method, _, host_path = uri.partition(" ")
+            slash = host_path.find("/")
+            uri_path = host_path[slash:] if slash >= 0 else ""
+            if uri_method.upper() != method.upper() or uri_path.split("?", 1)[0] != path:
+                return "JWT uri does not match the request"
+        return ""
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Authenticator:
+    """The exchange's one rule for tokens: an `ApiKey` when configured, else well-formedness."""
+
+    def __init__(self, key: ApiKey | None = None) -> None:
+        self.key = key
+
+    def rest_refusal(self, authorization: str | None, now: float, method: str, path: str) -> str:
+        """Why a REST request with this `Authorization` header is refused ("" when it is not)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return "missing bearer token"
+        return self.token_refusal(token.strip(), now, method, path)
+
+    def token_refusal(self, token: object, now: float, method: str | None = None, path: str | None = None) -> str:
+        if self.key is not None:
+            return self.key.refusal(token, now, method, path)
+        return "" if well_formed_jwt(token, now) else "not a well-formed, unexpired ES256 JWT"

@@ -1,9 +1,11 @@
-"""Chaos for the built-in exchange: what can go wrong with its feed, and when.
+"""Chaos for the built-in exchange: what can go wrong with its feed, its private REST and its
+`user` channel, and when.
 
 Owns the `--chaos SPEC` grammar (`KIND:every=SECONDS` or `KIND:at=SECONDS`, plus `for=SECONDS` for
-the kinds that last a while, options separated by commas, e.g. `stall:at=40,for=8`) and the plan
-that says which injections are due at a given time. `every=S` fires at start + S, start + 2S, ...;
-`at=S` fires once at start + S.
+the kinds that last a while, options separated by commas, e.g. `stall:at=40,for=8`; `rest_5xx` also
+takes `accept=1`: order writes are carried out before the 503) and the plan that says which
+injections are due at a given time. `every=S` fires at start + S, start + 2S, ...; `at=S` fires
+once at start + S.
 
 Pure: no clocks, no sockets, no threads. Time comes in as an argument (epoch seconds of the
 exchange's injected clock); the server applies what is due to its connections.
@@ -27,6 +29,12 @@ NO_HEARTBEAT = "no_heartbeat"  # suppress heartbeats for a while; other data con
 SLOW_SNAPSHOT = "slow_snapshot"  # for a while, level2 snapshots arrive that much after subscribe
 REFUSE = "refuse"  # refuse new WebSocket connections (HTTP 503) for a while
 IGNORE_SUBSCRIBE = "ignore_subscribe"  # for a while, subscribe messages get no answer
+# Private REST and the user channel
+REST_TIMEOUT = "rest_timeout"  # for a while, order writes are carried out and never answered in time
+REST_5XX = "rest_5xx"  # for a while, private requests get HTTP 503 (with accept=1: writes done first)
+REST_429 = "rest_429"  # for a while, private requests get HTTP 429 until the window's end
+USER_DUPLICATE = "user_duplicate"  # for a while, every user-channel update is sent twice
+USER_REPLAY = "user_replay"  # re-send the last user-channel updates (older states, again)
 
 # Default durations of the kinds that last; the others are instantaneous.
 DEFAULT_DURATION_S: dict[str, float] = {
@@ -35,8 +43,13 @@ DEFAULT_DURATION_S: dict[str, float] = {
     NO_HEARTBEAT: 5.0,
     SLOW_SNAPSHOT: 3.0,
     IGNORE_SUBSCRIBE: 5.0,
+    REST_TIMEOUT: 5.0,
+    REST_5XX: 3.0,
+    REST_429: 3.0,
+    USER_DUPLICATE: 5.0,
 }
-INSTANT_KINDS = (DISCONNECT, GAP, DUPLICATE, REORDER, MALFORMED, ERROR_FRAME)
+INSTANT_KINDS = (DISCONNECT, GAP, DUPLICATE, REORDER, MALFORMED, ERROR_FRAME, USER_REPLAY)
+ACCEPT_KINDS = (REST_5XX,)  # the kinds taking `accept=0|1`
 KINDS = (*INSTANT_KINDS, *DEFAULT_DURATION_S)
 
 
@@ -51,11 +64,13 @@ class ChaosSpec(msgspec.Struct, frozen=True):
     every_s: float | None = None
     at_s: float | None = None
     duration_s: float = 0.0  # 0 for instantaneous kinds
+    accept: bool = False  # rest_5xx: carry out order writes, then answer 503
 
     def __str__(self) -> str:
         timing = f"every={self.every_s:g}" if self.every_s is not None else f"at={self.at_s:g}"
         lasting = f",for={self.duration_s:g}" if self.kind in DEFAULT_DURATION_S else ""
-        return f"{self.kind}:{timing}{lasting}"
+        accepting = ",accept=1" if self.accept else ""
+        return f"{self.kind}:{timing}{lasting}{accepting}"
 
 
 class ChaosEvent(msgspec.Struct, frozen=True):
@@ -68,7 +83,8 @@ class ChaosEvent(msgspec.Struct, frozen=True):
 
 
 def parse_chaos(text: str) -> ChaosSpec:
-    """Parse `KIND:every=S` / `KIND:at=S` with optional `,for=S`; raise ChaosSpecError if bad."""
+    """Parse `KIND:every=S` / `KIND:at=S` with optional `,for=S` (and `,accept=0|1` for rest_5xx);
+    raise ChaosSpecError if bad."""
 
     def fail(problem: str) -> ChaosSpecError:
         return ChaosSpecError(f"bad chaos spec {text!r}: {problem}")
@@ -78,11 +94,21 @@ def parse_chaos(text: str) -> ChaosSpec:
     if kind not in KINDS:
         raise fail(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
     values: dict[str, float] = {}
+    accept: bool | None = None
     for option in filter(None, (o.strip() for o in options.split(","))):
         key, sep, raw = option.partition("=")
         key = key.strip()
         if not sep:
             raise fail(f"option {option!r} is not KEY=SECONDS")
+        if key == "accept":
+            if kind not in ACCEPT_KINDS:
+                raise fail(f"accept= applies only to {', '.join(ACCEPT_KINDS)}")
+            if accept is not None:
+                raise fail("option 'accept' given twice")
+            if raw.strip() not in ("0", "1"):
+                raise fail(f"accept={raw.strip()!r} must be 0 or 1")
+            accept = raw.strip() == "1"
+            continue
         if key not in ("every", "at", "for"):
             raise fail(f"unknown option {key!r} (expected every, at or for)")
         if key in values:
@@ -103,6 +129,7 @@ def parse_chaos(text: str) -> ChaosSpec:
         every_s=values.get("every"),
         at_s=values.get("at"),
         duration_s=values.get("for", DEFAULT_DURATION_S.get(kind, 0.0)),
+        accept=bool(accept),
     )
 
 

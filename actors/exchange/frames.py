@@ -22,6 +22,7 @@ from typing import Iterable, Mapping, Sequence
 import msgspec
 
 from actors.exchange.account import PaperAccount
+from actors.exchange.client_orders import BalanceSummary, OrderView, PerpPosition
 from actors.exchange.market import LevelChange, MarketTrade, TickerStats
 from actors.products import ProductSpec
 
@@ -271,6 +272,7 @@ _CENTS = Decimal("0.01")
 # Coinbase does not document the buffer percentage with no margin in use (it is a ratio over a zero
 # liquidation threshold). A large number, never "0": nothing at risk must not read as "at the line".
 NO_MARGIN_BUFFER_PERCENTAGE = "1000"
+_WS_ORDER_TYPES = {"MARKET": "Market", "LIMIT": "Limit", "STOP_LIMIT": "Stop_Limit"}  # the socket's casing
 
 
 def usd_text(value: Decimal) -> str:
@@ -285,8 +287,9 @@ def user(
     perpetual_futures_positions: Iterable[Mapping[str, str]] = (),
     expiring_futures_positions: Iterable[Mapping[str, str]] = (),
 ) -> PendingFrame:
-    """`kind` is SNAPSHOT (open orders and positions, on subscribe) or UPDATE (orders that changed).
-    Orders and positions come already in their wire shape (COINBASE.md, all strings)."""
+    """`kind` is SNAPSHOT (open orders and positions, on subscribe) or UPDATE (orders that changed,
+    with the positions as they are now). Orders and positions come already in their wire shape
+    (`user_order`, `perpetual_position`, `expiring_position`: COINBASE.md, all strings)."""
     event = {
         "type": kind,
         "orders": [dict(o) for o in orders],
@@ -298,37 +301,125 @@ def user(
     return _pending(USER, ts, [event])
 
 
-def futures_balance_summary(ts: float, kind: str, account: PaperAccount) -> PendingFrame:
-    """The account's `fcm_balance_summary`, every field a string. With no orders or positions
-    nothing is held, no margin is used and the whole futures balance is buying power."""
-    cash = usd_text(account.cfm_usd_balance)
-    zero = usd_text(Decimal(0))
+def user_order(order: OrderView, spec: ProductSpec, portfolio_id: str = "") -> dict[str, str]:
+    """One order of a `user` event: cumulative state, every field a string (COINBASE.md)."""
+    size = order.base_size
+    completion = (order.filled_size / size * 100).quantize(_CENTS) if size else Decimal(0)
+    return {
+        "order_id": order.order_id,
+        "client_order_id": order.client_order_id,
+        "status": order.status,
+        "product_id": order.product_id,
+        "product_type": order.product_type,
+        "order_side": order.side,
+        "order_type": _WS_ORDER_TYPES.get(order.order_type, order.order_type),
+        "time_in_force": order.time_in_force,
+        "creation_time": rfc3339_micros(order.created_ts),
+        "start_time": "",
+        "end_time": order.end_time,
+        "avg_price": decimal_text(order.average_filled_price),
+        "cumulative_quantity": size_text(spec, order.filled_size),
+        "leaves_quantity": size_text(spec, order.leaves_size),
+        "filled_value": decimal_text(order.filled_value),
+        "number_of_fills": str(order.number_of_fills),
+        "total_fees": decimal_text(order.total_fees),
+        "total_value_after_fees": decimal_text(order.total_value_after_fees),
+        "outstanding_hold_amount": decimal_text(order.outstanding_hold),
+        "limit_price": _optional_price(spec, order.limit_price),
+        "stop_price": _optional_price(spec, order.stop_price),
+        "post_only": "true" if order.post_only else "false",
+        "completion_percentage": decimal_text(completion),
+        "cancel_reason": order.cancel_reason,
+        "reject_reason": order.reject_reason,
+        "trigger_status": order.trigger_status,
+        "contract_expiry_type": "EXPIRING" if order.product_type == "FUTURE" else "UNKNOWN_CONTRACT_EXPIRY_TYPE",
+        "risk_managed_by": "MANAGED_BY_FCM" if order.product_type == "FUTURE" else "UNKNOWN_RISK_MANAGEMENT_TYPE",
+        "retail_portfolio_id": portfolio_id,
+    }
+
+
+def perpetual_position(position: PerpPosition, spec: ProductSpec, portfolio_id: str = "") -> dict[str, str]:
+    """One entry of a `user` event's `perpetual_futures_positions`."""
+    side = "FUTURES_POSITION_SIDE_LONG" if position.net_size > 0 else "FUTURES_POSITION_SIDE_SHORT"
+    liquidation = position.liquidation_price
+    return {
+        "product_id": position.product_id,
+        "portfolio_uuid": portfolio_id,
+        "vwap": decimal_text(position.entry_price),
+        "entry_vwap": decimal_text(position.entry_price),
+        "position_side": side,
+        "margin_type": f"MARGIN_TYPE_{position.margin_type}" if position.margin_type else "MARGIN_TYPE_CROSS",
+        "net_size": size_text(spec, position.net_size),
+        "buy_order_size": size_text(spec, position.buy_order_size),
+        "sell_order_size": size_text(spec, position.sell_order_size),
+        "leverage": decimal_text(position.leverage),
+        "mark_price": decimal_text(position.mark_price),
+        "liquidation_price": "" if liquidation is None else usd_text(liquidation),
+        "im_notional": usd_text(position.initial_margin),
+        "mm_notional": usd_text(position.maintenance_margin),
+        "position_notional": usd_text(position.notional),
+        "unrealized_pnl": usd_text(position.unrealized_pnl),
+        "aggregated_pnl": usd_text(position.unrealized_pnl + position.realized_pnl),
+    }
+
+
+def expiring_position(position: PerpPosition, spec: ProductSpec) -> dict[str, str]:
+    """One entry of a `user` event's `expiring_futures_positions` (a dated future)."""
+    return {
+        "product_id": position.product_id,
+        "side": "LONG" if position.net_size > 0 else "SHORT",
+        "number_of_contracts": size_text(spec, abs(position.net_size)),
+        "realized_pnl": usd_text(position.realized_pnl),
+        "unrealized_pnl": usd_text(position.unrealized_pnl),
+        "entry_price": decimal_text(position.entry_price),
+    }
+
+
+def _no_positions_summary(account: PaperAccount) -> BalanceSummary:
+    """An account with no orders or positions: nothing held, no margin used, all buying power."""
+    cash, zero = account.cfm_usd_balance, Decimal(0)
+    return BalanceSummary(
+        futures_buying_power=cash, total_usd_balance=account.total_usd_balance,
+        cbi_usd_balance=account.cbi_usd_balance, cfm_usd_balance=cash, total_open_orders_hold_amount=zero,
+        unrealized_pnl=zero, daily_realized_pnl=zero, initial_margin=zero, maintenance_margin=zero,
+        available_margin=cash, liquidation_threshold=zero, liquidation_buffer_amount=cash,
+        liquidation_buffer_percentage=None)
+
+
+def futures_balance_summary(ts: float, kind: str, account: PaperAccount,
+                            summary: BalanceSummary | None = None) -> PendingFrame:
+    """The account's `fcm_balance_summary`, every field a string. `summary` is the account with its
+    orders and positions (`ClientOrders.summary`); without one, `account` as it started: nothing
+    held, no margin used and the whole futures balance buying power."""
+    summary = summary if summary is not None else _no_positions_summary(account)
+    percentage = (NO_MARGIN_BUFFER_PERCENTAGE if summary.liquidation_buffer_percentage is None
+                  else str(summary.liquidation_buffer_percentage))
 
     def window(window_type: str) -> dict[str, str]:
         return {
             "margin_window_type": window_type,
             "margin_level": "MARGIN_LEVEL_TYPE_BASE",
-            "initial_margin": zero,
-            "maintenance_margin": zero,
-            "liquidation_buffer_percentage": NO_MARGIN_BUFFER_PERCENTAGE,
-            "total_hold": zero,
-            "futures_buying_power": cash,
+            "initial_margin": usd_text(summary.initial_margin),
+            "maintenance_margin": usd_text(summary.maintenance_margin),
+            "liquidation_buffer_percentage": percentage,
+            "total_hold": usd_text(summary.total_open_orders_hold_amount),
+            "futures_buying_power": usd_text(summary.futures_buying_power),
         }
 
-    summary = {
-        "futures_buying_power": cash,
-        "total_usd_balance": usd_text(account.total_usd_balance),
-        "cbi_usd_balance": usd_text(account.cbi_usd_balance),
-        "cfm_usd_balance": cash,
-        "total_open_orders_hold_amount": zero,
-        "unrealized_pnl": zero,
-        "daily_realized_pnl": zero,
-        "initial_margin": zero,
-        "available_margin": cash,
-        "liquidation_threshold": zero,
-        "liquidation_buffer_amount": cash,
-        "liquidation_buffer_percentage": NO_MARGIN_BUFFER_PERCENTAGE,
+    fields = {
+        "futures_buying_power": usd_text(summary.futures_buying_power),
+        "total_usd_balance": usd_text(summary.total_usd_balance),
+        "cbi_usd_balance": usd_text(summary.cbi_usd_balance),
+        "cfm_usd_balance": usd_text(summary.cfm_usd_balance),
+        "total_open_orders_hold_amount": usd_text(summary.total_open_orders_hold_amount),
+        "unrealized_pnl": usd_text(summary.unrealized_pnl),
+        "daily_realized_pnl": usd_text(summary.daily_realized_pnl),
+        "initial_margin": usd_text(summary.initial_margin),
+        "available_margin": usd_text(summary.available_margin),
+        "liquidation_threshold": usd_text(summary.liquidation_threshold),
+        "liquidation_buffer_amount": usd_text(summary.liquidation_buffer_amount),
+        "liquidation_buffer_percentage": percentage,
         "intraday_margin_window_measure": window("FCM_MARGIN_WINDOW_TYPE_INTRADAY"),
         "overnight_margin_window_measure": window("FCM_MARGIN_WINDOW_TYPE_OVERNIGHT"),
     }
-    return _pending(FUTURES_BALANCE_SUMMARY, ts, [{"type": kind, "fcm_balance_summary": summary}])
+    return _pending(FUTURES_BALANCE_SUMMARY, ts, [{"type": kind, "fcm_balance_summary": fields}])

@@ -129,8 +129,12 @@ def with_rate_headers(response: RestResponse, decision: RateDecision) -> RestRes
     return msgspec.structs.replace(response, headers=response.headers + tuple(headers))
 
 
-def _json(status: int, body: object) -> RestResponse:
+def json_response(status: int, body: object) -> RestResponse:
+    """`body` as a JSON answer with its Content-Type."""
     return RestResponse(status, _encoder.encode(body), (("Content-Type", "application/json"),))
+
+
+_json = json_response
 
 
 # --------------------------------------------------------------------- endpoints

@@ -1,5 +1,5 @@
-"""The built-in exchange's Advanced Trade server: market-data and user-data WebSockets and public REST
-on one port.
+"""The built-in exchange's Advanced Trade server: market-data and user-data WebSockets, public and
+private REST on one port.
 
 Owns the listening socket, the per-connection sessions (subscriptions, outgoing queue, sequence
 numbers, heartbeat counters), the thread that steps the `SyntheticMarket`, and the application of
@@ -10,13 +10,18 @@ channel `l2_data`, heartbeats every second, `ticker`, `ticker_batch` (every 5 s)
 update when `set_product_status` changes a product), per-connection
 `sequence_num` from 0, error frames (never a disconnect) for bad requests, and a close for a
 connection that does not subscribe within the deadline. A plain HTTP GET (not a WebSocket upgrade)
-is answered by the public REST endpoints of `rest.py`, through websockets' `process_request` hook.
+is answered by the REST endpoints through websockets' `process_request` hook; a request with a body
+(POST: websockets' parser refuses bodies) is told apart by its first bytes when the connection is
+accepted and served by a small HTTP handler on the same connection thread. Public endpoints are
+`rest.py`'s; private ones (`private_rest.py`) need a JWT (`auth.py`) and run against the API client
+(`client_orders.py`), whose orders trade on the synthetic market's engines. One request per
+connection (`Connection: close`).
 
 Threads (all joined by `stop()`): one accept thread (websockets' `serve_forever`), one market thread,
 and per connection the websockets handler thread (answers REST, or reads client messages) plus, for
 a WebSocket, one writer thread (the only thread that sends on that socket, so it numbers frames in
-the order they go out). Infrastructure, not an actor: one lock guards the market, the sessions, the
-chaos state and the rate limiter. The market thread steps and enqueues each step's frames under it,
+the order they go out). Infrastructure, not an actor: one lock guards the market, the API client,
+the sessions, the chaos state and the rate limiters. The market thread steps and enqueues each step's frames under it,
 and a subscribe reads its snapshot and enqueues it under it, so a snapshot is always followed by
 exactly the updates after it. Nothing sends on a socket while holding the lock.
 
@@ -24,26 +29,33 @@ Chaos is timed on the injected clock and applied by the market thread to every l
 sequence tricks (gap, duplicate, reorder) are markers in a connection's queue that its writer
 obeys, a stall withholds a connection's frames and releases them in order afterwards, a disconnect
 shuts the TCP socket down without a close frame, and the windows (refuse, ignore_subscribe,
-no_heartbeat, slow_snapshot) are server-wide deadlines.
+no_heartbeat, slow_snapshot) are server-wide deadlines. The REST windows (rest_timeout, rest_5xx,
+rest_429) are deadlines checked by each private request: a held answer (rest_timeout) waits on its
+own connection's thread until the client hangs up, `rest_hold_s` passes or the server stops, so
+other connections are served meanwhile. user_duplicate sends each `user` update twice while it
+lasts; user_replay re-sends the last updates (older states) once.
 
 Two WebSocket endpoints, told apart by the request path as Coinbase tells them apart by host:
 market data at `/` (`url`) serves every channel, the private ones included (it is the user-data
 endpoint's failover); user data at `/user` (`user_url`) serves only `heartbeats`, `user` and
-`futures_balance_summary`. A private subscribe needs a well-formed, unexpired ES256 JWT (`auth.py`;
-signatures are not verified yet) or it gets `authentication failure`. `user` answers a snapshot of
-the paper account's orders and positions (none yet: the exchange takes no private orders), and
-`futures_balance_summary` a snapshot of its balances, re-sent as an update every few seconds.
-Chaos applies to both endpoints' connections alike.
+`futures_balance_summary`. A private subscribe needs a JWT the `Authenticator` accepts (signed by
+the configured API key, or any well-formed unexpired ES256 JWT when none is configured) or it gets
+`authentication failure`. `user` answers a snapshot of the client's open orders and positions, then
+an update whenever an order changes; `futures_balance_summary` a snapshot of the account, re-sent
+as an update every few seconds and after every fill. Chaos applies to both endpoints' connections
+alike.
 
-Must never place orders for anyone (orders over REST come with the next issue).
+Must never trade for itself: the only orders besides the synthetic market's are the API client's.
 """
 
 from __future__ import annotations
 
 import email.utils
+import http.server
 import itertools
 import math
 import queue
+import select
 import socket
 import threading
 import time
@@ -60,9 +72,9 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from actors.exchange import frames, rest
+from actors.exchange import frames, private_rest, rest
 from actors.exchange.account import PaperAccount
-from actors.exchange.auth import AUTH_FAILURE, well_formed_jwt
+from actors.exchange.auth import AUTH_FAILURE, ApiKey, Authenticator
 from actors.exchange.chaos import (
     DISCONNECT,
     DUPLICATE,
@@ -73,11 +85,17 @@ from actors.exchange.chaos import (
     NO_HEARTBEAT,
     REFUSE,
     REORDER,
+    REST_5XX,
+    REST_429,
+    REST_TIMEOUT,
     SLOW_SNAPSHOT,
     STALL,
+    USER_DUPLICATE,
+    USER_REPLAY,
     ChaosPlan,
     ChaosSpec,
 )
+from actors.exchange.client_orders import ClientOrders, FeeSchedule, OrderView, PerpPosition
 from actors.exchange.frames import Candle, PendingFrame
 from actors.exchange.market import MarketStep, SyntheticMarket, TickerStats
 from actors.products import CATALOG, ProductSpec
@@ -101,6 +119,12 @@ CANDLE_SECONDS = 300
 CANDLE_HISTORY = 12  # closed buckets kept for a candles snapshot (one hour)
 
 _CLOSE_TIMEOUT_S = 1.0  # how long a closing handshake may wait for the client's reply
+_FIRST_BYTES_TIMEOUT_S = 10.0  # a new connection must send its request line within this (as websockets)
+_HTTP_READ_TIMEOUT_S = 10.0  # the plain HTTP handler's socket timeout while reading a request
+_MAX_BODY = 1 << 20
+_HOLD_POLL_S = 0.02  # how often a held answer looks whether its client hung up
+USER_REPLAY_EVENTS = 10  # user updates kept for user_replay
+PRIVATE_RATE_PER_S = 30.0  # Coinbase's private REST limit per user
 _REORDER_WAIT_S = 1.0  # a frame held back for a reorder goes out alone if no second one comes
 _STOP = object()  # writer: flush what is queued, then exit
 _SLOW = object()  # writer: the client fell too far behind; close the socket and exit
@@ -205,7 +229,18 @@ class ExchangeServer:
         public_rate_per_s: float = rest.PUBLIC_RATE_PER_S,
         account: PaperAccount | None = None,
         balance_interval_s: float = 5.0,
+        api_key_name: str | None = None,
+        api_public_key_pem: str | None = None,
+        fees: FeeSchedule | None = None,
+        private_rate_per_s: float = PRIVATE_RATE_PER_S,
+        rest_hold_s: float = 30.0,
     ) -> None:
+        """`api_key_name` and `api_public_key_pem` (PEM text or a path to a PEM file) configure the
+        one API key whose JWTs private requests and subscribes must carry; without them any
+        well-formed, unexpired ES256 JWT is accepted. `fees` are the API client's maker/taker
+        rates. A rest_timeout answer is held at most `rest_hold_s`."""
+        if (api_key_name is None) != (api_public_key_pem is None):
+            raise ValueError("give both api_key_name and api_public_key_pem, or neither")
         self._host = host
         self._port = port
         self._tick_interval_s = tick_interval_s
@@ -219,7 +254,17 @@ class ExchangeServer:
         self._products = dict(products)
         self._clock = _clock_function(clock)
         self._market = SyntheticMarket(self._products, seed=seed, start_ts=self._clock())
-
+        self._auth = Authenticator(ApiKey(api_key_name, api_public_key_pem)
+                                   if api_key_name is not None and api_public_key_pem is not None else None)
+        self._client = ClientOrders(self._market, self._products, self._account, fees, seed=seed,
+                                    start_ts=self._clock())
+        self._private_rate_limiter = rest.PublicRateLimiter(private_rate_per_s)
+        self._private_rate_per_s = private_rate_per_s
+        self._rest_hold_s = rest_hold_s
+        self._rest_counts: dict[str, int] = {}
+        self._recent_user: deque[tuple[float, list[OrderView], list[PerpPosition]]] = deque(
+            maxlen=USER_REPLAY_EVENTS)
+        self._raw_sockets: set[socket.socket] = set()  # connections being read before websockets has them
         self._lock = threading.Lock()
         self._sessions: dict[int, _Session] = {}
         self._paused = False
@@ -241,6 +286,11 @@ class ExchangeServer:
         self._no_heartbeat_until = -math.inf
         self._slow_snapshot_until = -math.inf
         self._slow_snapshot_delay_s = 0.0
+        self._rest_timeout_until = -math.inf
+        self._rest_5xx_until = -math.inf
+        self._rest_5xx_accept = False
+        self._rest_429_until = -math.inf
+        self._user_duplicate_until = -math.inf
         self._pending_snapshots: list[tuple[float, _Session, str]] = []  # (due clock time, ...)
 
         self._stop_event = threading.Event()
@@ -267,6 +317,8 @@ class ExchangeServer:
             close_timeout=_CLOSE_TIMEOUT_S,
         )
         self._port = self._ws_server.socket.getsockname()[1]
+        self._ws_handler = self._ws_server.handler  # websockets' per-connection lifecycle
+        self._ws_server.handler = self._dispatch  # sees each connection's first bytes before websockets
         self._started_at = time.monotonic()
         with self._lock:
             self._chaos = ChaosPlan(self._chaos_specs, self._clock())
@@ -289,6 +341,13 @@ class ExchangeServer:
                 return
             self._stopped = True
         self._stop_event.set()
+        with self._lock:
+            raw = list(self._raw_sockets)
+        for sock in raw:  # a connection still to send its request, or held by rest_timeout
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._market_thread is not None:
             self._market_thread.join()
         if self._ws_server is not None:
@@ -347,6 +406,13 @@ class ExchangeServer:
             fired = self._chaos.counts() if self._chaos is not None else {}
         return {spec.kind: 0 for spec in self._chaos_specs} | fired
 
+    def rest_counts(self) -> dict[str, int]:
+        """Private REST and user-channel counters: `requests`, `unauthenticated`, `throttled` (the
+        private rate limit), and what chaos did to single requests and events: `held` (rest_timeout),
+        `rest_5xx`, `rest_5xx_after_accept`, `rest_429`, `user_duplicated`, `user_replayed`."""
+        with self._lock:
+            return dict(self._rest_counts)
+
     def drop_connections(self) -> int:
         """Close every client connection (as a network drop would); keep serving new ones."""
         with self._lock:
@@ -383,7 +449,12 @@ class ExchangeServer:
                     if now >= next_step:
                         next_step = max(next_step + self._tick_interval_s, now)
                         if not self._paused:
-                            self._broadcast(self._market.step(self._clock()))
+                            step = self._market.step(ts)
+                            self._broadcast(step)
+                            self._client.on_market_step(step, ts)
+                        else:
+                            self._client.on_time(ts)
+                        self._publish_user_changes(ts)
                     self._send_heartbeats(now)
                     self._send_periodic(now)
                     self._release_due(ts)
@@ -437,11 +508,7 @@ class ExchangeServer:
         ts = self._clock()
         if now >= self._next_balance:
             self._next_balance = max(self._next_balance + self._balance_interval_s, now)
-            subscribers = [s for s in self._sessions.values() if FUTURES_BALANCE_SUMMARY in s.subscriptions]
-            if subscribers:
-                frame = frames.futures_balance_summary(ts, frames.UPDATE, self._account)
-                for session in subscribers:
-                    self._enqueue(session, frame)
+            self._send_balance(ts)
         if now >= self._next_ticker_batch:
             self._next_ticker_batch = max(self._next_ticker_batch + self._ticker_batch_interval_s, now)
             for product_id, spec in self._products.items():
@@ -457,6 +524,69 @@ class ExchangeServer:
                 if self._subscribed(CANDLES, product_id):
                     frame = frames.candles(ts, frames.UPDATE, spec, [series.current()])
                     self._publish(CANDLES, product_id, frame)
+
+    def _send_balance(self, ts: float) -> None:
+        """A futures_balance_summary update to its subscribers (lock held)."""
+        subscribers = [s for s in self._sessions.values() if FUTURES_BALANCE_SUMMARY in s.subscriptions]
+        if subscribers:
+            frame = frames.futures_balance_summary(ts, frames.UPDATE, self._account, self._client.summary(ts))
+            for session in subscribers:
+                self._enqueue(session, frame)
+
+    def _publish_user_changes(self, ts: float) -> None:
+        """Send the orders that changed as a `user` update (twice during user_duplicate), and the
+        balance after a fill or funding (lock held)."""
+        changed = self._client.drain_changes()
+        if changed:
+            positions = self._client.perp_positions(ts)
+            self._recent_user.append((ts, changed, positions))
+            copies = 2 if ts < self._user_duplicate_until else 1
+            sent = self._send_user_update(ts, changed, positions, copies)
+            if copies == 2 and sent:
+                self._count("user_duplicated", sent)
+        if self._client.drain_account_changed():
+            self._send_balance(ts)
+
+    def _send_user_update(self, ts: float, orders: list[OrderView], positions: list[PerpPosition],
+                          copies: int = 1) -> int:
+        """Queue one `user` update per subscriber (its products' orders only); returns how many
+        subscribers got one (lock held)."""
+        built: dict[tuple[str, ...], PendingFrame | None] = {}
+        sent = 0
+        for session in self._sessions.values():
+            wanted = session.subscriptions.get(USER)
+            if wanted is None:
+                continue
+            key = tuple(wanted)
+            if key not in built:
+                rows = [o for o in orders if not wanted or o.product_id in wanted]
+                built[key] = self._user_frame(ts, frames.UPDATE, rows, positions, wanted) if rows else None
+            frame = built[key]
+            if frame is None:
+                continue
+            for _ in range(copies):
+                self._enqueue(session, frame)
+            sent += 1
+        return sent
+
+    def _user_frame(self, ts: float, kind: str, orders: list[OrderView], positions: list[PerpPosition],
+                    wanted: list[str]) -> PendingFrame:
+        portfolio = self._client.portfolio_id
+        mine = [p for p in positions if not wanted or p.product_id in wanted]
+        return frames.user(
+            ts, kind,
+            [frames.user_order(o, self._products[o.product_id], portfolio) for o in orders],
+            [frames.perpetual_position(p, self._products[p.product_id], portfolio)
+             for p in mine if self._products[p.product_id].is_perpetual],
+            [frames.expiring_position(p, self._products[p.product_id])
+             for p in mine if not self._products[p.product_id].is_perpetual],
+        )
+
+    def _replay_user(self) -> None:
+        """Chaos user_replay: the last updates again, oldest first, as they were then (lock held)."""
+        for ts, orders, positions in list(self._recent_user):
+            if self._send_user_update(ts, orders, positions):
+                self._count("user_replayed")
 
     def _enqueue(self, session: _Session, item: object) -> None:
         if session.closing:
@@ -513,6 +643,17 @@ class ExchangeServer:
                 self._refuse_until = max(self._refuse_until, until)
             elif kind == IGNORE_SUBSCRIBE:
                 self._ignore_subscribe_until = max(self._ignore_subscribe_until, until)
+            elif kind == REST_TIMEOUT:
+                self._rest_timeout_until = max(self._rest_timeout_until, until)
+            elif kind == REST_5XX:
+                self._rest_5xx_until = max(self._rest_5xx_until, until)
+                self._rest_5xx_accept = event.spec.accept
+            elif kind == REST_429:
+                self._rest_429_until = max(self._rest_429_until, until)
+            elif kind == USER_DUPLICATE:
+                self._user_duplicate_until = max(self._user_duplicate_until, until)
+            elif kind == USER_REPLAY:
+                self._replay_user()
         return aborted
 
     def _release_due(self, ts: float) -> None:
@@ -547,17 +688,13 @@ class ExchangeServer:
         return None
 
     def _serve_rest(self, ws: ServerConnection, request: Request) -> Response:
+        """A REST request without a body (GET), arrived through websockets."""
         try:
             client = str(ws.remote_address[0])
         except (OSError, IndexError, TypeError):
             client = ""
-        with self._lock:
-            decision = self._rate_limiter.take(client, self._clock())
-            view = self._market_view() if decision.allowed else None
-        if view is None:
-            answer = rest.rate_limited(decision)
-        else:
-            answer = rest.with_rate_headers(rest.handle_get(request.method, request.path, view), decision)
+        answer, _ = self._answer_rest(request.method, request.path, request.headers.get("Authorization"), b"",
+                                      client)
         headers = Headers([
             ("Date", email.utils.formatdate(usegmt=True)),
             ("Connection", "close"),
@@ -565,6 +702,95 @@ class ExchangeServer:
             *answer.headers,
         ])
         return Response(answer.status, HTTPStatus(answer.status).phrase, headers, answer.body)
+
+    def _dispatch(self, sock: socket.socket, addr: Any) -> None:
+        """Runs on the thread websockets starts per accepted connection: a request that is not a
+        GET carries a body websockets cannot read, so it is served here; the rest is websockets'."""
+        with self._lock:
+            self._raw_sockets.add(sock)
+        try:
+            method = _first_word(sock, self._stop_event)
+        except OSError:
+            method = b""
+        finally:
+            with self._lock:
+                self._raw_sockets.discard(sock)
+        if method in (b"", b"GET"):  # a WebSocket upgrade or a GET; a silent client is websockets' to time out
+            self._ws_handler(sock, addr)
+            return
+        with self._lock:
+            self._raw_sockets.add(sock)
+        try:
+            _HttpHandler(sock, addr, self)
+        except Exception:  # a broken client must not take the accept loop's bookkeeping with it
+            logger.opt(exception=True).debug("exchange: plain HTTP request failed")
+        finally:
+            with self._lock:
+                self._raw_sockets.discard(sock)
+            try:
+                sock.close()
+            finally:
+                assert self._ws_server is not None
+                with self._ws_server.lock:
+                    self._ws_server.handler_threads.discard(threading.current_thread())
+
+    def _answer_rest(self, method: str, target: str, authorization: str | None, body: bytes,
+                     client: str) -> tuple[rest.RestResponse, bool]:
+        """Answer one REST request; the flag says the answer must be held (chaos rest_timeout)."""
+        path = target.split("?", 1)[0]
+        found = private_rest.route(path)
+        if found is None:
+            with self._lock:
+                decision = self._rate_limiter.take(client, self._clock())
+                view = self._market_view() if decision.allowed else None
+            if view is None:
+                return rest.rate_limited(decision), False
+            return rest.with_rate_headers(rest.handle_get(method, target, view), decision), False
+        with self._lock:
+            now = self._clock()
+            aborted = self._apply_chaos(now)
+            self._count("requests")
+        for session in aborted:
+            _abort(session.ws)
+        refusal = self._auth.rest_refusal(authorization, now, method, path.rstrip("/") or "/")
+        if refusal:
+            with self._lock:
+                self._count("unauthenticated")
+            return rest.error(401, "UNAUTHENTICATED", refusal), False
+        with self._lock:
+            now = self._clock()
+            decision = self._private_rate_limiter.take(client, now)
+            if not decision.allowed:
+                self._count("throttled")
+                return rest.rate_limited(decision), False
+            if now < self._rest_429_until:
+                self._count(REST_429)
+                limit = math.floor(self._private_rate_per_s)
+                storm = rest.RateDecision(False, limit, 0, self._rest_429_until, self._rest_429_until - now)
+                return rest.rate_limited(storm), False
+            accepting = self._rest_5xx_accept and found.is_write and method == found.method
+            if now < self._rest_5xx_until and not accepting:
+                self._count(REST_5XX)
+                return rest.error(503, "UNAVAILABLE", "service unavailable (chaos)"), False
+            answer = private_rest.handle(found, method, target, body, self._client, self._market_view(), now)
+            self._publish_user_changes(now)
+            if now < self._rest_5xx_until:
+                self._count("rest_5xx_after_accept")
+                return rest.error(503, "UNAVAILABLE", "service unavailable (chaos)"), False
+            hold = found.is_write and method == found.method and now < self._rest_timeout_until
+            if hold:
+                self._count("held")
+        return rest.with_rate_headers(answer, decision), hold
+
+    def _hold(self, sock: socket.socket) -> None:
+        """Keep an answer back until the client hangs up, `rest_hold_s` passes or the server stops."""
+        deadline = time.monotonic() + self._rest_hold_s
+        while not self._stop_event.wait(_HOLD_POLL_S):
+            if time.monotonic() >= deadline or _peer_closed(sock):
+                return
+
+    def _count(self, what: str, n: int = 1) -> None:
+        self._rest_counts[what] = self._rest_counts.get(what, 0) + n
 
     def _market_view(self) -> rest.MarketView:
         products = []
@@ -696,7 +922,7 @@ class ExchangeServer:
         if kind == "subscribe" and channel in PRIVATE_CHANNELS:
             with self._lock:
                 now = self._clock()
-            if not well_formed_jwt(request.get("jwt"), now):
+            if self._auth.token_refusal(request.get("jwt"), now):
                 self._reject(session, AUTH_FAILURE)
                 return
         product_ids = request.get("product_ids") or []
@@ -739,11 +965,15 @@ class ExchangeServer:
             specs = [self._products[p] for p in product_ids]
             self._enqueue(session, frames.status(ts, frames.SNAPSHOT, specs, self._product_status))
             return
-        if channel == USER:  # no private orders or positions yet
-            self._enqueue(session, frames.user(ts, frames.SNAPSHOT))
+        if channel == USER:  # the open orders and positions of the subscribed products (all when none)
+            wanted = session.subscriptions[USER]
+            orders = self._client.open_orders(wanted)
+            positions = self._client.perp_positions(ts)
+            self._enqueue(session, self._user_frame(ts, frames.SNAPSHOT, orders, positions, wanted))
             return
         if channel == FUTURES_BALANCE_SUMMARY:
-            self._enqueue(session, frames.futures_balance_summary(ts, frames.SNAPSHOT, self._account))
+            summary = self._client.summary(ts)
+            self._enqueue(session, frames.futures_balance_summary(ts, frames.SNAPSHOT, self._account, summary))
             return
         for product_id in product_ids:
             spec = self._products[product_id]
@@ -802,3 +1032,80 @@ def _abort(ws: ServerConnection) -> None:
         ws.socket.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already closed
+
+
+def _first_word(sock: socket.socket, stop: threading.Event) -> bytes:
+    """The request's method (b"GET", b"POST", ...) read without consuming it; b"" if the client
+    closed or sent nothing in time. Leaves the socket blocking, as websockets expects it."""
+    deadline = time.monotonic() + _FIRST_BYTES_TIMEOUT_S
+    try:
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b""
+            readable, _, _ = select.select([sock], [], [], min(remaining, 0.5))
+            if not readable:
+                continue
+            head = sock.recv(16, socket.MSG_PEEK)
+            if not head:
+                return b""
+            word, space, _ = head.partition(b" ")
+            if space or len(head) >= 16:
+                return word.upper()
+            stop.wait(0.005)  # only part of the request line has come: let the rest arrive
+        return b""
+    finally:
+        sock.settimeout(None)
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """True when the client has hung up (its socket reads as end of file)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+class _HttpHandler(http.server.BaseHTTPRequestHandler):
+    """One plain HTTP request (with a body) on a connection websockets was not given."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = _HTTP_READ_TIMEOUT_S
+    server: ExchangeServer  # type: ignore[assignment]  # the exchange, not a socketserver
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
+
+    def _answer(self) -> None:
+        self.close_connection = True
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= _MAX_BODY:
+            self._send(rest.error(400, "INVALID_ARGUMENT", "bad Content-Length"))
+            return
+        body = self.rfile.read(length) if length else b""
+        answer, hold = self.server._answer_rest(self.command, self.path, self.headers.get("Authorization"), body,
+                                                str(self.client_address[0]))
+        if hold:
+            self.server._hold(self.connection)
+        self._send(answer)
+
+    def _send(self, answer: rest.RestResponse) -> None:
+        try:
+            self.send_response(answer.status)
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(answer.body)))
+            for name, value in answer.headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(answer.body)
+        except OSError:
+            pass  # the client hung up (a held answer usually finds it gone)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass  # no access log: the counters in rest_counts() say what happened

@@ -32,7 +32,16 @@ def test_every_kind_parses_and_lasting_kinds_have_a_default_duration():
         assert spec.kind == kind and spec.every_s == 1.0
         assert spec.duration_s == DEFAULT_DURATION_S.get(kind, 0.0)
         assert parse_chaos(str(spec)) == spec  # str() is a spec that parses back to itself
-    assert set(DEFAULT_DURATION_S) == {"stall", "refuse", "no_heartbeat", "slow_snapshot", "ignore_subscribe"}
+    assert set(DEFAULT_DURATION_S) == {"stall", "refuse", "no_heartbeat", "slow_snapshot", "ignore_subscribe",
+                                       "rest_timeout", "rest_5xx", "rest_429", "user_duplicate"}
+
+
+def test_rest_5xx_takes_accept_and_round_trips():
+    spec = parse_chaos("rest_5xx:at=2,for=1,accept=1")
+    assert spec == ChaosSpec("rest_5xx", at_s=2.0, duration_s=1.0, accept=True)
+    assert str(spec) == "rest_5xx:at=2,for=1,accept=1" and parse_chaos(str(spec)) == spec
+    assert parse_chaos("rest_5xx:at=2,accept=0").accept is False
+    assert parse_chaos("user_replay:every=7") == ChaosSpec("user_replay", every_s=7.0)  # instantaneous
 
 
 @pytest.mark.parametrize(
@@ -51,6 +60,9 @@ def test_every_kind_parses_and_lasting_kinds_have_a_default_duration():
         ("gap:every", "option 'every' is not KEY=SECONDS"),
         ("gap:every=1,for=2", "for= applies only to stall, refuse, no_heartbeat"),
         ("stall:at=1,for=0", "for=0 must be > 0 seconds"),
+        ("rest_429:at=1,accept=1", "accept= applies only to rest_5xx"),
+        ("rest_5xx:at=1,accept=yes", "accept='yes' must be 0 or 1"),
+        ("rest_5xx:at=1,accept=1,accept=0", "option 'accept' given twice"),
     ],
 )
 def test_a_bad_spec_is_one_line_naming_the_spec_and_the_problem(text, problem):
