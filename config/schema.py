@@ -145,6 +145,68 @@ class ExecutionConfig(_Section):
         _require_positive("max_impact_bps", self.max_impact_bps)
 
 
+class RiskConfig(_Section):
+    """Pre-trade limits (the execution gate, after [execution]'s) and the runtime guards (the risk
+    actor). Percentages are of equity unless said otherwise; money and ratios are strings."""
+
+    max_slippage_bps: Decimal = Decimal("50")  # a limit price this much worse than the mark is refused
+    liquidation_buffer_pct: Decimal = Decimal("15")  # (equity - maintenance margin) / equity, at least
+    max_exposure_product_pct: Decimal = Decimal("20")  # one product's notional
+    max_exposure_total_pct: Decimal = Decimal("80")  # gross notional
+    min_liquidation_distance_pct: Decimal = Decimal("10")  # |mark - liquidation price| / mark, perps
+    # Per product: notional / equity caps (unlisted: the venue's 1 / initial margin rate), and lower
+    # caps for the UTC night window [night_start_hour_utc, night_end_hour_utc) (equal: no window).
+    product_max_leverage: dict[str, Decimal] = {}
+    product_max_leverage_night: dict[str, Decimal] = {}
+    night_start_hour_utc: Annotated[int, msgspec.Meta(ge=0, le=23)] = 0
+    night_end_hour_utc: Annotated[int, msgspec.Meta(ge=0, le=23)] = 0
+    # Runtime guards, evaluated every interval_s.
+    interval_s: Seconds = 1.0
+    max_daily_loss_pct: Decimal = Decimal("5")  # of start-of-day (UTC) equity: REDUCING, latched
+    volatility_window: Window = 20  # bars
+    # RMS of bar returns in bps, scaled to a one-minute horizon (per-bar thresholds x sqrt(bar/60 s)).
+    volatility_warn_bps: Decimal = Decimal("100")
+    volatility_reducing_bps: Decimal = Decimal("200")
+    volatility_halted_bps: Decimal = Decimal("400")
+    volatility_cooldown_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    max_concentration_pct: Decimal = Decimal("70")  # one product's share of gross exposure: WARN
+
+    def __post_init__(self) -> None:
+        _require_positive("max_slippage_bps", self.max_slippage_bps)
+        for field in ("liquidation_buffer_pct", "min_liquidation_distance_pct"):
+            _require_range(field, getattr(self, field), Decimal(0), Decimal(100), low_open=False)
+        for field in ("max_exposure_product_pct", "max_exposure_total_pct", "max_concentration_pct"):
+            _require_range(field, getattr(self, field), Decimal(0), Decimal(10_000), low_open=True)
+        if self.max_exposure_product_pct > self.max_exposure_total_pct:
+            raise ValueError(
+                f"max_exposure_product_pct: must be <= max_exposure_total_pct ({self.max_exposure_total_pct}),"
+                f" got {self.max_exposure_product_pct}"
+            )
+        for field in ("product_max_leverage", "product_max_leverage_night"):
+            for product_id, cap in getattr(self, field).items():
+                if product_id not in CATALOG:
+                    known = ", ".join(sorted(CATALOG))
+                    raise ValueError(f'{field}: unknown product "{product_id}" (known: {known})')
+                _require_positive(f"{field}", cap)
+        if self.product_max_leverage_night and self.night_start_hour_utc == self.night_end_hour_utc:
+            raise ValueError(
+                "product_max_leverage_night: never applies while night_start_hour_utc equals"
+                f" night_end_hour_utc ({self.night_end_hour_utc})"
+            )
+        _require_range("max_daily_loss_pct", self.max_daily_loss_pct, Decimal(0), Decimal(100), low_open=True)
+        if self.max_daily_loss_pct == 100:
+            raise ValueError("max_daily_loss_pct: must be < 100, got 100")
+        _require_positive("volatility_warn_bps", self.volatility_warn_bps)
+        if not self.volatility_warn_bps <= self.volatility_reducing_bps <= self.volatility_halted_bps:
+            raise ValueError(
+                "volatility_reducing_bps: thresholds must rise: warn"
+                f" ({self.volatility_warn_bps}) <= reducing <= halted ({self.volatility_halted_bps}),"
+                f" got {self.volatility_reducing_bps}"
+            )
+        for field in ("volatility_reducing_bps", "volatility_halted_bps"):
+            _finite(field, getattr(self, field))
+
+
 class PortfolioConfig(_Section):
     starting_cash: Decimal = Decimal("100000")
     maker_fee_rate: Decimal = Decimal("0.0004")
@@ -159,10 +221,15 @@ class PortfolioConfig(_Section):
 
 class VenueConfig(_Section):
     """The in-process paper venue. Each order and cancel reaches it after latency_ms, varied by
-    +- latency_jitter of itself (seeded by run.seed), and meets the book as it stands then."""
+    +- latency_jitter of itself (seeded by run.seed), and meets the book as it stands then.
+    The Coinbase gateway (`paper --venue exchange`, live runs): rest_timeout_s bounds each REST
+    request (no answer in time is an unknown outcome for a create), private_per_s is its private
+    request budget (Coinbase allows 30/s)."""
 
     latency_ms: Annotated[float, msgspec.Meta(ge=0, le=10_000)] = 20.0
     latency_jitter: Jitter = 0.5
+    rest_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
+    private_per_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 15.0
 
 
 class JournalConfig(_Section):
@@ -211,6 +278,7 @@ class Profile(_Section):
     market_data: MarketDataConfig = msgspec.field(default_factory=MarketDataConfig)
     strategy: StrategyConfig = msgspec.field(default_factory=StrategyConfig)
     execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
+    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
     portfolio: PortfolioConfig = msgspec.field(default_factory=PortfolioConfig)
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)

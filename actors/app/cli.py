@@ -1,4 +1,4 @@
-"""bin/perpsbot's command line: paper, replay, exchange, record, bench.
+"""bin/perpsbot's command line: paper, replay, exchange, record, bench, ctl, orders preview.
 
 Owns argument parsing, exit codes and printing. Exit 0 on success, 2 on bad arguments or config
 (one line naming the problem), 3 when a run ended HALTED by an escalation. Command names, flags,
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                             " instead of the built-in exchange")
     paper.add_argument("--chaos", action="append", default=[], metavar="SPEC",
                        help="built-in exchange failure KIND[:every=S|at=S][:for=S], repeatable")
+    paper.add_argument("--venue", choices=["sim", "exchange"], default="sim",
+                       help="sim: the in-process paper venue (default); exchange: orders over the built-in"
+                            " exchange's REST API and user channel")
     replay = sub.add_parser("replay", help="replay a capture file (default: the bundled sample)")
     replay.add_argument("capture", nargs="?", help="JSONL capture, one raw frame per line")
     common(replay, duration=False)
@@ -57,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     exchange.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
     exchange.add_argument("--chaos", action="append", default=[], metavar="SPEC",
                           help="feed failure KIND[:every=S|at=S][:for=S], repeatable")
+    exchange.add_argument("--api-key-name", metavar="NAME",
+                          help="demand JWTs signed by this CDP key on private REST and subscribes")
+    exchange.add_argument("--api-public-key", metavar="PEM",
+                          help="the key's EC P-256 public key: PEM text or a path to a PEM file")
     record = sub.add_parser("record", help="capture raw frames from an Advanced Trade endpoint")
     record.add_argument("--url", required=True)
     record.add_argument("--products", nargs="+", default=["BTC-USD", "BIP-20DEC30-CDE"])
@@ -65,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--out", required=True)
     bench = sub.add_parser("bench", help="measure ingest, tick-to-order latency and replay speed")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    from actors.app import ctl as ctl_command, preview as preview_command
+
+    ctl = sub.add_parser("ctl", help="halt, reduce or resume trading in a running paper or replay process")
+    ctl_command.add_arguments(ctl)
+    orders = sub.add_parser("orders", help="order tools")
+    orders_sub = orders.add_subparsers(dest="orders_command", metavar="{preview}", required=True,
+                                        parser_class=_Parser)
+    preview = orders_sub.add_parser("preview", help="quantize one order, run every pre-trade check and show"
+                                                    " the JSON body, without sending it")
+    preview_command.add_arguments(preview)
     return parser
 
 
@@ -126,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
             chaos = _chaos(args)
             if chaos and args.feed:
                 raise UsageError("--chaos applies to the built-in exchange; it cannot be used with --feed")
+            if args.venue == "exchange" and args.feed:
+                raise UsageError("--venue exchange trades on the built-in exchange; it cannot be used with --feed")
             from actors.venue.coinbase_auth import Credentials, CredentialsError
 
             try:
                 credentials = Credentials.from_env()
             except CredentialsError as exc:
                 raise UsageError(str(exc)) from None
-            return _finish(*run_paper(profile, faults, args.feed, tuple(chaos), credentials), args.report_json)
+            return _finish(*run_paper(profile, faults, args.feed, tuple(chaos), credentials, args.venue),
+                           args.report_json)
         if args.command == "replay":
             from actors.app.replay import CaptureError, load_capture, run_replay
 
@@ -154,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
             from actors.app.bench import run_bench
 
             return run_bench(as_json=args.json)
+        if args.command == "ctl":
+            from actors.app.ctl import run as run_ctl
+
+            return run_ctl(args)
+        if args.command == "orders":
+            from actors.app.preview import run as run_preview
+
+            return run_preview(args)
     except (UsageError, ConfigError) as exc:
         print(f"perpsbot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -165,7 +193,15 @@ def _exchange(args: argparse.Namespace) -> int:
 
     from actors.exchange.server import ExchangeServer
 
-    server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args))
+    from actors.exchange.auth import ApiKeyError
+
+    if (args.api_key_name is None) != (args.api_public_key is None):
+        raise UsageError("give --api-key-name and --api-public-key together")
+    try:
+        server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args),
+                                api_key_name=args.api_key_name, api_public_key_pem=args.api_public_key)
+    except ApiKeyError as exc:
+        raise UsageError(str(exc)) from None
     server.start()
     print(f"exchange listening on {server.url}", flush=True)
     stop = threading.Event()

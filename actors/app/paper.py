@@ -3,20 +3,27 @@
 Owns the session's lifetime: start the exchange on 127.0.0.1 (with its chaos plan), or take
 market data from another Advanced Trade endpoint; read the product rules from the venue; start
 the tree streaming over a real socket (and, with credentials, the private stream over the user-data
-endpoint); trade on the in-process paper venue until the duration ends or Ctrl-C; collect the
-report; stop everything. Must never leave a thread or a socket behind.
+endpoint); trade on the in-process paper venue (`venue` "sim") or, with `venue` "exchange", through
+the Coinbase gateway over the built-in exchange's private REST and `user` channel (with the
+operator's credentials, or a key made for the run whose public half the exchange is started
+with), until the duration ends or Ctrl-C; collect the report; stop everything. Must never leave a
+thread or a socket behind, or send orders anywhere but the built-in exchange it started.
 """
 
 from __future__ import annotations
 
+import secrets
 import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from loguru import logger
 
+from actors.app.exchange_view import as_text, compare, read_exchange
 from actors.app.report import collect
 from actors.app.tree import Tree, products_of
 from actors.exchange.account import PaperAccount
@@ -25,6 +32,8 @@ from actors.orchestrator.messages import HALTED
 from actors.products import ProductSpec
 from actors.products_rest import ProductsError, fetch_products
 from actors.streaming.rest_books import rest_base_for
+from actors.venue.coinbase_auth import Credentials
+from actors.venue.coinbase_rest import RestTransport
 from config.schema import Profile
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan, FaultSpec
@@ -65,18 +74,38 @@ def user_url_for(profile: Profile, feed: str | None, exchange: ExchangeServer | 
     return COINBASE_USER_DATA if feed == "coinbase" else feed_url_for(feed)
 
 
+def ephemeral_credentials() -> Credentials:
+    """A CDP-style key made for one run (EC P-256), never written anywhere."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return Credentials(f"organizations/perpsbot-paper/apiKeys/{secrets.token_hex(8)}", pem)
+
+
+def exchange_key_kwargs(credentials: Credentials) -> dict[str, Any]:
+    """The built-in exchange's API key arguments for `credentials`: with them it verifies every
+    private request's and subscribe's JWT against the public half."""
+    return {"api_key_name": credentials.key_name, "api_public_key_pem": credentials.public_key_pem()}
+
+
 def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None,
-              chaos: tuple = (), credentials: Any = None) -> tuple[dict[str, Any], int]:
+              chaos: tuple = (), credentials: Any = None, venue: str = "sim") -> tuple[dict[str, Any], int]:
     """Run one bounded paper session; returns (report, exit status). Market data comes from the
-    built-in exchange (with its `chaos`) unless `feed` names another Advanced Trade endpoint."""
+    built-in exchange (with its `chaos`) unless `feed` names another Advanced Trade endpoint.
+    `venue` "exchange" trades through the built-in exchange's REST and `user` channel (no `feed`)."""
+    if venue == "exchange" and feed is not None:
+        raise ValueError("venue 'exchange' trades on the built-in exchange: it cannot take another feed")
+    if venue == "exchange" and credentials is None:
+        credentials = ephemeral_credentials()
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
     feed_url = feed_url_for(feed)
     exchange = None
     if feed_url is None:
+        keys = exchange_key_kwargs(credentials) if venue == "exchange" else {}
         exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
                                   products=products_of(profile), chaos=list(chaos),
-                                  account=PaperAccount(cfm_usd_balance=profile.portfolio.starting_cash))
+                                  account=paper_account(profile, venue), **keys)
     scheduler = Scheduler(WallClock())
     tree = None
     try:
@@ -87,18 +116,24 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         services = Services(scheduler.clock, scheduler, faults=FaultPlan(faults))
         run_dir = run_dir_for(profile, "paper")
         user_url = user_url_for(profile, feed, exchange) if credentials is not None else None
-        logger.info("paper session: feed {} data {} private stream {}", feed_url, run_dir,
-                    user_url or "off (no credentials)")
+        rest_url = exchange.rest_url if venue == "exchange" and exchange is not None else None
+        logger.info("paper session: feed {} data {} private stream {} venue {}", feed_url, run_dir,
+                    user_url or "off (no credentials)", rest_url or "in-process")
         started = time.monotonic()
-        tree = Tree(profile, services, run_dir, feed_url, credentials, venue_products(profile, feed_url), user_url)
+        products = venue_products(profile, feed_url)
+        tree = Tree(profile, services, run_dir, feed_url, credentials, products, user_url, venue, rest_url)
         stop.wait(profile.run.duration_s)
         if stop.is_set():
             logger.warning("interrupted: stopping cleanly")
         elapsed = time.monotonic() - started
-        extra: dict[str, Any] = {"data_dir": str(run_dir), "feed_url": feed_url}
+        extra: dict[str, Any] = {"data_dir": str(run_dir), "feed_url": feed_url, "venue": venue}
         if exchange is not None:
             extra["chaos"] = exchange.chaos_counts()
-        report = collect(tree, "paper", elapsed, extra)
+        if venue == "exchange" and rest_url is not None:
+            perps = {pid for pid, spec in products.items() if spec.is_perpetual}
+            report = collect_beside_exchange(tree, elapsed, extra, rest_url, credentials, perps)
+        else:
+            report = collect(tree, "paper", elapsed, extra)
     finally:
         if tree is not None:
             tree.stop()
@@ -108,6 +143,39 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return report, exit_status(report)
+
+
+def paper_account(profile: Profile, venue: str) -> PaperAccount:
+    """The built-in exchange's account: the starting cash in the futures account; trading on it
+    (`venue` "exchange"), half in the futures and half in the spot account, so that spot orders
+    are funded and the exchange holds what the bot counts as its equity."""
+    cash = profile.portfolio.starting_cash
+    if venue != "exchange":
+        return PaperAccount(cfm_usd_balance=cash)
+    spot = cash / 2
+    return PaperAccount(cfm_usd_balance=cash - spot, cbi_usd_balance=spot)
+
+
+def collect_beside_exchange(tree: Tree, elapsed: float, extra: dict[str, Any], rest_url: str,
+                            credentials: Credentials, perps: set[str], settle_s: float = 3.0) -> dict[str, Any]:
+    """The report with an `exchange` section: what the exchange holds, read over REST, and whether
+    the bot's positions match it. Orders may be in flight at the cut, so both are read again
+    (for at most `settle_s`) until they agree."""
+    transport = RestTransport(rest_url, credentials, timeout_s=2.0)
+    deadline = time.monotonic() + settle_s
+    pause = threading.Event()
+    try:
+        while True:
+            held = read_exchange(transport)
+            report = collect(tree, "paper", elapsed, extra)
+            matches = compare(held, report["positions"], perps)
+            if matches or time.monotonic() >= deadline:
+                break
+            pause.wait(0.2)
+    finally:
+        transport.close()
+    report["exchange"] = {**as_text(held), "matches": matches}
+    return report
 
 
 def venue_products(profile: Profile, feed_url: str) -> dict[str, ProductSpec]:

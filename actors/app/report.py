@@ -65,6 +65,18 @@ def user_feed(tree: Tree) -> dict[str, Any]:
     }
 
 
+def risk_section(tree: Tree, status: dict[str, Any]) -> dict[str, Any]:
+    """The runtime guards' current verdicts and what holds the trading state down."""
+    risk = tree.ask("risk", "report", default={}) or {}
+    return {
+        "level": risk.get("level"),
+        "verdicts": risk.get("verdicts", {}),
+        "daily_loss_pct": risk.get("daily_loss_pct"),
+        "start_of_day_equity": risk.get("start_of_day_equity"),
+        "holds": status.get("holds", {}),
+    }
+
+
 def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     metrics = tree.services.metrics
     status = tree.status()
@@ -125,6 +137,9 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "blocked_stale": trading.get("refusals", {}).get("stale_book", 0),
             "blocked_impact": trading.get("refusals", {}).get("impact", 0),
             "open_orders": trading.get("open_orders", 0),
+            # The Coinbase gateway's counters (process-wide); the in-process paper venue has neither.
+            "unknown_outcomes": metrics.value("venue.unknown_outcomes"),
+            "throttled": metrics.value("venue.throttled"),
             "realized_pnl": portfolio.get("realized_pnl"),
             "unrealized_pnl": portfolio.get("unrealized_pnl"),
             "fees": portfolio.get("fees"),
@@ -144,6 +159,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
         "latency_us": {
             "tick_to_order": {"n": latency.count, "p50": latency.percentile(50), "p99": latency.percentile(99)},
         },
+        "risk": risk_section(tree, status),
         "backups": metrics.value("backup.snapshots"),
         "machine": machine(),
     }
@@ -177,6 +193,10 @@ def render(report: dict[str, Any]) -> str:
                      f"({liq.get('spread_bps', '-')} bps)")
     s = report["supervision"]
     restarted = {k: v for k, v in s["restarts"].items() if v}
+    risk = report.get("risk") or {}
+    held = "  ".join(f"{source} {why}" for source, why in (risk.get("holds") or {}).items())
+    lines.append(f"  risk      guards {risk.get('level')}  day loss {risk.get('daily_loss_pct')}%"
+                 + (f"  held by {held}" if held else ""))
     lines.append(f"  supervision restarts {restarted or 'none'}  escalations {s['escalations']}")
     for event in s["events"]:
         lines.append(f"    {event}")

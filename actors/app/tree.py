@@ -2,8 +2,9 @@
 
 Owns the start order (dependency order), the one place where config sections become actor
 arguments, and whether the private stream (`user_stream`) runs: only with credentials and a
-socket. Must never contain trading logic; the handle is for the main thread and tests only (every
-ask it makes has a timeout).
+socket, and which venue the tree trades on: the in-process paper venue ("sim") or the Coinbase
+gateway over REST and the `user` channel ("exchange"). Must never contain trading logic; the
+handle is for the main thread and tests only (every ask it makes has a timeout).
 """
 
 from __future__ import annotations
@@ -19,22 +20,27 @@ from actors.journal.actor import JournalActor
 from actors.liquidity.actor import LiquidityActor
 from actors.market_data.actor import MarketDataActor
 from actors.orchestrator.actor import Orchestrator
+from actors.orchestrator.control import ControlActor
 from actors.portfolio.actor import PortfolioActor
 from actors.products import CATALOG, ProductSpec
+from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.streaming.actor import StreamingActor
 from actors.streaming.rest_books import rest_base_for
 from actors.venue.actor import PaperVenueActor
+from actors.venue.gateway_actor import CoinbaseGatewayActor
 from config.schema import Profile
 from runtime.backoff import Backoff
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, SupervisorConfig
 
 # The actors a --fault may target (the venue stands in for the exchange and is not one of them).
-FAULT_TARGETS = ("streaming", "market_data", "liquidity", "strategy", "execution", "portfolio", "journal", "backup")
+FAULT_TARGETS = ("streaming", "market_data", "liquidity", "strategy", "execution", "portfolio", "journal", "backup",
+                 "risk")
 
 USER_STREAM = "user_stream"
 PRIVATE_CHANNELS = ("user", "futures_balance_summary")  # heartbeats are always added
+VENUES = ("sim", "exchange")
 
 
 def products_of(profile: Profile) -> dict[str, ProductSpec]:
@@ -51,35 +57,53 @@ def supervisor_config(profile: Profile) -> SupervisorConfig:
 
 
 def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentials: Any = None,
-                products: dict[str, ProductSpec] | None = None, user_url: str | None = None) -> list[ChildSpec]:
+                products: dict[str, ProductSpec] | None = None, user_url: str | None = None,
+                venue: str = "sim", rest_url: str | None = None) -> list[ChildSpec]:
     """Children in dependency order: each starts after everything it sends to. `feed_url` None:
     frames come from a replay driver, not a socket. `products`: rules read from the venue
-    (default: the static catalog). With credentials and a feed, the private stream runs last (it
-    sends to nobody yet) against `user_url` (default: `streaming.user_url`, else the feed URL),
-    failing over to the market-data `feed_url`."""
+    (default: the static catalog). With credentials and a feed, the private stream runs last
+    against `user_url` (default: `streaming.user_url`, else the feed URL), failing over to the
+    market-data `feed_url`. `venue` "exchange": the venue is the Coinbase gateway at `rest_url`
+    (needs credentials and a feed), fed `user` frames by the private stream."""
+    if venue not in VENUES:
+        raise ValueError(f"venue must be one of {VENUES}, got {venue!r}")
+    if venue == "exchange" and (credentials is None or feed_url is None or not rest_url):
+        raise ValueError("venue 'exchange' needs credentials, a feed URL and a REST URL")
     products = products or products_of(profile)
     db_path = str(run_dir / profile.journal.file)
     timeout = profile.supervisor.shutdown_timeout_s
+    if venue == "sim":
+        venue_spec = ("venue", PaperVenueActor, {
+            "products": products, "maker_fee_rate": profile.portfolio.maker_fee_rate,
+            "taker_fee_rate": profile.portfolio.taker_fee_rate, "latency_ms": profile.venue.latency_ms,
+            "latency_jitter": profile.venue.latency_jitter, "seed": profile.run.seed})
+        book_consumers: tuple[str, ...] = ("market_data", "venue")
+    else:
+        venue_spec = ("venue", CoinbaseGatewayActor, {
+            "rest_url": rest_url, "credentials": credentials, "timeout_s": profile.venue.rest_timeout_s,
+            "private_per_s": profile.venue.private_per_s})
+        book_consumers = ("market_data",)  # a real venue has its own book
     specs = [
         ("journal", JournalActor, {"db_path": db_path}),
-        ("venue", PaperVenueActor, {"products": products, "maker_fee_rate": profile.portfolio.maker_fee_rate,
-                                    "taker_fee_rate": profile.portfolio.taker_fee_rate,
-                                    "latency_ms": profile.venue.latency_ms,
-                                    "latency_jitter": profile.venue.latency_jitter, "seed": profile.run.seed}),
+        venue_spec,
         ("market_data", MarketDataActor, {"products": products, "bar_interval_s": profile.market_data.bar_interval_s,
                                           "stale_after_s": profile.market_data.stale_after_s,
                                           "view_interval_s": profile.market_data.view_interval_s}),
         ("liquidity", LiquidityActor, {"products": products}),
         ("portfolio", PortfolioActor, {"products": products, "config": profile.portfolio}),
-        ("execution", ExecutionActor, {"products": products, "config": profile.execution,
+        ("execution", ExecutionActor, {"products": products, "config": profile.execution, "risk": profile.risk,
                                        "stale_after_s": profile.market_data.stale_after_s}),
         ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
         ("streaming", StreamingActor, {"products": tuple(products), "config": profile.streaming, "url": feed_url,
                                        "rest_url": rest_base_for(feed_url) if feed_url else None,
-                                       "seed": profile.run.seed, "book_consumers": ("market_data", "venue"),
+                                       "seed": profile.run.seed, "book_consumers": book_consumers,
                                        "credentials": credentials}),
         ("backup", BackupActor, {"db_path": db_path, "dest_dir": str(run_dir / profile.backup.dir),
                                  "interval_s": profile.backup.interval_s, "keep": profile.backup.keep}),
+        # Last, so a restart under rest_for_one takes nothing else down; it tells only the orchestrator.
+        ("risk", RiskActor, {"products": products, "config": profile.risk,
+                             "bar_interval_s": profile.market_data.bar_interval_s}),
+        ("control", ControlActor, {"run_dir": str(run_dir)}),  # operator commands: bin/perpsbot ctl
     ]
     if credentials is not None and feed_url is not None:
         specs.append((USER_STREAM, StreamingActor, {
@@ -87,7 +111,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
             "url": user_url or profile.streaming.user_url or feed_url, "rest_url": None,
             "seed": profile.run.seed, "book_consumers": (), "credentials": credentials,
             "channels": PRIVATE_CHANNELS, "failover_url": feed_url,
-            "failover_after": profile.streaming.user_failover_after, "metric_prefix": "feed.user_"}))
+            "failover_after": profile.streaming.user_failover_after, "metric_prefix": "feed.user_",
+            **({"private_consumer": "venue"} if venue == "exchange" else {})}))
     return [ChildSpec(name, cls, kwargs, shutdown_timeout_s=timeout) for name, cls, kwargs in specs]
 
 
@@ -96,11 +121,12 @@ class Tree:
 
     def __init__(self, profile: Profile, services: Services, run_dir: Path, feed_url: str | None,
                  credentials: Any = None, products: dict[str, ProductSpec] | None = None,
-                 user_url: str | None = None) -> None:
+                 user_url: str | None = None, venue: str = "sim", rest_url: str | None = None) -> None:
         self.profile = profile
         self.services = services
         self.run_dir = run_dir
-        self.specs = child_specs(profile, run_dir, feed_url, credentials, products, user_url)
+        self.venue = venue
+        self.specs = child_specs(profile, run_dir, feed_url, credentials, products, user_url, venue, rest_url)
         self.orchestrator = Orchestrator.start(self.specs, supervisor_config(profile), services)
 
     def names(self) -> list[str]:

@@ -25,6 +25,7 @@ from actors.market_data.staleness import is_stale
 from actors.orchestrator.messages import ACTIVE, HALTED, Decision, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
 from actors.products import ProductSpec
+from actors.risk.projection import maintenance_margin
 from actors.strategy.messages import OrderIntent
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from runtime.actor import SupervisedActor
@@ -34,10 +35,10 @@ _ZERO = Decimal(0)
 
 class ExecutionActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
-                 stale_after_s: float) -> None:
+                 stale_after_s: float, risk: Any = None) -> None:
         super().__init__(name, epoch, services)
         self.products = products
-        self.gate = PreTradeGate.from_config(config)
+        self.gate = PreTradeGate.from_config(config, risk)
         self.stale_after_s = stale_after_s
         self.orders = OrderBookkeeper()
         self.state = ACTIVE
@@ -116,6 +117,9 @@ class ExecutionActor(SupervisedActor):
             spec=spec,
             liquidity=self.liquidity.get(intent.product_id),
             tradable=self.tradable.get(intent.product_id, True),
+            other_maintenance_margin=self._maintenance_margin(excluding=intent.product_id),
+            open_reducing=self._open_reducing(intent.product_id),
+            now=now,
         )
         reason = self.gate.check(quantized, context)
         if reason is not None:
@@ -152,6 +156,22 @@ class ExecutionActor(SupervisedActor):
             if product_id != excluding and mark is not None and product_id in self.products:
                 total += abs(self.products[product_id].notional(size, mark))
         return total
+
+    def _maintenance_margin(self, excluding: str) -> Decimal:
+        total = _ZERO
+        for product_id, size in self.positions.items():
+            mark = self.marks.get(product_id)
+            if product_id != excluding and mark is not None and product_id in self.products:
+                total += maintenance_margin(self.products[product_id], size, mark)
+        return total
+
+    def _open_reducing(self, product_id: str) -> Decimal:
+        """Unfilled size of the live orders that shrink this product's position: a reduce-only
+        order must leave room for them, or together they could flip it."""
+        position = self.positions.get(product_id, _ZERO)
+        reducing_side = "SELL" if position > 0 else "BUY" if position < 0 else ""
+        return sum((max(_ZERO, r.size - r.filled_size) for r in self.orders.open_orders()
+                    if r.product_id == product_id and r.side == reducing_side), _ZERO)
 
     def report(self) -> dict[str, Any]:
         counts = self.orders.counts

@@ -1,20 +1,39 @@
 """The pre-trade gate: the last pure check between a quantized order and the venue.
 
-Owns the ordered risk checks and their reason codes: trading state, product status (no new risk
-on a product the `status` channel does not call online), book health, the impact
-guard (estimated market impact of the order from the product's liquidity snapshot), the
-per-product position limit and the account leverage limit. A pure function of the order and a context the
-execution actor assembles from the latest book status and portfolio report. Must never mutate
-anything, read the clock, or resize an order (it passes or refuses; sizing is the strategy's job).
+Owns the ordered risk checks and their reason codes (a contract: the report counts refusals by
+them). In order, the first refusal wins:
+   1 halted              the kill switch: trading state HALTED refuses everything
+   2 reduce_only         an order marked reduce-only must shrink the position without flipping it,
+                         counting the live orders that already reduce it
+   3 reducing            trading state REDUCING refuses risk-increasing orders
+   4 product_status      no new risk on a product the `status` channel does not call online
+   5 stale_book          no new risk on an invalid or stale book, or without a mark
+   6 impact              estimated market impact of the order (no_liquidity_data without metrics)
+   7 slippage            a limit price worse than the reference by more than max_slippage_bps: a
+                         BUY above mark x (1 + bps), a SELL below mark x (1 - bps); a stop-limit's
+                         reference is its own stop price (it trades when the mark gets there)
+   8 max_position        |projected position| notional per product, quote currency
+   9 max_leverage        projected product notional / equity under the product's cap (its night
+                         cap inside the UTC night window; default the venue's 1 / initial margin),
+                         then projected gross exposure / equity under the account cap
+  10 liquidation_buffer  projected (equity - maintenance margin) / equity, percent
+  11 max_exposure_product projected product notional, percent of equity
+  12 max_exposure_total  projected gross exposure, percent of equity
+  13 liquidation_distance projected |mark - liquidation price| / mark, percent (liquidatable only)
+Orders that only reduce a position (same side of zero, smaller) pass checks 4-13, so a position
+above its limits after a price move, on a product that went offline, or while its book resyncs
+can still be brought down. Projections assume a fill at the mark (actors.risk.projection).
 
-Orders that only reduce an existing position (same side of zero, smaller) pass every check but
-the trading state HALTED: product status, book health and limits, so a position above its limit
-after a price move, on a product that went offline, or while its book resyncs, can still be
-brought down.
+A pure function of the order and a context the execution actor assembles from the latest book
+status, liquidity snapshot, open orders and portfolio update. `check()` stops at the first refusal
+(the hot path); `verdicts()` evaluates every check for `orders preview`. Must never mutate
+anything, read the clock, or resize an order (it passes or refuses; sizing is the strategy's job).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -25,8 +44,10 @@ from actors.liquidity.impact import impact_guard
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.orchestrator.messages import HALTED, REDUCING
 from actors.products import ProductSpec
+from actors.risk.projection import Projection, project
 
 REFUSE_HALTED = "halted"
+REFUSE_REDUCE_ONLY = "reduce_only"
 REFUSE_REDUCING = "reducing"
 REFUSE_STALE_BOOK = "stale_book"
 REFUSE_MAX_POSITION = "max_position"
@@ -34,6 +55,18 @@ REFUSE_MAX_LEVERAGE = "max_leverage"
 REFUSE_IMPACT = "impact"
 REFUSE_NO_LIQUIDITY = "no_liquidity_data"
 REFUSE_PRODUCT_STATUS = "product_status"
+REFUSE_SLIPPAGE = "slippage"
+REFUSE_LIQUIDATION_BUFFER = "liquidation_buffer"
+REFUSE_MAX_EXPOSURE_PRODUCT = "max_exposure_product"
+REFUSE_MAX_EXPOSURE_TOTAL = "max_exposure_total"
+REFUSE_LIQUIDATION_DISTANCE = "liquidation_distance"
+
+PASS, REFUSE, SKIP = "pass", "refuse", "skip"
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_HUNDRED = Decimal(100)
+_BPS = Decimal(10_000)
 
 
 class GateContext(msgspec.Struct, frozen=True):
@@ -49,6 +82,18 @@ class GateContext(msgspec.Struct, frozen=True):
     spec: ProductSpec
     liquidity: LiquiditySnapshot | None = None  # latest metrics of the product's book and tape
     tradable: bool = True  # False while the product's status is not "online"
+    other_maintenance_margin: Decimal = _ZERO  # maintenance margin of every other product, quote
+    open_reducing: Decimal = _ZERO  # unfilled size of live orders that reduce this position
+    now: float | None = None  # epoch seconds, for the night leverage window (None: day)
+
+
+class CheckVerdict(msgspec.Struct, frozen=True):
+    """One check's verdict on one order: pass, refuse (with its reason code) or skip (with why)."""
+
+    check: str
+    verdict: str  # PASS / REFUSE / SKIP
+    reason: str = ""  # the reason code when refused
+    detail: str = ""
 
 
 def projected_position(order: QuantizedOrder, position: Decimal) -> Decimal:
@@ -63,47 +108,310 @@ def increases_risk(position: Decimal, projected: Decimal) -> bool:
     return not (same_side and abs(projected) < abs(position))
 
 
+def in_window(now: float | None, start_hour: int, end_hour: int) -> bool:
+    """True if `now` falls in [start_hour, end_hour) UTC; the window may wrap midnight; an empty
+    window (start == end) or an unknown time is never in it."""
+    if now is None or start_hour == end_hour:
+        return False
+    hour = datetime.fromtimestamp(now, tz=timezone.utc).hour
+    if start_hour < end_hour:
+        return start_hour <= hour < end_hour
+    return hour >= start_hour or hour < end_hour
+
+
+class _Facts:
+    """What every check reads, worked out once per order."""
+
+    __slots__ = ("order", "ctx", "explain", "delta", "projected", "risky", "mark", "projection")
+
+    def __init__(self, order: QuantizedOrder, ctx: GateContext, explain: bool) -> None:
+        self.order, self.ctx = order, ctx
+        self.explain = explain  # False on the hot path: a pass needs no words
+        self.delta = order.size if order.side == "BUY" else -order.size
+        self.projected = ctx.position + self.delta
+        self.risky = increases_risk(ctx.position, self.projected)
+        mark = ctx.mark
+        self.mark = mark if mark is not None and mark > 0 else None
+        self.projection: Projection | None = None
+        if self.mark is not None:
+            self.projection = project(ctx.spec, ctx.position, self.delta, self.mark, ctx.equity,
+                                      ctx.other_maintenance_margin)
+
+
+Check = Callable[["PreTradeGate", _Facts], CheckVerdict]
+_PASSED = CheckVerdict("", PASS)  # what a check returns for a pass when no one will read why
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value:.2f}%"
+
+
+def _num(value: Decimal | None) -> str:
+    """A limit as written: no exponent, no trailing zeros (1 / 0.1 is "10", not "1E+1")."""
+    return "none" if value is None else format(value.normalize(), "f")
+
+
 class PreTradeGate:
-    """Refuses orders that break the configured limits; see the module docstring for the order."""
+    """Refuses orders that break the configured limits; see the module docstring for the order.
+    A limit left None turns its check off (verdict "skip")."""
 
     def __init__(self, max_position_notional: Decimal, max_leverage: Decimal,
-                 max_impact_bps: Decimal | None = None) -> None:
+                 max_impact_bps: Decimal | None = None, *,
+                 max_slippage_bps: Decimal | None = None,
+                 liquidation_buffer_pct: Decimal | None = None,
+                 max_exposure_product_pct: Decimal | None = None,
+                 max_exposure_total_pct: Decimal | None = None,
+                 min_liquidation_distance_pct: Decimal | None = None,
+                 product_max_leverage: dict[str, Decimal] | None = None,
+                 product_max_leverage_night: dict[str, Decimal] | None = None,
+                 night_hours_utc: tuple[int, int] = (0, 0)) -> None:
         self.max_position_notional = max_position_notional
         self.max_leverage = max_leverage
         self.max_impact_bps = max_impact_bps  # None: no impact guard
+        self.max_slippage_bps = max_slippage_bps
+        self.liquidation_buffer_pct = liquidation_buffer_pct
+        self.max_exposure_product_pct = max_exposure_product_pct
+        self.max_exposure_total_pct = max_exposure_total_pct
+        self.min_liquidation_distance_pct = min_liquidation_distance_pct
+        # None: no per-product cap. A dict (maybe empty): listed caps, the venue's for the rest.
+        self.product_max_leverage = product_max_leverage
+        self.product_max_leverage_night = product_max_leverage_night or {}
+        self.night_hours_utc = night_hours_utc
 
     @classmethod
-    def from_config(cls, cfg: Any) -> PreTradeGate:
-        """From a `config.schema.ExecutionConfig`."""
-        return cls(cfg.max_position_notional, cfg.max_leverage, cfg.max_impact_bps)
+    def from_config(cls, cfg: Any, risk: Any = None) -> PreTradeGate:
+        """From a `config.schema.ExecutionConfig` and a `RiskConfig` (default: its defaults)."""
+        if risk is None:
+            from config.schema import RiskConfig
+
+            risk = RiskConfig()
+        return cls(
+            cfg.max_position_notional, cfg.max_leverage, cfg.max_impact_bps,
+            max_slippage_bps=risk.max_slippage_bps,
+            liquidation_buffer_pct=risk.liquidation_buffer_pct,
+            max_exposure_product_pct=risk.max_exposure_product_pct,
+            max_exposure_total_pct=risk.max_exposure_total_pct,
+            min_liquidation_distance_pct=risk.min_liquidation_distance_pct,
+            product_max_leverage=dict(risk.product_max_leverage),
+            product_max_leverage_night=dict(risk.product_max_leverage_night),
+            night_hours_utc=(risk.night_start_hour_utc, risk.night_end_hour_utc),
+        )
 
     def check(self, order: QuantizedOrder, ctx: GateContext) -> str | None:
         """None if `order` may go to the venue, else the reason code of the first failed check."""
-        projected = projected_position(order, ctx.position)
-        risky = increases_risk(ctx.position, projected)
-
-        if ctx.state == HALTED:
-            return REFUSE_HALTED
-        if ctx.state == REDUCING and risky:
-            return REFUSE_REDUCING
-        if risky and not ctx.tradable:
-            return REFUSE_PRODUCT_STATUS
-        if not risky:
-            return None
-        mark = ctx.mark
-        if not ctx.book_valid or ctx.book_stale or mark is None or not mark > 0:
-            return REFUSE_STALE_BOOK
-        if self.max_impact_bps is not None:
-            if ctx.liquidity is None:
-                return REFUSE_NO_LIQUIDITY
-            estimate = ctx.liquidity.impact_bps(abs(ctx.spec.notional(order.size, mark)))
-            if impact_guard(estimate, self.max_impact_bps) is not None:
-                return REFUSE_IMPACT
-
-        exposure = abs(ctx.spec.notional(projected, mark))
-        if exposure > self.max_position_notional:
-            return REFUSE_MAX_POSITION
-        gross = ctx.other_gross_exposure + exposure
-        if ctx.equity <= 0 or gross > self.max_leverage * ctx.equity:
-            return REFUSE_MAX_LEVERAGE
+        facts = _Facts(order, ctx, explain=False)
+        for check, risky_only in CHECKS:
+            if risky_only and not facts.risky:
+                return None
+            verdict = check(self, facts)
+            if verdict.verdict == REFUSE:
+                return verdict.reason
         return None
+
+    def verdicts(self, order: QuantizedOrder, ctx: GateContext) -> tuple[CheckVerdict, ...]:
+        """Every check's verdict, in order, without stopping at a refusal (for `orders preview`)."""
+        facts = _Facts(order, ctx, explain=True)
+        out = []
+        for check, risky_only in CHECKS:
+            if risky_only and not facts.risky:
+                out.append(CheckVerdict(check.__name__.removeprefix("_check_"), SKIP,
+                                        detail="the order only reduces the position"))
+            else:
+                out.append(check(self, facts))
+        return tuple(out)
+
+    def leverage_cap(self, spec: ProductSpec, now: float | None) -> tuple[Decimal | None, str]:
+        """The product's leverage cap at `now` and where it comes from (None: no product cap)."""
+        if self.product_max_leverage is None:
+            return None, "off"
+        pid = spec.product_id
+        start, end = self.night_hours_utc
+        if pid in self.product_max_leverage_night and in_window(now, start, end):
+            return self.product_max_leverage_night[pid], f"night cap ({start:02d}-{end:02d} UTC)"
+        if pid in self.product_max_leverage:
+            return self.product_max_leverage[pid], "day cap"
+        if spec.initial_margin_rate > 0:
+            return _ONE / spec.initial_margin_rate, "venue cap (1 / initial margin)"
+        return None, "off"
+
+
+# -- the checks, in order -------------------------------------------------------------------
+
+
+def _check_halted(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    if f.ctx.state == HALTED:
+        return CheckVerdict("halted", REFUSE, REFUSE_HALTED, "trading is HALTED")
+    return CheckVerdict("halted", PASS, detail=f"trading is {f.ctx.state}") if f.explain else _PASSED
+
+
+def _check_reduce_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    if not f.order.reduce_only:
+        return CheckVerdict("reduce_only", PASS, detail="not reduce-only") if f.explain else _PASSED
+    position, size = f.ctx.position, f.order.size
+    reduces_side = (position > 0 and f.order.side == "SELL") or (position < 0 and f.order.side == "BUY")
+    room = abs(position) - f.ctx.open_reducing
+    if not reduces_side:
+        return CheckVerdict("reduce_only", REFUSE, REFUSE_REDUCE_ONLY,
+                            f"{f.order.side} does not reduce position {position}")
+    if size > room:
+        return CheckVerdict("reduce_only", REFUSE, REFUSE_REDUCE_ONLY,
+                            f"{size} would flip position {position} (live reducing orders {f.ctx.open_reducing})")
+    return CheckVerdict("reduce_only", PASS, detail=f"{position} -> {f.projected}") if f.explain else _PASSED
+
+
+def _check_reducing(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    if f.ctx.state == REDUCING and f.risky:
+        return CheckVerdict("reducing", REFUSE, REFUSE_REDUCING,
+                            f"trading is REDUCING and {f.ctx.position} -> {f.projected} adds risk")
+    return CheckVerdict("reducing", PASS, detail=f"{f.ctx.position} -> {f.projected}") if f.explain else _PASSED
+
+
+def _check_product_status(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    if not f.ctx.tradable:
+        return CheckVerdict("product_status", REFUSE, REFUSE_PRODUCT_STATUS, "the product is not online")
+    return CheckVerdict("product_status", PASS, detail="online") if f.explain else _PASSED
+
+
+def _check_stale_book(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    ctx = f.ctx
+    if not ctx.book_valid or ctx.book_stale or f.mark is None:
+        why = "book invalid" if not ctx.book_valid else "book stale" if ctx.book_stale else "no mark"
+        return CheckVerdict("stale_book", REFUSE, REFUSE_STALE_BOOK, why)
+    return CheckVerdict("stale_book", PASS, detail=f"mark {f.mark}") if f.explain else _PASSED
+
+
+def _judge(f: _Facts, name: str, refused: bool, reason: str, detail: Callable[[], str]) -> CheckVerdict:
+    """The verdict of one comparison; the words are worked out only when someone reads them."""
+    if refused:
+        return CheckVerdict(name, REFUSE, reason, detail())
+    return CheckVerdict(name, PASS, detail=detail()) if f.explain else _PASSED
+
+
+def _check_impact(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    limit = gate.max_impact_bps
+    if limit is None:
+        return CheckVerdict("impact", SKIP, detail="off")
+    if f.ctx.liquidity is None:
+        return CheckVerdict("impact", REFUSE, REFUSE_NO_LIQUIDITY, "no liquidity metrics for the product")
+    if f.mark is None:
+        return CheckVerdict("impact", SKIP, detail="no mark")
+    estimate = f.ctx.liquidity.impact_bps(abs(f.ctx.spec.notional(f.order.size, f.mark)))
+    return _judge(f, "impact", impact_guard(estimate, limit) is not None, REFUSE_IMPACT,
+                  lambda: f"estimated {estimate:.2f} bps, max {limit}")
+
+
+def _check_slippage(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    order, limit = f.order, gate.max_slippage_bps
+    if limit is None:
+        return CheckVerdict("slippage", SKIP, detail="off")
+    if order.limit_price is None:
+        return CheckVerdict("slippage", SKIP, detail="no limit price (market order: see impact)")
+    stop = order.stop_price if order.order_type == "stop_limit" else None
+    reference, name = (stop, "stop") if stop is not None else (f.mark, "mark")
+    if reference is None:
+        return CheckVerdict("slippage", SKIP, detail="no mark")
+    price, buy = order.limit_price, order.side == "BUY"
+    worse = price > reference * (_ONE + limit / _BPS) if buy else price < reference * (_ONE - limit / _BPS)
+
+    def detail() -> str:
+        off_bps = (price - reference if buy else reference - price) / reference * _BPS
+        return f"{order.side} limit {price} is {off_bps:.1f} bps worse than {name} {reference}, max {limit}"
+    return _judge(f, "slippage", worse, REFUSE_SLIPPAGE, detail)
+
+
+def _check_max_position(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    if f.projection is None:
+        return CheckVerdict("max_position", SKIP, detail="no mark")
+    exposure, limit = f.projection.notional, gate.max_position_notional
+    return _judge(f, "max_position", exposure > limit, REFUSE_MAX_POSITION,
+                  lambda: f"projected notional {exposure}, max {limit}")
+
+
+def _check_max_leverage(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    ctx, p = f.ctx, f.projection
+    if p is None:
+        return CheckVerdict("max_leverage", SKIP, detail="no mark")
+    equity = ctx.equity
+    if equity <= 0:
+        return CheckVerdict("max_leverage", REFUSE, REFUSE_MAX_LEVERAGE, f"equity {equity} is not positive")
+    cap, source = gate.leverage_cap(ctx.spec, ctx.now)
+    if cap is not None and p.notional > cap * equity:
+        return CheckVerdict("max_leverage", REFUSE, REFUSE_MAX_LEVERAGE,
+                            f"product leverage {p.notional / equity:.2f}x over the {source} {_num(cap)}x")
+    gross = ctx.other_gross_exposure + p.notional
+    return _judge(f, "max_leverage", gross > gate.max_leverage * equity, REFUSE_MAX_LEVERAGE,
+                  lambda: f"product {p.notional / equity:.2f}x (cap {_num(cap)}x, {source}),"
+                          f" account {gross / equity:.2f}x (cap {_num(gate.max_leverage)}x)")
+
+
+def _check_liquidation_buffer(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    minimum, p = gate.liquidation_buffer_pct, f.projection
+    if minimum is None:
+        return CheckVerdict("liquidation_buffer", SKIP, detail="off")
+    if p is None:
+        return CheckVerdict("liquidation_buffer", SKIP, detail="no mark")
+    buffer = p.buffer_pct
+    if buffer is None:
+        return CheckVerdict("liquidation_buffer", REFUSE, REFUSE_LIQUIDATION_BUFFER,
+                            f"equity {f.ctx.equity} is not positive")
+    return _judge(f, "liquidation_buffer", buffer < minimum, REFUSE_LIQUIDATION_BUFFER,
+                  lambda: f"projected buffer {_pct(buffer)} (maintenance {p.maintenance:.2f}), min {minimum}%")
+
+
+def _exposure_check(f: _Facts, name: str, reason: str, limit: Decimal | None, exposure: Decimal | None,
+                    what: str) -> CheckVerdict:
+    equity = f.ctx.equity
+    if limit is None:
+        return CheckVerdict(name, SKIP, detail="off")
+    if exposure is None:
+        return CheckVerdict(name, SKIP, detail="no mark")
+    if equity <= 0:
+        return CheckVerdict(name, REFUSE, reason, f"equity {equity} is not positive")
+    share = exposure / equity * _HUNDRED
+    return _judge(f, name, share > limit, reason,
+                  lambda: f"projected {what} {exposure:.2f} = {_pct(share)} of equity, max {limit}%")
+
+
+def _check_max_exposure_product(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    exposure = f.projection.notional if f.projection is not None else None
+    return _exposure_check(f, "max_exposure_product", REFUSE_MAX_EXPOSURE_PRODUCT, gate.max_exposure_product_pct,
+                           exposure, "product exposure")
+
+
+def _check_max_exposure_total(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    exposure = f.ctx.other_gross_exposure + f.projection.notional if f.projection is not None else None
+    return _exposure_check(f, "max_exposure_total", REFUSE_MAX_EXPOSURE_TOTAL, gate.max_exposure_total_pct,
+                           exposure, "gross exposure")
+
+
+def _check_liquidation_distance(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    minimum, p, mark = gate.min_liquidation_distance_pct, f.projection, f.mark
+    if minimum is None:
+        return CheckVerdict("liquidation_distance", SKIP, detail="off")
+    if p is None or mark is None:
+        return CheckVerdict("liquidation_distance", SKIP, detail="no mark")
+    distance = p.liquidation_distance_pct(mark)
+    if distance is None:
+        return CheckVerdict("liquidation_distance", PASS, detail="no liquidation price") if f.explain else _PASSED
+    return _judge(f, "liquidation_distance", distance < minimum, REFUSE_LIQUIDATION_DISTANCE,
+                  lambda: f"projected liquidation {p.liquidation_price:.2f}, {_pct(distance)} from mark {mark},"
+                          f" min {minimum}%")
+
+
+# (check, applies only to risk-increasing orders)
+CHECKS: tuple[tuple[Check, bool], ...] = (
+    (_check_halted, False),
+    (_check_reduce_only, False),
+    (_check_reducing, False),
+    (_check_product_status, True),
+    (_check_stale_book, True),
+    (_check_impact, True),
+    (_check_slippage, True),
+    (_check_max_position, True),
+    (_check_max_leverage, True),
+    (_check_liquidation_buffer, True),
+    (_check_max_exposure_product, True),
+    (_check_max_exposure_total, True),
+    (_check_liquidation_distance, True),
+)
+CHECK_NAMES = tuple(check.__name__.removeprefix("_check_") for check, _ in CHECKS)

@@ -118,3 +118,4 @@ class MarketDataActor(SupervisedActor):
                 self._track_validity(out)
             elif type(out) is Bar:
                 self.send("strategy", out)
+                self.send("risk", out)  # the volatility breaker

@@ -1,9 +1,17 @@
 """The orchestrator: root supervisor of the actor tree and owner of TradingState.
 
 Owns TradingState (ACTIVE / REDUCING / HALTED) and tells execution and strategy whenever it
-changes or they restart. On escalation it does not stop the tree (market data keeps flowing): the
-failing child stays down, trading enters HALTED, every open order is cancelled at the venue and new
-orders are refused. Must never trade or hold market state itself.
+changes or they restart. The state is the worst of the holds on it (actors.orchestrator.holds):
+- escalation: restart intensity exceeded. The tree is not stopped (market data keeps flowing):
+  the failing child stays down, trading is HALTED for good and every open order is cancelled;
+- feed: the feed failed its reconnects: REDUCING until it is back with every book valid;
+- risk:<guard>: a runtime guard's verdict (actors.risk) at REDUCING or HALTED, released when the
+  guard clears; a daily-loss breach also cancels every open order and stays latched until the
+  UTC day rolls, even if the risk actor restarts and forgets it;
+- operator: `bin/perpsbot ctl halt|reduce|resume` (an OperatorCommand from the control actor),
+  answered with an OperatorReply that says the new state and what still holds it.
+Entering HALTED cancels every open order at the venue. Every change is journaled as a Decision.
+Must never trade or hold market state itself.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.execution.messages import CancelAll
+from actors.orchestrator.holds import Holds
 from actors.orchestrator.messages import (
     ACTIVE,
     HALTED,
@@ -18,14 +27,21 @@ from actors.orchestrator.messages import (
     BooksHealth,
     Decision,
     FeedHealth,
+    OperatorCommand,
+    OperatorReply,
     ResyncRequest,
     TradingStateChanged,
 )
+from actors.risk.guards import utc_day
+from actors.risk.messages import RiskVerdict
 from runtime.messages import SupervisionEvent
 from runtime.supervision import Plan
 from runtime.supervisor import Supervisor
 
 STATE_FOLLOWERS = ("execution", "strategy")
+CONTROL = "control"  # the actor that carries operator commands in and replies out
+DAILY_LOSS = "daily_loss"
+_OPERATOR_STATES = {"halt": HALTED, "reduce": REDUCING}
 
 
 class Orchestrator(Supervisor):
@@ -33,9 +49,11 @@ class Orchestrator(Supervisor):
         super().__init__(*args, **kwargs)
         self.trading_state = ACTIVE
         self.state_reason = "start"
-        self.state_before_feed_loss: str | None = None  # set while the feed forced REDUCING
+        self.holds = Holds()
         self.feed_healthy = True
         self.books_valid = False
+        self.daily_loss_day: int | None = None  # UTC day of the last daily-loss breach
+        self.risk_level = "OK"
 
     def on_event(self, event: SupervisionEvent) -> None:
         self.services.send("journal", event)
@@ -46,23 +64,83 @@ class Orchestrator(Supervisor):
                 self.services.send("streaming", ResyncRequest("market_data restarted"))
 
     def escalate(self, plan: Plan) -> None:
-        self.set_state(HALTED, f"escalation: {plan.failed} {plan.reason}")
+        self.holds.put("escalation", HALTED, f"escalation: {plan.failed} {plan.reason}")
+        self._apply("escalation", cancel=False)
         self.services.send("venue", CancelAll(reason=f"escalation: {plan.failed}"))
 
     def on_fact(self, message: Any) -> Any:
         kind = type(message)
         if kind is FeedHealth:
             self.feed_healthy = message.healthy
-            if not message.healthy and self.trading_state == ACTIVE:
-                self.state_before_feed_loss = self.trading_state
-                self.set_state(REDUCING, f"feed down: {message.reason}")
+            if not message.healthy:
+                self.holds.put("feed", REDUCING, f"feed down: {message.reason}")
         elif kind is BooksHealth:
             self.books_valid = message.all_valid
-        if self.state_before_feed_loss is not None and self.feed_healthy and self.books_valid:
-            previous, self.state_before_feed_loss = self.state_before_feed_loss, None
-            if self.trading_state == REDUCING:
-                self.set_state(previous, "feed recovered: every book valid")
+        elif kind is RiskVerdict:
+            self._on_risk(message)
+            return None
+        elif kind is OperatorCommand:
+            self._on_operator(message)
+            return None
+        else:
+            return None
+        if self.holds.get("feed") is not None and self.feed_healthy and self.books_valid:
+            self.holds.drop("feed")
+            self._apply("feed recovered: every book valid")
+        else:
+            self._apply("feed")
         return None
+
+    # -- risk guards --------------------------------------------------------------------------
+    def _on_risk(self, verdict: RiskVerdict) -> None:
+        self.risk_level = verdict.level
+        day = utc_day(self.clock.now())
+        breached = {v.guard: v for v in verdict.verdicts if v.level in (REDUCING, HALTED)}
+        if DAILY_LOSS in breached:
+            self.daily_loss_day = day
+        for source in self.holds.sources():
+            guard = source.removeprefix("risk:")
+            if source.startswith("risk:") and guard not in breached:
+                if guard == DAILY_LOSS and self.daily_loss_day == day:
+                    continue  # latched until the UTC roll, whatever a restarted risk actor says
+                self.holds.drop(source)
+        new_daily_loss = DAILY_LOSS in breached and self.holds.get(f"risk:{DAILY_LOSS}") is None
+        for guard, v in breached.items():
+            self.holds.put(f"risk:{guard}", v.level, f"{guard}: {v.reason}")
+        self._apply("risk guards clear")
+        if new_daily_loss:
+            self.services.send("venue", CancelAll(reason="daily loss limit"))
+            self.services.send("journal", Decision(self.clock.now(), "cancel_all", "daily loss limit"))
+
+    # -- operator -----------------------------------------------------------------------------
+    def _on_operator(self, command: OperatorCommand) -> None:
+        now = self.clock.now()
+        name = command.command
+        if name in _OPERATOR_STATES:
+            self.holds.put("operator", _OPERATOR_STATES[name], f"operator {name}")
+        elif name == "resume":
+            self.holds.drop("operator")
+        else:
+            self._reply(command, f"unknown command {name!r}")
+            return
+        self.services.send("journal", Decision(now, "operator", name))
+        self._apply(f"operator {name}")
+        held = self.holds.describe()
+        self._reply(command, f"{self.trading_state} after {name}" + (f"; held by {held}" if held else ""))
+
+    def _reply(self, command: OperatorCommand, line: str) -> None:
+        holds = tuple(f"{h.source} {h.state} ({h.reason})" for h in self.holds.holding())
+        self.services.send(CONTROL, OperatorReply(command.request_id, self.trading_state, line, holds))
+
+    # -- the state ----------------------------------------------------------------------------
+    def _apply(self, why_released: str, cancel: bool = True) -> None:
+        """Set the state the holds call for. Entering HALTED cancels every open order."""
+        state, held_by = self.holds.state()
+        if state == self.trading_state:
+            return
+        self.set_state(state, held_by or why_released)
+        if state == HALTED and cancel:
+            self.services.send("venue", CancelAll(reason=held_by))
 
     def set_state(self, state: str, reason: str) -> None:
         if state == self.trading_state:
@@ -80,4 +158,6 @@ class Orchestrator(Supervisor):
         status = super().status()
         status["trading_state"] = self.trading_state
         status["state_reason"] = self.state_reason
+        status["holds"] = {h.source: f"{h.state}: {h.reason}" for h in self.holds.holding()}
+        status["risk_level"] = self.risk_level
         return status

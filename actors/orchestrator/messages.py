@@ -40,3 +40,22 @@ class BooksHealth(msgspec.Struct, frozen=True, tag=True):
     """From market_data, on every change: are all books valid?"""
 
     all_valid: bool
+
+
+OPERATOR_COMMANDS = ("halt", "reduce", "resume")
+
+
+class OperatorCommand(msgspec.Struct, frozen=True, tag=True):
+    """From the control channel (`bin/perpsbot ctl`): halt, reduce or resume trading."""
+
+    command: str  # one of OPERATOR_COMMANDS
+    request_id: str
+
+
+class OperatorReply(msgspec.Struct, frozen=True, tag=True):
+    """The orchestrator's answer to an OperatorCommand: the trading state after it, and what holds it."""
+
+    request_id: str
+    state: str
+    line: str  # one line for the operator
+    holds: tuple[str, ...] = ()  # "source STATE (reason)" of every hold still in force

@@ -1,9 +1,10 @@
 """The portfolio actor: positions, PnL, fees, funding and equity from fills and marks.
 
-Owns the Ledger. Publishes equity and positions to strategy and execution on a timer and after
-fills, journals positions, and settles hourly funding on perpetual-style products on the injected
-clock, journaling each settlement. On (re)start it rebuilds the ledger from the venue's fills
-(de-duplicated by trade id) and the journal's funding settlements (once per product and interval).
+Owns the Ledger. Publishes equity, positions and margins to strategy, execution and risk on a
+timer and after fills, journals positions, and settles hourly funding on perpetual-style products
+on the injected clock, journaling each settlement. On (re)start it rebuilds the ledger from the
+venue's fills (de-duplicated by trade id) and the journal's funding settlements (once per product
+and interval).
 Must never send an order.
 """
 
@@ -85,9 +86,11 @@ class PortfolioActor(SupervisedActor):
             positions=tuple(ledger.position_sizes().items()),
             marks=tuple((pid, m) for pid in self.products if (m := ledger.mark(pid)) is not None),
             ts=self.clock.now(),
+            maintenance_margin=ledger.maintenance_margin,
         )
         self.send("strategy", update)
         self.send("execution", update)
+        self.send("risk", update)
 
     def _journal_position(self, product_id: str) -> None:
         position = self.ledger.positions.get(product_id)

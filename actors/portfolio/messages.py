@@ -14,6 +14,7 @@ class PortfolioUpdate(msgspec.Struct, frozen=True, tag=True):
     positions: tuple[tuple[str, Decimal], ...]
     marks: tuple[tuple[str, Decimal], ...]
     ts: float
+    maintenance_margin: Decimal = Decimal(0)  # of the open positions at their marks, quote (risk guards)
 
 
 class PositionRecord(msgspec.Struct, frozen=True, tag=True):

@@ -14,7 +14,8 @@ level2, so no books, no REST fallback and no FeedHealth (a private stream failin
 about market data, and must not move trading to REDUCING). With a `failover_url` it alternates
 endpoints: after `failover_after` failed connections in a row to the one in use, the next attempts
 go to the other, and a stable connection to the failover that is lost sends the next attempt back
-to the primary. Private frames are counted per channel, not forwarded yet.
+to the primary. Private frames are counted per channel; with a `private_consumer` each `user`
+frame also goes to it as received (the venue gateway reads orders and fills from them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import websocket
 from loguru import logger
 
 from actors.orchestrator.messages import FeedHealth, ResyncRequest
-from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame
+from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame, UserFrame
 from actors.streaming.core import StreamingCore
 from actors.streaming.messages import (L2Update, ProductStatus, RawFrame, Reconnect, SocketClosed, SocketOpened,
                                        StreamGap, TradePrint)
@@ -43,6 +44,7 @@ class WatchdogTick:
 
 
 FUTURES_BALANCE_SUMMARY = CHANNEL_OF[FuturesBalanceSummaryFrame]
+USER = CHANNEL_OF[UserFrame]
 
 
 class StreamingActor(SupervisedActor):
@@ -50,11 +52,14 @@ class StreamingActor(SupervisedActor):
                  url: str | None, rest_url: str | None, seed: int,
                  book_consumers: tuple[str, ...] = ("market_data",), credentials: Any = None,
                  channels: tuple[str, ...] | None = None, failover_url: str | None = None,
-                 failover_after: int = 3, metric_prefix: str = "feed.") -> None:
+                 failover_after: int = 3, metric_prefix: str = "feed.",
+                 private_consumer: str | None = None) -> None:
         """`channels`: subscribe names (default: config.channels). `failover_url`: the endpoint to
         alternate with `url` after `failover_after` failures in a row. `metric_prefix` names this
-        instance's counters (`feed.reconnects`, or e.g. `feed.user_reconnects`)."""
+        instance's counters (`feed.reconnects`, or e.g. `feed.user_reconnects`). `private_consumer`:
+        the logical name each `user` RawFrame is forwarded to (None: counted only)."""
         super().__init__(name, epoch, services)
+        self.private_consumer = private_consumer
         self.products = products
         self.config = config
         self.url = url  # in use; None: frames come from a replay driver
@@ -188,7 +193,11 @@ class StreamingActor(SupervisedActor):
             self.last_frame_at = now
         if self.watches_balance:
             balances_before = self.core.per_channel.get(FUTURES_BALANCE_SUMMARY, 0)
+        if self.private_consumer is not None:
+            users_before = self.core.per_channel.get(USER, 0)
         result = self.core.on_frame(raw, now)
+        if self.private_consumer is not None and self.core.per_channel.get(USER, 0) > users_before:
+            self.send(self.private_consumer, raw)
         if self.watches_balance and self.core.per_channel.get(FUTURES_BALANCE_SUMMARY, 0) > balances_before:
             self.last_balance_summary_at = now
         for out in result.outputs:

@@ -1,0 +1,106 @@
+"""`bin/perpsbot ctl halt|reduce|resume`: operator control of a running paper or replay process.
+
+Owns finding the process (the run directory named by --run, else the newest run under --data-dir
+whose control pid is alive) and one request/reply through its control files
+(actors.orchestrator.control). Prints one line: the run and the trading state after the command,
+and what still holds it down; exit 0. No running process, or no answer within --timeout: one line
+on stderr, exit 2. Must never change anything but through the control files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from actors.orchestrator.control import (
+    COMMAND_SUFFIX,
+    PID_FILE,
+    REPLY_SUFFIX,
+    control_dir,
+    process_alive,
+    read_pid,
+    write_atomically,
+)
+from actors.orchestrator.messages import OPERATOR_COMMANDS
+
+EXIT_OK, EXIT_NOT_RUNNING = 0, 2
+_POLL_S = 0.05
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=OPERATOR_COMMANDS, help="halt, reduce or resume trading")
+    parser.add_argument("--data-dir", metavar="DIR", default="data",
+                        help="where runs live: the newest running one is used (default: data)")
+    parser.add_argument("--run", metavar="RUN_DIR", help="this run directory instead")
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="wait this long for the answer")
+
+
+def running(run_dir: Path) -> bool:
+    pid = read_pid(run_dir)
+    return pid is not None and process_alive(pid)
+
+
+def newest_running(data_dir: Path) -> Path | None:
+    """The running run under `data_dir` that started last (by its control pid file)."""
+    candidates = []
+    for pid_file in data_dir.glob(f"*/control/{PID_FILE}"):
+        run_dir = pid_file.parent.parent
+        if running(run_dir):
+            try:
+                candidates.append((pid_file.stat().st_mtime, run_dir.name, run_dir))
+            except OSError:
+                continue
+    return max(candidates)[2] if candidates else None
+
+
+def request(run_dir: Path, command: str, timeout_s: float) -> dict | None:
+    """Send one command; the reply, or None if none came within `timeout_s`."""
+    request_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}"
+    folder = control_dir(run_dir)
+    reply = folder / f"{request_id}{REPLY_SUFFIX}"
+    write_atomically(folder / f"{request_id}{COMMAND_SUFFIX}", {"command": command})
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if reply.exists():
+            try:
+                data = json.loads(reply.read_text())
+            except (OSError, ValueError):
+                data = None
+            reply.unlink(missing_ok=True)
+            if data is not None:
+                return data
+        pause.wait(_POLL_S)
+    (folder / f"{request_id}{COMMAND_SUFFIX}").unlink(missing_ok=True)  # nobody took it: withdraw it
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        return _fail(f"--timeout must be positive, got {args.timeout:g}")
+    if args.run is not None:
+        run_dir = Path(args.run)
+        if not running(run_dir):
+            return _fail(f"no running perpsbot process in {run_dir}")
+    else:
+        found = newest_running(Path(args.data_dir))
+        if found is None:
+            return _fail(f"no running perpsbot process under {args.data_dir}")
+        run_dir = found
+    answer = request(run_dir, args.action, args.timeout)
+    if answer is None:
+        return _fail(f"no answer from {run_dir} within {args.timeout:g}s")
+    if "error" in answer:
+        return _fail(f"{run_dir.name}: {answer['error']}")
+    print(f"{run_dir.name}: {answer['line']}")
+    return EXIT_OK
+
+
+def _fail(message: str) -> int:
+    print(f"perpsbot: error: {message}", file=sys.stderr)
+    return EXIT_NOT_RUNNING

@@ -1,0 +1,80 @@
+"""What the exchange says the account holds, read over its private REST API at the end of a
+`paper --venue exchange` session, set beside the bot's own positions in the report.
+
+Owns the comparison's shape: `positions` (signed contracts per product from `cfm/positions`),
+`net_filled` (signed sum of the exchange's fills per product, every page), `fills` (trades the
+exchange reports), `orders` and `client_order_ids` (orders it holds, and how many distinct ids
+they carry: equal when no intent became two orders) and `matches` (the bot's position in every
+product equals the exchange's net fills and, for a perpetual-style product, its `cfm/positions`).
+Runs on the main thread at the end of a session: it blocks, bounded by the transport's timeout
+and a cap on pages. Must never place or cancel anything.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
+
+from actors.venue import coinbase_rest as rest
+from actors.venue.listing import Complete, Listing, Next
+
+_ZERO = Decimal(0)
+MAX_REQUESTS = 200
+
+
+def _decimal(text: Any) -> Decimal:
+    try:
+        return Decimal(str(text))
+    except InvalidOperation:
+        return _ZERO
+
+
+def read_exchange(transport: Any) -> dict[str, Any]:
+    """{"positions", "net_filled", "fills"} from the exchange, or {"error": why}."""
+    response = transport.send(rest.cfm_positions())
+    if response.status != 200:
+        return {"error": f"cfm/positions: {response.status or response.error}"}
+    positions: dict[str, Decimal] = {}
+    for p in msgspec.json.decode(response.body).get("positions", []):
+        contracts = _decimal(p.get("number_of_contracts", "0"))
+        positions[p["product_id"]] = -contracts if p.get("side") == "SHORT" else contracts
+    listing = Listing(orders=True, fills=True)
+    for which, request in listing.start():
+        for _ in range(MAX_REQUESTS):
+            result = listing.on_page(which, transport.send(request))
+            if type(result) is Next:
+                request = result.request
+            elif type(result) is Complete:
+                break
+            else:
+                return {"error": f"{which}: {result.why}"}
+    orders = {o.order_id: o for o in listing.orders}
+    net: dict[str, Decimal] = {}
+    for f in {f.trade_id: f for f in listing.fills}.values():
+        size = _decimal(f.size)
+        net[f.product_id] = net.get(f.product_id, _ZERO) + (size if f.side.upper() == "BUY" else -size)
+    return {"positions": positions, "net_filled": net, "fills": len(listing.fills), "orders": len(orders),
+            "client_order_ids": len({o.client_order_id for o in orders.values()})}
+
+
+def as_text(held: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready: Decimals as strings."""
+    return {k: {pid: str(v) for pid, v in sorted(value.items())} if isinstance(value, dict) else value
+            for k, value in held.items()}
+
+
+def compare(exchange: dict[str, Any], bot_positions: dict[str, Any], perps: set[str]) -> bool:
+    """True when every product's bot position equals the exchange's net fills (and, for a
+    perpetual-style product, its cfm position)."""
+    if "error" in exchange:
+        return False
+    products = set(bot_positions) | set(exchange["net_filled"]) | (set(exchange["positions"]) & perps)
+    for pid in products:
+        mine = _decimal(bot_positions.get(pid, {}).get("size", "0"))
+        if mine != exchange["net_filled"].get(pid, _ZERO):
+            return False
+        if pid in perps and mine != exchange["positions"].get(pid, _ZERO):
+            return False
+    return True

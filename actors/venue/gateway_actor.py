@@ -1,0 +1,166 @@
+"""The Coinbase gateway actor: the "venue" of a run that trades over REST and the `user` channel.
+
+A drop-in for the paper venue actor, speaking the same protocol: PlaceOrder / CancelOrder from
+execution, CancelAll from the orchestrator, SyncRequest from a (re)starting execution or
+portfolio; OrderUpdate / Fill to execution and VenueSnapshot to whoever asked. A thin shell over
+GatewayCore: it performs the core's effects (requests go to the RestWorker's threads, whose
+answers come back as RestResult messages; updates, fills and snapshots are sent by name) and wakes
+the core with a timer when its budget or a back-off says so. `user` frames arrive from the private
+stream as RawFrames; a frame on a new connection means the socket was down, so the orders not yet
+finished are reconciled over REST. Measures tick-to-order latency where an order leaves the bot.
+Must never block in a handler (no HTTP here), decide what to trade, or invent a client_order_id.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from actors.execution.messages import CancelAll, CancelOrder, PlaceOrder, SyncRequest
+from actors.streaming.messages import RawFrame
+from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
+from actors.venue.gateway import GatewayCore, Http, Snapshot
+from actors.venue.messages import Fill, OrderUpdate
+from actors.venue.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
+from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker, Transport
+from actors.venue.user_channel import user_frame_decoder
+from runtime.actor import SupervisedActor
+from runtime.scheduler import TimerHandle
+
+# Core counters mirrored into the process-wide metrics (they outlive an incarnation).
+_METRICS = ("unknown_outcomes", "throttled", "retries", "rejected", "creates_sent", "cancels_sent",
+            "fills_reconciled", "reconciles")
+
+
+class Wake:
+    """Timer message: the core has something to send now (budget refilled, back-off over)."""
+
+
+class CoinbaseGatewayActor(SupervisedActor):
+    def __init__(self, name: str, epoch: int, services: Any, rest_url: str, credentials: Any = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, private_per_s: float = DEFAULT_PRIVATE_PER_S,
+                 public_per_s: float = DEFAULT_PUBLIC_PER_S, threads: int = 2,
+                 make_transport: Any = None, stop_timeout_s: float = 1.5) -> None:
+        """`make_transport`: builds one transport per worker thread (default: an AbortableTransport
+        to `rest_url` signing with `credentials`). `stop_timeout_s` bounds the worker's join."""
+        super().__init__(name, epoch, services)
+        self.core = GatewayCore(RateLimiter(private_per_s, public_per_s))
+        self.stop_timeout_s = stop_timeout_s
+        self.make_transport = make_transport or (
+            lambda: AbortableTransport(rest_url, credentials, timeout_s))
+        self.threads = threads
+        self.worker: RestWorker | None = None
+        self.wake: TimerHandle | None = None
+        self.wake_at: float | None = None
+        self.user_conn: int | None = None
+        self.tick_to_order = self.metrics.histogram("latency.tick_to_order_us")
+        self.cancel_alls = self.metrics.counter("venue.cancel_all")
+        self.unreadable_frames = self.metrics.counter("venue.unreadable_user_frames")
+        self._mirrored = {key: self.metrics.counter(f"venue.{key}") for key in _METRICS}
+        self._mirrored_at = dict.fromkeys(_METRICS, 0)
+
+    def start_core(self) -> None:
+        self.worker = RestWorker(self._new_transport, self._tell_self, self.threads, name=f"rest-{self.name}")
+        self.worker.start()
+
+    def stop_core(self) -> None:
+        if self.worker is not None:
+            if not self.worker.stop(self.stop_timeout_s):
+                logger.warning("{}: a REST request did not end within {}s of stop", self.name, self.stop_timeout_s)
+            self.worker = None
+
+    def _new_transport(self) -> Transport:
+        return self.make_transport()
+
+    def handle(self, message: Any) -> Any:
+        kind = type(message)
+        now = self.clock.now()
+        if kind is RestResult:
+            self._perform(self.core.on_response(message.request_id, message.response, now))
+        elif kind is PlaceOrder:
+            if message.origin_ns:
+                self.tick_to_order.observe((time.perf_counter_ns() - message.origin_ns) / 1000)
+            self._perform(self.core.place(message, now))
+        elif kind is CancelOrder:
+            self._perform(self.core.cancel([message.client_order_id], now))
+        elif kind is RawFrame:
+            self._on_user_frame(message, now)
+        elif kind is Wake:
+            self.wake, self.wake_at = None, None
+            self._perform(self.core.pump(now))
+        elif kind is CancelAll:
+            self.cancel_alls.inc()
+            logger.warning("{}: cancel all ({})", self.name, message.reason)
+            self._perform(self.core.cancel_everything(now))
+        elif kind is SyncRequest:
+            self._perform(self.core.sync(message.reply_to, now))
+        elif message == "fills":
+            return self.core.fills()
+        elif message == "open_orders":
+            return self.core.open_orders(now)
+        elif message == "report":
+            return self.report()
+        return None  # books and trades (a paper tree's stream) mean nothing to a real venue
+
+    def _on_user_frame(self, raw: RawFrame, now: float) -> None:
+        try:
+            frame = user_frame_decoder.decode(raw.text)
+        except msgspec.DecodeError:
+            self.unreadable_frames.inc()
+            return
+        if frame.channel != "user":
+            return
+        effects = []
+        if self.user_conn is not None and raw.conn != self.user_conn:
+            effects += self.core.reconcile(now)  # the socket was down: what did it not say?
+        self.user_conn = raw.conn
+        for event in frame.events:
+            for order in event.orders:
+                effects += self.core.on_user_order(order, now)
+        self._perform(effects)
+
+    def _perform(self, effects: list[Any]) -> None:
+        for effect in effects:
+            kind = type(effect)
+            if kind is Http:
+                if self.worker is not None:
+                    self.worker.submit(effect)
+            elif kind is OrderUpdate or kind is Fill:
+                self.send("execution", effect)
+            elif kind is Snapshot:
+                for name in effect.reply_to:
+                    self.send(name, effect.snapshot)
+        self._mirror_counters()
+        self._schedule_wake()
+
+    def _schedule_wake(self) -> None:
+        now = self.clock.now()
+        due = self.core.next_wake(now)
+        if due is None or (self.wake_at is not None and self.wake_at <= due):
+            return
+        if self.wake is not None:
+            self.wake.cancel()
+        self.wake_at = due
+        self.wake = self.later(max(0.0, due - now), Wake())
+
+    def _mirror_counters(self) -> None:
+        counters = self.core.counters
+        for key, counter in self._mirrored.items():
+            delta = counters[key] - self._mirrored_at[key]
+            if delta:
+                counter.inc(delta)
+                self._mirrored_at[key] = counters[key]
+
+    def report(self) -> dict[str, Any]:
+        report: dict[str, Any] = dict(self.core.counters)
+        report["limiter"] = self.core.limiter.counters()
+        report["in_flight"] = len(self.core.in_flight())
+        report["jobs_running"] = self.core.jobs_running()
+        report["next_wake"] = self.core.next_wake(self.clock.now())
+        report["fills"] = len(self.core.fills())
+        report["deriver"] = {"duplicates": self.core.deriver.duplicates, "stale": self.core.deriver.stale,
+                             "unreadable": self.core.deriver.unreadable}
+        return report

@@ -1,0 +1,192 @@
+"""Paginated REST reads of the venue's orders and fills, as the gateway needs them after a restart,
+a reconnect or before a cancel-all.
+
+Owns the typed decode of `GET /orders/historical/batch` and `GET /orders/historical/fills` pages
+(only the fields used; Coinbase adds fields, so unknown ones are ignored), the cursor walk (the
+next page is asked while the answer carries a new cursor; an orders page also says `has_next`),
+and which orders count as live. A failed page is reported as failed, to be asked again as it was.
+Pure: responses in, requests out. Must never send a request, read a clock, or filter orders on
+`OPEN` alone at the venue (that hides PENDING and QUEUED ones): live orders are chosen here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Union
+
+import msgspec
+
+from actors.venue import coinbase_rest as rest
+
+# Orders a cancel can still reach; CANCEL_QUEUED is already on its way out.
+CANCELABLE = frozenset({"PENDING", "QUEUED", "OPEN"})
+LIVE = CANCELABLE | {"CANCEL_QUEUED"}
+MAX_PAGES = 1_000  # per list: a venue that keeps answering with new cursors is cut off here
+ORDERS, FILLS = "orders", "fills"
+_ZERO = Decimal(0)
+
+
+class RestOrder(msgspec.Struct, frozen=True):
+    order_id: str
+    client_order_id: str = ""
+    product_id: str = ""
+    side: str = ""
+    status: str = ""
+    filled_size: str = "0"
+    average_filled_price: str = "0"
+    total_fees: str = "0"
+    order_configuration: dict[str, Any] = msgspec.field(default_factory=dict)
+    reject_reason: str = ""
+    cancel_message: str = ""
+
+    def base_size(self) -> Decimal | None:
+        """The order's size from its one-key configuration, None when it does not say."""
+        for config in self.order_configuration.values():
+            if isinstance(config, dict) and config.get("base_size"):
+                return _decimal(config["base_size"])
+        return None
+
+    def filled(self) -> Decimal:
+        return _decimal(self.filled_size) or _ZERO
+
+    def leaves(self) -> Decimal:
+        size = self.base_size()
+        if size is None or self.status.upper() not in LIVE:
+            return _ZERO
+        return max(_ZERO, size - self.filled())
+
+
+class RestFill(msgspec.Struct, frozen=True):
+    trade_id: str
+    order_id: str = ""
+    product_id: str = ""
+    side: str = ""
+    price: str = "0"
+    size: str = "0"
+    commission: str = "0"
+    liquidity_indicator: str = ""
+    trade_time: str = ""
+    sequence_timestamp: str = ""
+
+
+class _OrdersPage(msgspec.Struct):
+    orders: tuple[RestOrder, ...] = ()
+    has_next: bool = True  # absent: trust the cursor alone
+    cursor: str = ""
+
+
+class _FillsPage(msgspec.Struct):
+    fills: tuple[RestFill, ...] = ()
+    cursor: str = ""
+
+
+_orders_decoder = msgspec.json.Decoder(_OrdersPage, strict=False)
+_fills_decoder = msgspec.json.Decoder(_FillsPage, strict=False)
+
+
+def _decimal(text: Any) -> Decimal | None:
+    try:
+        value = Decimal(str(text))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+class Next(msgspec.Struct, frozen=True):
+    """Ask this page next."""
+
+    request: rest.Request
+
+
+class Failed(msgspec.Struct, frozen=True):
+    """The page did not come: ask the same request again after a back-off."""
+
+    why: str
+    throttled: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Complete(msgspec.Struct, frozen=True):
+    """This list has been read to its end."""
+
+
+PageResult = Union[Next, Failed, Complete]
+
+
+class Listing:
+    """One read of the orders list, the fills list or both, page by page. `order_ids` (venue ids)
+    narrows both lists at the venue; callers still check what comes back."""
+
+    def __init__(self, orders: bool = True, fills: bool = True, order_ids: tuple[str, ...] = (),
+                 page_size: int = 100) -> None:
+        self.order_ids = order_ids
+        self.page_size = page_size
+        self.orders: list[RestOrder] = []
+        self.fills: list[RestFill] = []
+        self.pages = 0
+        self.truncated = False  # cut off at MAX_PAGES
+        self._open: set[str] = set()
+        self._cursors: dict[str, set[str]] = {ORDERS: set(), FILLS: set()}
+        self._counts = {ORDERS: 0, FILLS: 0}
+        self._current: dict[str, rest.Request] = {}  # the page asked last, per list
+        self._wanted = [w for w, on in ((ORDERS, orders), (FILLS, fills)) if on]
+
+    def start(self) -> list[tuple[str, rest.Request]]:
+        """The first page of each list wanted."""
+        self._open = set(self._wanted)
+        return [(which, self._request(which, "")) for which in self._wanted]
+
+    def current(self, which: str) -> rest.Request:
+        """The page asked last of `which`: what to ask again after a Failed."""
+        return self._current[which]
+
+    @property
+    def done(self) -> bool:
+        return not self._open
+
+    def on_page(self, which: str, response: rest.Response) -> PageResult:
+        if response.status == 429:
+            return Failed("HTTP 429", throttled=True, headers=response.headers)
+        if response.status != 200:
+            return Failed(response.error or f"HTTP {response.status}")
+        try:
+            if which == ORDERS:
+                page: Any = _orders_decoder.decode(response.body)
+                self.orders.extend(page.orders)
+                more = page.has_next
+            else:
+                page = _fills_decoder.decode(response.body)
+                self.fills.extend(page.fills)
+                more = True
+        except msgspec.DecodeError as exc:
+            return Failed(f"unreadable {which} page: {exc}"[:200])
+        self.pages += 1
+        self._counts[which] += 1
+        cursor = page.cursor
+        seen = self._cursors[which]
+        if not more or not cursor or cursor in seen:
+            self._open.discard(which)
+            return Complete()
+        if self._counts[which] >= MAX_PAGES:
+            self.truncated = True
+            self._open.discard(which)
+            return Complete()
+        seen.add(cursor)
+        return Next(self._request(which, cursor))
+
+    def _request(self, which: str, cursor: str) -> rest.Request:
+        if which == ORDERS:
+            request = rest.list_orders(order_ids=self.order_ids, limit=self.page_size, cursor=cursor)
+        else:
+            request = rest.list_fills(order_ids=self.order_ids, limit=self.page_size, cursor=cursor)
+        self._current[which] = request
+        return request
+
+    def live_orders(self) -> list[RestOrder]:
+        """Orders still live at the venue, each once (the last listing of an id wins)."""
+        latest = {o.order_id: o for o in self.orders}
+        return [o for o in latest.values() if o.status.upper() in LIVE]
+
+    def cancelable_ids(self) -> list[str]:
+        latest = {o.order_id: o for o in self.orders}
+        return [oid for oid, o in latest.items() if o.status.upper() in CANCELABLE]
