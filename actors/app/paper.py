@@ -129,6 +129,9 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         extra: dict[str, Any] = {"data_dir": str(run_dir), "feed_url": feed_url, "venue": venue}
         if exchange is not None:
             extra["chaos"] = exchange.chaos_counts()
+            if venue == "exchange":
+                # what the venue saw: `throttled` counts requests over its private rate limit
+                extra["exchange_rest"] = exchange.rest_counts()
         if venue == "exchange" and rest_url is not None:
             perps = {pid for pid, spec in products.items() if spec.is_perpetual}
             report = collect_beside_exchange(tree, elapsed, extra, rest_url, credentials, perps)

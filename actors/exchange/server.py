@@ -410,8 +410,10 @@ class ExchangeServer:
         """Private REST and user-channel counters: `requests`, `unauthenticated`, `throttled` (the
         private rate limit), and what chaos did to single requests and events: `held` (rest_timeout),
         `rest_5xx`, `rest_5xx_after_accept`, `rest_429`, `user_duplicated`, `user_replayed`."""
+        keys = ("requests", "unauthenticated", "throttled", "held", "rest_5xx", "rest_5xx_after_accept",
+                "rest_429", "user_duplicated", "user_replayed")
         with self._lock:
-            return dict(self._rest_counts)
+            return dict.fromkeys(keys, 0) | self._rest_counts
 
     def drop_connections(self) -> int:
         """Close every client connection (as a network drop would); keep serving new ones."""

@@ -147,5 +147,7 @@ def test_paper_on_the_exchange_venue_trades_over_rest_and_the_user_channel_throu
     # the bot's positions are the exchange's net fills and its cfm/positions.
     assert exchange["orders"] == exchange["client_order_ids"] <= trading["orders"]
     assert exchange["matches"] is True, (report["positions"], exchange)
+    # the bot stayed inside the venue's private request budget (its 429s came from chaos only)
+    assert report["exchange_rest"]["requests"] >= trading["orders"] and report["exchange_rest"]["throttled"] == 0
     assert exchange["fills"] >= trading["fills"]  # a socket fill may cover several trades
     assert report["positions"], "fills moved a position"
