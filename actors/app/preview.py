@@ -104,10 +104,11 @@ def _validate(args: argparse.Namespace) -> ProductSpec:
     return spec
 
 
-def exchange_snapshot(spec: ProductSpec, seed: int, now: float) -> tuple[Decimal, LiquiditySnapshot]:
-    """(mark, liquidity) of `spec`'s product on the built-in exchange's synthetic market after
-    WARMUP_S of market time ending at `now`: its mid, and the metrics the liquidity actor would
-    compute from the book and the tape."""
+def exchange_snapshot(spec: ProductSpec, seed: int, now: float
+                      ) -> tuple[Decimal, LiquiditySnapshot, tuple[Decimal, Decimal]]:
+    """(mark, liquidity, (best bid, best ask)) of `spec`'s product on the built-in exchange's
+    synthetic market after WARMUP_S of market time ending at `now`: its mid, the metrics the
+    liquidity actor would compute from the book and the tape, and the top of the book."""
     from actors.exchange.market import SyntheticMarket
 
     market = SyntheticMarket({spec.product_id: spec}, seed, now - WARMUP_S)
@@ -127,7 +128,8 @@ def exchange_snapshot(spec: ProductSpec, seed: int, now: float) -> tuple[Decimal
     mark = (bids[0][0] + asks[0][0]) / _TWO
     metrics = compute_liquidity(tuple((p, spec.base_units(s)) for p, s in bids),
                                 tuple((p, spec.base_units(s)) for p, s in asks))
-    return mark, LiquiditySnapshot.of(spec.product_id, now, metrics, tape.stats(now), spreads.stats(now))
+    return mark, LiquiditySnapshot.of(spec.product_id, now, metrics, tape.stats(now), spreads.stats(now)), \
+        (bids[0][0], asks[0][0])
 
 
 def preview(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,11 +140,12 @@ def preview(args: argparse.Namespace) -> dict[str, Any]:
     profile = load_profile(args.profile)
     now = time.time()
     liquidity: LiquiditySnapshot | None = None
+    top: tuple[Decimal | None, Decimal | None] = (None, None)  # with --mark: no book to cross
     if args.mark is not None:
         mark, source = args.mark, "--mark"
     else:
         seed = profile.run.seed if args.seed is None else args.seed
-        mark, liquidity = exchange_snapshot(spec, seed, now)
+        mark, liquidity, top = exchange_snapshot(spec, seed, now)
         source = f"built-in exchange, seed {seed}, after {WARMUP_S / 60:g} min of market time"
     direction = {"up": STOP_UP, "down": STOP_DOWN}.get(args.stop_direction or "", "")
     intent_id = (f"preview:{spec.product_id}:{args.side}:{args.order_type}:{args.size}:{args.price}:{args.stop}:"
@@ -162,7 +165,7 @@ def preview(args: argparse.Namespace) -> dict[str, Any]:
     equity = args.equity if args.equity is not None else profile.portfolio.starting_cash
     context = GateContext(state=ACTIVE, book_valid=True, book_stale=False, mark=mark, position=args.position,
                           equity=equity, other_gross_exposure=Decimal(0), spec=spec, liquidity=liquidity,
-                          tradable=True, now=now)
+                          tradable=True, now=now, best_bid=top[0], best_ask=top[1])
     verdicts = PreTradeGate.from_config(profile.execution, profile.risk).verdicts(order, context)
     refusal = next((v.reason for v in verdicts if v.verdict == REFUSE), None)
     return {

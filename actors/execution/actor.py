@@ -120,6 +120,8 @@ class ExecutionActor(SupervisedActor):
             other_maintenance_margin=self._maintenance_margin(excluding=intent.product_id),
             open_reducing=self._open_reducing(intent.product_id),
             now=now,
+            best_bid=book.best_bid if book is not None else None,
+            best_ask=book.best_ask if book is not None else None,
         )
         reason = self.gate.check(quantized, context)
         if reason is not None:

@@ -5,22 +5,25 @@ them). In order, the first refusal wins:
    1 halted              the kill switch: trading state HALTED refuses everything
    2 reduce_only         an order marked reduce-only must shrink the position without flipping it,
                          counting the live orders that already reduce it
-   3 reducing            trading state REDUCING refuses risk-increasing orders
-   4 product_status      no new risk on a product the `status` channel does not call online
-   5 stale_book          no new risk on an invalid or stale book, or without a mark
-   6 impact              estimated market impact of the order (no_liquidity_data without metrics)
-   7 slippage            a limit price worse than the reference by more than max_slippage_bps: a
+   3 post_only           a post-only limit that would cross the book as last seen (a BUY at or
+                         above the best ask, a SELL at or below the best bid): the venue would
+                         reject it, so it is not sent (skipped when the book is not valid)
+   4 reducing            trading state REDUCING refuses risk-increasing orders
+   5 product_status      no new risk on a product the `status` channel does not call online
+   6 stale_book          no new risk on an invalid or stale book, or without a mark
+   7 impact              estimated market impact of the order (no_liquidity_data without metrics)
+   8 slippage            a limit price worse than the reference by more than max_slippage_bps: a
                          BUY above mark x (1 + bps), a SELL below mark x (1 - bps); a stop-limit's
                          reference is its own stop price (it trades when the mark gets there)
-   8 max_position        |projected position| notional per product, quote currency
-   9 max_leverage        projected product notional / equity under the product's cap (its night
+   9 max_position        |projected position| notional per product, quote currency
+  10 max_leverage        projected product notional / equity under the product's cap (its night
                          cap inside the UTC night window; default the venue's 1 / initial margin),
                          then projected gross exposure / equity under the account cap
-  10 liquidation_buffer  projected (equity - maintenance margin) / equity, percent
-  11 max_exposure_product projected product notional, percent of equity
-  12 max_exposure_total  projected gross exposure, percent of equity
-  13 liquidation_distance projected |mark - liquidation price| / mark, percent (liquidatable only)
-Orders that only reduce a position (same side of zero, smaller) pass checks 4-13, so a position
+  11 liquidation_buffer  projected (equity - maintenance margin) / equity, percent
+  12 max_exposure_product projected product notional, percent of equity
+  13 max_exposure_total  projected gross exposure, percent of equity
+  14 liquidation_distance projected |mark - liquidation price| / mark, percent (liquidatable only)
+Orders that only reduce a position (same side of zero, smaller) pass checks 5-14, so a position
 above its limits after a price move, on a product that went offline, or while its book resyncs
 can still be brought down. Projections assume a fill at the mark (actors.risk.projection).
 
@@ -60,6 +63,7 @@ REFUSE_LIQUIDATION_BUFFER = "liquidation_buffer"
 REFUSE_MAX_EXPOSURE_PRODUCT = "max_exposure_product"
 REFUSE_MAX_EXPOSURE_TOTAL = "max_exposure_total"
 REFUSE_LIQUIDATION_DISTANCE = "liquidation_distance"
+REFUSE_POST_ONLY = "post_only_would_cross"
 
 PASS, REFUSE, SKIP = "pass", "refuse", "skip"
 
@@ -85,6 +89,8 @@ class GateContext(msgspec.Struct, frozen=True):
     other_maintenance_margin: Decimal = _ZERO  # maintenance margin of every other product, quote
     open_reducing: Decimal = _ZERO  # unfilled size of live orders that reduce this position
     now: float | None = None  # epoch seconds, for the night leverage window (None: day)
+    best_bid: Decimal | None = None  # top of the book as last seen, for the post-only check
+    best_ask: Decimal | None = None
 
 
 class CheckVerdict(msgspec.Struct, frozen=True):
@@ -399,9 +405,24 @@ def _check_liquidation_distance(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
 
 
 # (check, applies only to risk-increasing orders)
+def _check_post_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    order, ctx = f.order, f.ctx
+    if not order.post_only or order.limit_price is None:
+        return CheckVerdict("post_only", PASS, detail="not post-only") if f.explain else _PASSED
+    if not ctx.book_valid:
+        return CheckVerdict("post_only", SKIP, detail="no valid book to compare with: the venue judges")
+    price = order.limit_price
+    if order.side == "BUY" and ctx.best_ask is not None and price >= ctx.best_ask:
+        return CheckVerdict("post_only", REFUSE, REFUSE_POST_ONLY, f"BUY {price} >= best ask {ctx.best_ask}")
+    if order.side == "SELL" and ctx.best_bid is not None and price <= ctx.best_bid:
+        return CheckVerdict("post_only", REFUSE, REFUSE_POST_ONLY, f"SELL {price} <= best bid {ctx.best_bid}")
+    return CheckVerdict("post_only", PASS, detail="rests without crossing") if f.explain else _PASSED
+
+
 CHECKS: tuple[tuple[Check, bool], ...] = (
     (_check_halted, False),
     (_check_reduce_only, False),
+    (_check_post_only, False),
     (_check_reducing, False),
     (_check_product_status, True),
     (_check_stale_book, True),

@@ -56,7 +56,7 @@ def ctx(**kw) -> GateContext:
 
 def test_the_checks_run_in_the_documented_order() -> None:
     assert CHECK_NAMES == (
-        "halted", "reduce_only", "reducing", "product_status", "stale_book", "impact", "slippage", "max_position",
+        "halted", "reduce_only", "post_only", "reducing", "product_status", "stale_book", "impact", "slippage", "max_position",
         "max_leverage", "liquidation_buffer", "max_exposure_product", "max_exposure_total", "liquidation_distance")
 
 
@@ -247,7 +247,7 @@ def test_verdicts_report_every_check_in_order_past_a_refusal() -> None:
 
 def test_verdicts_of_a_reducing_order_skip_the_market_and_limit_checks() -> None:
     verdicts = full_gate().verdicts(order("SELL", "4"), ctx(position=D(10), book_stale=True))
-    assert [v.verdict for v in verdicts] == [PASS] * 3 + [SKIP] * 10
+    assert [v.verdict for v in verdicts] == [PASS] * 4 + [SKIP] * 10
 
 
 def test_defaults_pass_an_order_the_strategy_would_send() -> None:
@@ -261,3 +261,25 @@ def test_defaults_pass_an_order_the_strategy_would_send() -> None:
     assert full_gate().check(order("BUY", "10"), ctx(liquidity=liquid)) is None
     # 21 contracts: 21% of equity, over the default 20% per product.
     assert full_gate().check(order("BUY", "21"), ctx(liquidity=liquid)) == "max_exposure_product"
+
+
+# -- post-only ---------------------------------------------------------------------------------
+
+
+def test_a_post_only_limit_that_would_cross_is_refused_before_sending() -> None:
+    from actors.execution.quantize import QuantizedOrder
+
+    def post_only(side: str, price: str) -> QuantizedOrder:
+        return QuantizedOrder("i", "BIP-20DEC30-CDE", side, "limit", D("1"), D(price), post_only=True)
+
+    top = dict(best_bid=D("89995"), best_ask=D("90005"))
+    g = gate()
+    assert g.check(post_only("BUY", "90005"), ctx(**top)) == "post_only_would_cross"  # at the ask
+    assert g.check(post_only("BUY", "90000"), ctx(**top)) is None  # rests inside the spread
+    assert g.check(post_only("SELL", "89995"), ctx(**top)) == "post_only_would_cross"
+    assert g.check(post_only("SELL", "90010"), ctx(**top)) is None
+    # a reducing post-only is judged too: the venue would reject it all the same
+    assert g.check(post_only("SELL", "89990"), ctx(position=D(5), **top)) == "post_only_would_cross"
+    # no valid book: skipped, the venue judges
+    [v] = [v for v in g.verdicts(post_only("BUY", "90005"), ctx(book_valid=False, **top)) if v.check == "post_only"]
+    assert v.verdict == "skip"
