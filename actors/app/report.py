@@ -86,6 +86,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
     trading = tree.ask("execution", "report", default={}) or {}
     portfolio = tree.ask("portfolio", "report", default={}) or {}
     fills = tree.ask("venue", "fills", default=()) or ()
+    venue = tree.ask("venue", "report", default={}) or {}  # the Coinbase gateway's; the paper venue has none
     restarts_at = [e.ts for e in status["events"] if e.kind == "restarted"]
     latency = metrics.histogram("latency.tick_to_order_us")
 
@@ -139,6 +140,8 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "open_orders": trading.get("open_orders", 0),
             # The Coinbase gateway's counters (process-wide); the in-process paper venue has neither.
             "unknown_outcomes": metrics.value("venue.unknown_outcomes"),
+            "unknown_settled": metrics.value("venue.unknown_settled"),
+            "unsettled_orders": venue.get("in_flight", 0),  # sent, fate at the venue not known yet
             "throttled": metrics.value("venue.throttled"),
             "realized_pnl": portfolio.get("realized_pnl"),
             "unrealized_pnl": portfolio.get("unrealized_pnl"),

@@ -31,8 +31,8 @@ from runtime.actor import SupervisedActor
 from runtime.scheduler import TimerHandle
 
 # Core counters mirrored into the process-wide metrics (they outlive an incarnation).
-_METRICS = ("unknown_outcomes", "throttled", "retries", "rejected", "creates_sent", "cancels_sent",
-            "fills_reconciled", "reconciles")
+_METRICS = ("unknown_outcomes", "unknown_settled", "throttled", "retries", "rejected", "creates_sent",
+            "cancels_sent", "fills_reconciled", "reconciles")
 
 
 class Wake:

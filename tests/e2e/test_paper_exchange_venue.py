@@ -142,6 +142,9 @@ def test_paper_on_the_exchange_venue_trades_over_rest_and_the_user_channel_throu
     assert report["venue"] == "exchange" and all(report["chaos"][kind.split(":")[0]] >= 1 for kind in CHAOS)
     assert trading["orders"] >= 1 and trading["fills"] >= 1, trading
     assert isinstance(trading["unknown_outcomes"], int) and isinstance(trading["throttled"], int)
+    # every unknown outcome was settled: nothing is left in flight, and each unknown order was settled
+    assert trading["unsettled_orders"] == 0
+    assert (trading["unknown_settled"] >= 1) == (trading["unknown_outcomes"] >= 1), trading
     assert report["user_feed"]["per_channel"].get("user", 0) >= 1 and report["user_feed"]["reconnects"] >= 1
     # Never two venue orders for one intent, and both sides of the wire agree on what was filled:
     # the bot's positions are the exchange's net fills and its cfm/positions.
