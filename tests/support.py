@@ -9,6 +9,7 @@ from typing import Any
 
 import pykka
 
+from runtime.actor import SupervisedActor
 from runtime.clock import ManualClock
 from runtime.faults import FaultPlan
 from runtime.scheduler import Scheduler
@@ -71,3 +72,17 @@ class Harness:
         except pykka.ActorDeadError:
             pass
         self.scheduler.stop()
+
+
+class Recorder(SupervisedActor):
+    """Stands in for any actor of the tree: keeps what it is sent; `ask("seen")` returns it."""
+
+    def __init__(self, name: str, epoch: int, services: Any) -> None:
+        super().__init__(name, epoch, services)
+        self.seen: list[Any] = []
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, str) and message == "seen":
+            return list(self.seen)
+        self.seen.append(message)
+        return None

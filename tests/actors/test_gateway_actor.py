@@ -10,42 +10,18 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from actors.execution.messages import CancelAll, PlaceOrder, SyncRequest
 from actors.streaming.messages import RawFrame
-from actors.venue.coinbase_auth import Credentials
+from actors.app.paper import ephemeral_credentials
 from actors.venue.gateway_actor import CoinbaseGatewayActor
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
-from runtime.actor import SupervisedActor
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, Supervisor, SupervisorConfig
 from tests.actors.fake_coinbase import PREFIX, FakeCoinbase
-from tests.support import wait_until
-
-
-class Recorder(SupervisedActor):
-    """Stands in for execution: keeps what the venue tells it."""
-
-    def __init__(self, name: str, epoch: int, services: Any) -> None:
-        super().__init__(name, epoch, services)
-        self.seen: list[Any] = []
-
-    def handle(self, message: Any) -> Any:
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
-        return None
-
-
-def credentials() -> Credentials:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return Credentials("organizations/test/apiKeys/gateway", pem)
+from tests.support import Recorder, wait_until
 
 
 class Rig:
@@ -55,7 +31,7 @@ class Rig:
         self.scheduler.start()
         self.services = Services(self.scheduler.clock, self.scheduler)
         specs = [ChildSpec("execution", Recorder), ChildSpec("venue", CoinbaseGatewayActor, {
-            "rest_url": fake.url, "credentials": credentials(), "timeout_s": timeout_s, "private_per_s": 20.0})]
+            "rest_url": fake.url, "credentials": ephemeral_credentials(), "timeout_s": timeout_s, "private_per_s": 20.0})]
         self.ref = Supervisor.start(specs, SupervisorConfig(ping_interval_s=0.1, hang_timeout_s=2.0), self.services)
         wait_until(lambda: self.ask("venue", "report") is not None, what="gateway started")
 

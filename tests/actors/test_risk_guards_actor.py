@@ -24,27 +24,12 @@ from actors.risk.actor import RiskActor
 from actors.risk.guards import Verdict
 from actors.risk.messages import RiskVerdict
 from config.schema import RiskConfig
-from runtime.actor import SupervisedActor
 from runtime.supervisor import ChildSpec, SupervisorConfig
-from tests.support import Harness, wait_until
+from tests.support import Harness, Recorder, wait_until
 from tests.tree_harness import TreeHarness
 
 D = Decimal
 DAY = 86_400.0
-
-
-class Recorder(SupervisedActor):
-    """Stands in for journal, venue, execution and strategy: keeps what it is sent."""
-
-    def __init__(self, name: str, epoch: int, services: Any) -> None:
-        super().__init__(name, epoch, services)
-        self.seen: list[Any] = []
-
-    def handle(self, message: Any) -> Any:
-        if isinstance(message, str) and message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
-        return None
 
 
 @pytest.fixture

@@ -23,27 +23,14 @@ from actors.streaming.messages import RawFrame
 from actors.venue.gateway_actor import CoinbaseGatewayActor
 from actors.venue.messages import OrderUpdate, VenueSnapshot
 from config.schema import StreamingConfig
-from runtime.actor import SupervisedActor
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, Supervisor, SupervisorConfig
-from tests.support import wait_until
+from tests.support import Recorder, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PERPSBOT = [sys.executable, str(ROOT / "bin" / "perpsbot")]
-
-
-class Recorder(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any) -> None:
-        super().__init__(name, epoch, services)
-        self.seen: list[Any] = []
-
-    def handle(self, message: Any) -> Any:
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
-        return None
 
 
 def test_the_private_stream_forwards_user_frames_and_nothing_else_to_its_consumer():
