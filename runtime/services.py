@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pykka
+
 from runtime.clock import Clock
 from runtime.directory import Directory
 from runtime.messages import Envelope
@@ -52,7 +54,7 @@ class Services:
             self.tracker.sent(key)
         try:
             entry.ref.tell(Envelope(sender, epoch, message))
-        except Exception:  # ActorDeadError: it died after the lookup
+        except pykka.ActorDeadError:  # it died after the lookup
             if self.tracker is not None:
                 self.tracker.done(key)
             self.metrics.counter(f"undeliverable.{name}").inc()
@@ -67,6 +69,6 @@ class Services:
             self.tracker.sent(("supervisor", 0))
         try:
             self.supervisor.tell(Envelope(sender, epoch, message))
-        except Exception:
+        except pykka.ActorDeadError:
             if self.tracker is not None:
                 self.tracker.done(("supervisor", 0))

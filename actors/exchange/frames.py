@@ -275,6 +275,12 @@ NO_MARGIN_BUFFER_PERCENTAGE = "1000"
 _WS_ORDER_TYPES = {"MARKET": "Market", "LIMIT": "Limit", "STOP_LIMIT": "Stop_Limit"}  # the socket's casing
 
 
+def buffer_percentage_text(summary: BalanceSummary) -> str:
+    """The liquidation buffer percentage as the venue writes it (NO_MARGIN_BUFFER_PERCENTAGE when none)."""
+    percentage = summary.liquidation_buffer_percentage
+    return NO_MARGIN_BUFFER_PERCENTAGE if percentage is None else str(percentage)
+
+
 def usd_text(value: Decimal) -> str:
     """A USD amount to the cent: '100000.00'."""
     return format(value.quantize(_CENTS), "f")
@@ -392,8 +398,7 @@ def futures_balance_summary(ts: float, kind: str, account: PaperAccount,
     orders and positions (`ClientOrders.summary`); without one, `account` as it started: nothing
     held, no margin used and the whole futures balance buying power."""
     summary = summary if summary is not None else _no_positions_summary(account)
-    percentage = (NO_MARGIN_BUFFER_PERCENTAGE if summary.liquidation_buffer_percentage is None
-                  else str(summary.liquidation_buffer_percentage))
+    percentage = buffer_percentage_text(summary)
 
     def window(window_type: str) -> dict[str, str]:
         return {

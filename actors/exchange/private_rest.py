@@ -36,7 +36,7 @@ from actors.exchange.client_orders import (
     Refusal,
 )
 from actors.exchange.frames import (
-    NO_MARGIN_BUFFER_PERCENTAGE,
+    buffer_percentage_text,
     decimal_text,
     price_text,
     rfc3339_micros,
@@ -591,11 +591,6 @@ def account_json(currency: str, balance: Decimal, hold: Decimal, core: ClientOrd
         "retail_portfolio_id": core.portfolio_id,
         "platform": "ACCOUNT_PLATFORM_CONSUMER",
     }
-
-
-def buffer_percentage_text(summary: BalanceSummary) -> str:
-    percentage = summary.liquidation_buffer_percentage
-    return NO_MARGIN_BUFFER_PERCENTAGE if percentage is None else str(percentage)
 
 
 def balance_summary_json(summary: BalanceSummary) -> dict[str, Any]:

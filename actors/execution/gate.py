@@ -133,8 +133,8 @@ class _Facts:
     def __init__(self, order: QuantizedOrder, ctx: GateContext, explain: bool) -> None:
         self.order, self.ctx = order, ctx
         self.explain = explain  # False on the hot path: a pass needs no words
-        self.delta = order.size if order.side == "BUY" else -order.size
-        self.projected = ctx.position + self.delta
+        self.projected = projected_position(order, ctx.position)
+        self.delta = self.projected - ctx.position
         self.risky = increases_risk(ctx.position, self.projected)
         mark = ctx.mark
         self.mark = mark if mark is not None and mark > 0 else None

@@ -129,8 +129,7 @@ class Orchestrator(Supervisor):
         self._reply(command, f"{self.trading_state} after {name}" + (f"; held by {held}" if held else ""))
 
     def _reply(self, command: OperatorCommand, line: str) -> None:
-        holds = tuple(f"{h.source} {h.state} ({h.reason})" for h in self.holds.holding())
-        self.services.send(CONTROL, OperatorReply(command.request_id, self.trading_state, line, holds))
+        self.services.send(CONTROL, OperatorReply(command.request_id, self.trading_state, line, self.holds.lines()))
 
     # -- the state ----------------------------------------------------------------------------
     def _apply(self, why_released: str, cancel: bool = True) -> None:

@@ -56,6 +56,10 @@ class Holds:
         top = holds[0].state
         return top, "; ".join(h.reason for h in holds if h.state == top)
 
+    def lines(self) -> tuple[str, ...]:
+        """Every hold as "source STATE (reason)", most severe first."""
+        return tuple(f"{h.source} {h.state} ({h.reason})" for h in self.holding())
+
     def describe(self) -> str:
-        """Every hold as "source (reason)", most severe first; "" when none."""
-        return ", ".join(f"{h.source} {h.state} ({h.reason})" for h in self.holding())
+        """Every hold as "source STATE (reason)", most severe first; "" when none."""
+        return ", ".join(self.lines())

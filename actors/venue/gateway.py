@@ -25,7 +25,7 @@ time); time comes in as an argument. Must never perform I/O, sleep, or invent a 
 from __future__ import annotations
 
 from collections import deque
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Union
 
 import msgspec
@@ -42,7 +42,7 @@ from actors.venue.coinbase_orders import (
     Unknown,
     create_order_outcome,
 )
-from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder
+from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder, finite_decimal
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from actors.venue.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
@@ -101,14 +101,6 @@ class _Job:
 
 def _backoff(n: int) -> float:
     return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (n - 1))
-
-
-def _decimal(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 class GatewayCore:
@@ -377,7 +369,7 @@ class GatewayCore:
         out: list[Effect] = []
         filled = _ZERO
         for f in sorted(trades, key=when):  # the quantity reported so far is the earliest
-            size, price, fee = _decimal(f.size), _decimal(f.price), _decimal(f.commission or "0")
+            size, price, fee = finite_decimal(f.size), finite_decimal(f.price), finite_decimal(f.commission or "0")
             if size is None or price is None or fee is None or size <= 0:
                 continue
             start, filled = filled, filled + size
@@ -442,14 +434,14 @@ class GatewayCore:
         """The part of a fill derived from the socket that REST has not reported already: None
         when all of it was; priced and charged from the order's cumulative value and fees minus
         what was reported, so the fills of an order always add up to the venue's totals."""
-        cumulative = _decimal(order.cumulative_quantity or "0") or _ZERO
+        cumulative = finite_decimal(order.cumulative_quantity or "0") or _ZERO
         quantity, value, fees = self._reported.get(fill.venue_order_id, (_ZERO, _ZERO, _ZERO))
         if cumulative <= quantity:
             self.counters["duplicate_fills"] += 1
             return None
         if quantity > cumulative - fill.size:  # the socket missed REST's part of this step
             piece = cumulative - quantity
-            avg, total_fees = _decimal(order.avg_price or "0"), _decimal(order.total_fees or "0")
+            avg, total_fees = finite_decimal(order.avg_price or "0"), finite_decimal(order.total_fees or "0")
             price = (avg * cumulative - value) / piece if avg is not None else fill.price
             fee = max(_ZERO, total_fees - fees) if total_fees is not None else fill.fee * piece / fill.size
             fill = msgspec.structs.replace(fill, size=piece, price=price if price > 0 else fill.price, fee=fee)

@@ -43,11 +43,11 @@ class RestOrder(msgspec.Struct, frozen=True):
         """The order's size from its one-key configuration, None when it does not say."""
         for config in self.order_configuration.values():
             if isinstance(config, dict) and config.get("base_size"):
-                return _decimal(config["base_size"])
+                return finite_decimal(config["base_size"])
         return None
 
     def filled(self) -> Decimal:
-        return _decimal(self.filled_size) or _ZERO
+        return finite_decimal(self.filled_size) or _ZERO
 
     def leaves(self) -> Decimal:
         size = self.base_size()
@@ -84,7 +84,8 @@ _orders_decoder = msgspec.json.Decoder(_OrdersPage, strict=False)
 _fills_decoder = msgspec.json.Decoder(_FillsPage, strict=False)
 
 
-def _decimal(text: Any) -> Decimal | None:
+def finite_decimal(text: Any) -> Decimal | None:
+    """`text` as a finite Decimal, None when it is not one (a venue field that does not parse)."""
     try:
         value = Decimal(str(text))
     except InvalidOperation:

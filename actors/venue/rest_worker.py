@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import msgspec
+from loguru import logger
 
 from actors.venue.coinbase_rest import Request, Response, RestTransport
 from actors.venue.gateway import Http
@@ -115,7 +116,11 @@ class RestWorker:
                 item = self._queue.get()
                 if item is _STOP or self._stopping.is_set():
                     return
-                response = transport.send(item.request)
+                try:
+                    response = transport.send(item.request)
+                except Exception as exc:  # e.g. a key that cannot sign: answer, or the order waits forever
+                    logger.opt(exception=True).error("REST request {} failed before any response", item.request.path)
+                    response = Response(None, error=f"{type(exc).__name__}: {exc}"[:200])
                 if self._stopping.is_set():
                     return
                 self._deliver(RestResult(item.request_id, response))

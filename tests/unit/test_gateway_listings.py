@@ -248,3 +248,34 @@ def test_a_listing_stops_on_a_repeated_cursor_and_reports_an_unreadable_page():
     [(which, _)] = bad.start()
     assert type(bad.on_page(which, Response(200, b"<html>"))) is Failed
     assert not bad.done
+
+
+def test_a_request_that_raises_before_any_response_is_answered_as_no_response():
+    import threading
+
+    from actors.venue import coinbase_rest as cr
+    from actors.venue.gateway import Http
+    from actors.venue.rest_worker import RestWorker
+
+    class Broken:
+        def send(self, request):
+            raise ValueError("cannot sign")
+
+        def close(self):
+            pass
+
+    got, done = [], threading.Event()
+
+    def deliver(result):
+        got.append(result)
+        done.set()
+
+    worker = RestWorker(Broken, deliver, threads=1)
+    worker.start()
+    try:
+        worker.submit(Http(7, cr.products()))
+        assert done.wait(5)
+    finally:
+        assert worker.stop(2.0)
+    [result] = got
+    assert result.request_id == 7 and result.response.status is None and "cannot sign" in result.response.error
