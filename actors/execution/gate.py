@@ -321,7 +321,8 @@ def _check_slippage(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
 
     def detail() -> str:
         off_bps = (price - reference if buy else reference - price) / reference * _BPS
-        return f"{order.side} limit {price} is {off_bps:.1f} bps worse than {name} {reference}, max {limit}"
+        how = "worse" if off_bps > 0 else "better"
+        return f"{order.side} limit {price} is {abs(off_bps):.1f} bps {how} than {name} {reference}, max {limit} worse"
     return _judge(f, "slippage", worse, REFUSE_SLIPPAGE, detail)
 
 
