@@ -39,6 +39,11 @@ class ProductSpec(msgspec.Struct, frozen=True):
     funding_interval_s: int = 0
     funding_rate: Decimal = Decimal(0)  # per funding interval; positive: longs pay shorts
     display_name: str = ""
+    # The venue's trading mode for the product (products endpoint): what orders it takes right now.
+    trading_disabled: bool = False
+    cancel_only: bool = False
+    limit_only: bool = False
+    post_only: bool = False
     # Margin as fractions of notional. Spot is fully funded and cannot be liquidated.
     initial_margin_rate: Decimal = Decimal(1)
     maintenance_margin_rate: Decimal = Decimal(0)

@@ -37,9 +37,13 @@ class _Product(msgspec.Struct):
     base_currency_id: str = ""
     quote_currency_id: str = ""
     future_product_details: _FutureDetails | None = None
+    trading_disabled: bool = False
+    cancel_only: bool = False
+    limit_only: bool = False
+    post_only: bool = False
 
 
-_decoder = msgspec.json.Decoder(_Product)
+_decoder = msgspec.json.Decoder(_Product, strict=False)  # booleans may come as "true"
 
 
 class ProductsError(Exception):
@@ -68,6 +72,10 @@ def spec_from_json(body: bytes) -> ProductSpec:
             funding_interval_s=int(float(interval)) if interval else 0,
             funding_rate=Decimal(details.funding_rate) if details and details.funding_rate else Decimal(0),
             display_name=p.display_name,
+            trading_disabled=p.trading_disabled,
+            cancel_only=p.cancel_only,
+            limit_only=p.limit_only,
+            post_only=p.post_only,
         )
     except (msgspec.DecodeError, msgspec.ValidationError, InvalidOperation, ValueError) as exc:
         raise ProductsError(f"unreadable product: {exc}") from None

@@ -8,22 +8,26 @@ them). In order, the first refusal wins:
    3 post_only           a post-only limit that would cross the book as last seen (a BUY at or
                          above the best ask, a SELL at or below the best bid): the venue would
                          reject it, so it is not sent (skipped when the book is not valid)
-   4 reducing            trading state REDUCING refuses risk-increasing orders
-   5 product_status      no new risk on a product the `status` channel does not call online
-   6 stale_book          no new risk on an invalid or stale book, or without a mark
-   7 impact              estimated market impact of the order (no_liquidity_data without metrics)
-   8 slippage            a limit price worse than the reference by more than max_slippage_bps: a
+   4 product_mode        the venue's mode for the product (products endpoint): no order at all
+                         while trading is disabled or cancel-only (product_status), no market
+                         order while limit-only (limit_only), only post-only orders while
+                         post-only (post_only_required)
+   5 reducing            trading state REDUCING refuses risk-increasing orders
+   6 product_status      no new risk on a product the `status` channel does not call online
+   7 stale_book          no new risk on an invalid or stale book, or without a mark
+   8 impact              estimated market impact of the order (no_liquidity_data without metrics)
+   9 slippage            a limit price worse than the reference by more than max_slippage_bps: a
                          BUY above mark x (1 + bps), a SELL below mark x (1 - bps); a stop-limit's
                          reference is its own stop price (it trades when the mark gets there)
-   9 max_position        |projected position| notional per product, quote currency
-  10 max_leverage        projected product notional / equity under the product's cap (its night
+  10 max_position        |projected position| notional per product, quote currency
+  11 max_leverage        projected product notional / equity under the product's cap (its night
                          cap inside the UTC night window; default the venue's 1 / initial margin),
                          then projected gross exposure / equity under the account cap
-  11 liquidation_buffer  projected (equity - maintenance margin) / equity, percent
-  12 max_exposure_product projected product notional, percent of equity
-  13 max_exposure_total  projected gross exposure, percent of equity
-  14 liquidation_distance projected |mark - liquidation price| / mark, percent (liquidatable only)
-Orders that only reduce a position (same side of zero, smaller) pass checks 5-14, so a position
+  12 liquidation_buffer  projected (equity - maintenance margin) / equity, percent
+  13 max_exposure_product projected product notional, percent of equity
+  14 max_exposure_total  projected gross exposure, percent of equity
+  15 liquidation_distance projected |mark - liquidation price| / mark, percent (liquidatable only)
+Orders that only reduce a position (same side of zero, smaller) pass checks 6-15, so a position
 above its limits after a price move, on a product that went offline, or while its book resyncs
 can still be brought down. Projections assume a fill at the mark (actors.risk.projection).
 
@@ -64,6 +68,8 @@ REFUSE_MAX_EXPOSURE_PRODUCT = "max_exposure_product"
 REFUSE_MAX_EXPOSURE_TOTAL = "max_exposure_total"
 REFUSE_LIQUIDATION_DISTANCE = "liquidation_distance"
 REFUSE_POST_ONLY = "post_only_would_cross"
+REFUSE_LIMIT_ONLY = "limit_only"
+REFUSE_POST_ONLY_REQUIRED = "post_only_required"
 
 PASS, REFUSE, SKIP = "pass", "refuse", "skip"
 
@@ -420,10 +426,24 @@ def _check_post_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
     return CheckVerdict("post_only", PASS, detail="rests without crossing") if f.explain else _PASSED
 
 
+def _check_product_mode(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    order, spec = f.order, f.ctx.spec
+    if spec.trading_disabled or spec.cancel_only:
+        mode = "trading disabled" if spec.trading_disabled else "cancel-only"
+        return CheckVerdict("product_mode", REFUSE, REFUSE_PRODUCT_STATUS, f"{spec.product_id} is {mode}")
+    if spec.limit_only and order.order_type == "market":
+        return CheckVerdict("product_mode", REFUSE, REFUSE_LIMIT_ONLY, f"{spec.product_id} takes limit orders only")
+    if spec.post_only and not order.post_only:
+        return CheckVerdict("product_mode", REFUSE, REFUSE_POST_ONLY_REQUIRED,
+                            f"{spec.product_id} takes post-only orders only")
+    return CheckVerdict("product_mode", PASS, detail="open for trading") if f.explain else _PASSED
+
+
 CHECKS: tuple[tuple[Check, bool], ...] = (
     (_check_halted, False),
     (_check_reduce_only, False),
     (_check_post_only, False),
+    (_check_product_mode, False),
     (_check_reducing, False),
     (_check_product_status, True),
     (_check_stale_book, True),

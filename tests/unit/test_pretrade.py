@@ -56,7 +56,7 @@ def ctx(**kw) -> GateContext:
 
 def test_the_checks_run_in_the_documented_order() -> None:
     assert CHECK_NAMES == (
-        "halted", "reduce_only", "post_only", "reducing", "product_status", "stale_book", "impact", "slippage", "max_position",
+        "halted", "reduce_only", "post_only", "product_mode", "reducing", "product_status", "stale_book", "impact", "slippage", "max_position",
         "max_leverage", "liquidation_buffer", "max_exposure_product", "max_exposure_total", "liquidation_distance")
 
 
@@ -247,7 +247,7 @@ def test_verdicts_report_every_check_in_order_past_a_refusal() -> None:
 
 def test_verdicts_of_a_reducing_order_skip_the_market_and_limit_checks() -> None:
     verdicts = full_gate().verdicts(order("SELL", "4"), ctx(position=D(10), book_stale=True))
-    assert [v.verdict for v in verdicts] == [PASS] * 4 + [SKIP] * 10
+    assert [v.verdict for v in verdicts] == [PASS] * 5 + [SKIP] * 10
 
 
 def test_defaults_pass_an_order_the_strategy_would_send() -> None:
@@ -283,3 +283,27 @@ def test_a_post_only_limit_that_would_cross_is_refused_before_sending() -> None:
     # no valid book: skipped, the venue judges
     [v] = [v for v in g.verdicts(post_only("BUY", "90005"), ctx(book_valid=False, **top)) if v.check == "post_only"]
     assert v.verdict == "skip"
+
+
+
+# -- the venue's mode for the product (products endpoint) ---------------------------------------
+
+
+@pytest.mark.parametrize("mode, kind, post_only, expected", [
+    (dict(trading_disabled=True), "limit", False, "product_status"),
+    (dict(cancel_only=True), "limit", True, "product_status"),
+    (dict(limit_only=True), "market", False, "limit_only"),
+    (dict(limit_only=True), "limit", False, None),
+    (dict(post_only=True), "limit", False, "post_only_required"),
+    (dict(post_only=True), "limit", True, None),
+])
+def test_the_venue_mode_of_the_product_decides_which_orders_may_go(mode, kind, post_only, expected):
+    import msgspec
+
+    from actors.execution.quantize import QuantizedOrder
+
+    spec = msgspec.structs.replace(BTC_PERP, **mode)
+    price = None if kind == "market" else D("99000")
+    o = QuantizedOrder("i", BTC_PERP.product_id, "SELL", kind, D("1"), price, post_only=post_only)
+    # a reduction too: a cancel-only venue takes no order at all
+    assert gate().check(o, ctx(spec=spec, position=D(5))) == expected
