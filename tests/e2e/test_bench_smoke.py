@@ -49,6 +49,7 @@ def test_table_names_the_floor_it_compares_with():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(BENCH_TIMEOUT_S + 60)
 def test_bench_json_prints_one_object_with_positive_figures():
     done = subprocess.run(
         [sys.executable, str(ROOT / "bin" / "perpsbot"), "bench", "--json"],
