@@ -129,15 +129,19 @@ def command(h: Harness, name: str, request_id: str) -> dict:
     write_atomically(folder / f"{request_id}.cmd", {"command": name})
     reply = folder / f"{request_id}.reply"
     for _ in range(20):
-        h.tick(0.2)
-        if reply.exists():
-            return json.loads(reply.read_text())
+        h.tick(0.2)  # the control actor polls on the clock; its reply is written a moment later
+        try:
+            wait_until(reply.exists, timeout=0.3)
+        except AssertionError:
+            continue
+        return json.loads(reply.read_text())
     raise AssertionError(f"no reply to {name}")
 
 
 def test_operator_commands_through_the_control_files(rig):
     h = rig
     folder = control_dir(h.run_dir)
+    wait_until(lambda: (folder / "pid").exists(), what="the control actor wrote its pid file")
     assert (folder / "pid").read_text().strip() == str(os.getpid())
 
     halted = command(h, "halt", "r1")
