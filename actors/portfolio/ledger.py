@@ -27,6 +27,7 @@ from decimal import Decimal
 import msgspec
 
 from actors.products import ProductSpec
+from actors.risk.projection import liquidation_price, maintenance_margin
 from actors.venue.messages import Fill
 
 _ZERO = Decimal(0)
@@ -272,23 +273,13 @@ class Ledger:
     def liquidation_price(self, product_id: str) -> Decimal | None:
         """The mark at which equity would fall to the maintenance margin, other marks unchanged
         (cross margin); None when flat, unmarked, not liquidatable, or no positive price does it.
-
-        Solves  E0 + (p x size - cost) x cs = MM_others + mmr x |size| x cs x p  for p, where E0 is
-        equity without this position's unrealized PnL."""
+        The formula is the one the pre-trade gate projects with (actors.risk.projection)."""
         spec = self._spec(product_id)
-        book, mark = self._books[product_id], self._marks.get(product_id)
-        mmr, cs = spec.maintenance_margin_rate, spec.contract_size
-        if not book.size or mark is None or mmr <= 0:
+        size, mark = self._books[product_id].size, self._marks.get(product_id)
+        if not size or mark is None:
             return None
-        own_unrealized = (mark * book.size - book.cost) * cs
-        own_maintenance = abs(spec.notional(book.size, mark)) * mmr
-        equity_without = self.equity - own_unrealized
-        others_maintenance = self.maintenance_margin - own_maintenance
-        denominator = cs * (book.size - mmr * abs(book.size))
-        if denominator == 0:
-            return None
-        price = (others_maintenance - equity_without + book.cost * cs) / denominator
-        return price if price > 0 else None
+        others = self.maintenance_margin - maintenance_margin(spec, size, mark)
+        return liquidation_price(spec, size, mark, self.equity, others)
 
     def _spec(self, product_id: str) -> ProductSpec:
         spec = self._specs.get(product_id)
