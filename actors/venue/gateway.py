@@ -42,7 +42,8 @@ from actors.venue.coinbase_orders import (
     Unknown,
     create_order_outcome,
 )
-from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder, finite_decimal
+from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder
+from actors.venue.wire import finite_decimal
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from actors.venue.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder

@@ -11,12 +11,13 @@ Pure: responses in, requests out. Must never send a request, read a clock, or fi
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Union
 
 import msgspec
 
 from actors.venue import coinbase_rest as rest
+from actors.venue.wire import finite_decimal
 
 # Orders a cancel can still reach; CANCEL_QUEUED is already on its way out.
 CANCELABLE = frozenset({"PENDING", "QUEUED", "OPEN"})
@@ -82,15 +83,6 @@ class _FillsPage(msgspec.Struct):
 
 _orders_decoder = msgspec.json.Decoder(_OrdersPage, strict=False)
 _fills_decoder = msgspec.json.Decoder(_FillsPage, strict=False)
-
-
-def finite_decimal(text: Any) -> Decimal | None:
-    """`text` as a finite Decimal, None when it is not one (a venue field that does not parse)."""
-    try:
-        value = Decimal(str(text))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 class Next(msgspec.Struct, frozen=True):

@@ -19,7 +19,7 @@ are converted here to Decimal, every result is a list of OrderUpdate / Fill valu
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Iterable
 
 from actors.execution.messages import PlaceOrder
@@ -27,6 +27,7 @@ from actors.products import ProductSpec
 from actors.streaming.codec import parse_timestamp
 from actors.venue.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
 from actors.venue.messages import Fill, OrderUpdate
+from actors.venue.wire import finite_decimal
 
 BOT = "bot"
 MARKET = "market"
@@ -123,15 +124,6 @@ class _Mirror:
             del self.levels[self.level_of.pop(order_id)]
 
 
-def _wire_decimal(text: str) -> Decimal | None:
-    """A finite Decimal from a wire string, None for anything else."""
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, TypeError, ValueError):
-        return None
-    return value if value.is_finite() else None
-
-
 class PaperVenue:
     """Simulated venue for the bot's orders; see the module docstring."""
 
@@ -174,7 +166,7 @@ class PaperVenue:
             mirror.level_of.clear()
         for book_side, entries in ((BID, bids), (OFFER, offers)):
             for price_text, qty_text in entries:
-                price, qty = _wire_decimal(price_text), _wire_decimal(qty_text)
+                price, qty = finite_decimal(price_text), finite_decimal(qty_text)
                 if price is None or qty is None or qty < 0 or price <= 0:
                     self.bad_levels += 1
                     continue
@@ -190,7 +182,7 @@ class PaperVenue:
     ) -> list[Event]:
         """A market trade print: fill bot orders on the passive side that it trades through."""
         mirror = self._mirrors.get(product_id)
-        print_price, print_size = _wire_decimal(price), _wire_decimal(size)
+        print_price, print_size = finite_decimal(price), finite_decimal(size)
         if mirror is None or print_price is None or print_size is None or print_size <= 0:
             return []
         self._last_trade[product_id] = print_price
