@@ -191,14 +191,10 @@ class StreamingActor(SupervisedActor):
         now = self.clock.now()
         if raw.conn == self.conn:
             self.last_frame_at = now
-        if self.watches_balance:
-            balances_before = self.core.per_channel.get(FUTURES_BALANCE_SUMMARY, 0)
-        if self.private_consumer is not None:
-            users_before = self.core.per_channel.get(USER, 0)
         result = self.core.on_frame(raw, now)
-        if self.private_consumer is not None and self.core.per_channel.get(USER, 0) > users_before:
+        if result.channel == USER and self.private_consumer is not None:
             self.send(self.private_consumer, raw)
-        if self.watches_balance and self.core.per_channel.get(FUTURES_BALANCE_SUMMARY, 0) > balances_before:
+        elif result.channel == FUTURES_BALANCE_SUMMARY:
             self.last_balance_summary_at = now
         for out in result.outputs:
             kind = type(out)

@@ -43,6 +43,7 @@ class FrameResult(msgspec.Struct):
     outputs: list[Output] = msgspec.field(default_factory=list)
     resubscribe: list[str] = msgspec.field(default_factory=list)
     rejected: Rejected | None = None  # set when the frame was skipped as malformed/error/unknown
+    channel: str | None = None  # the channel of a frame that decoded (counted in per_channel)
 
 
 class _Connection:
@@ -167,6 +168,7 @@ class StreamingCore:
         channel = CHANNEL_OF[cls]
         per_channel = self.per_channel
         per_channel[channel] = per_channel.get(channel, 0) + 1
+        result.channel = channel
 
         ts = 0.0
         if cls is L2DataFrame or cls is MarketTradesFrame:

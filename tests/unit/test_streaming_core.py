@@ -304,3 +304,11 @@ def test_long_in_order_run_then_duplicate_then_gap(feed, core):
     assert feed(l2(199, "BTC-USD", "update", UPD_BTC)).outputs == []
     assert feed(l2(201, "BTC-USD", "update", UPD_BTC)).outputs == [StreamGap(1, PRODUCTS, 200, 201)]
     assert (core.duplicates, core.gaps, core.dropped_updates) == (1, 1, 1)
+
+
+
+def test_the_result_names_the_channel_of_a_frame_that_decoded(feed):
+    assert feed(heartbeat(1, 5)).channel == "heartbeats"
+    assert feed(l2(2, "BTC-USD", "snapshot", SNAP_BTC)).channel == "l2_data"
+    assert feed(frame("user", 3, [])).channel == "user"
+    assert feed("not json").channel is None
