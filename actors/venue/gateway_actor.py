@@ -25,7 +25,7 @@ from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
 from actors.venue.gateway import GatewayCore, Http, Snapshot
 from actors.venue.messages import Fill, OrderUpdate
 from actors.venue.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
-from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker, Transport
+from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker
 from actors.venue.user_channel import user_frame_decoder
 from runtime.actor import SupervisedActor
 from runtime.scheduler import TimerHandle
@@ -63,7 +63,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         self._mirrored_at = dict.fromkeys(_METRICS, 0)
 
     def start_core(self) -> None:
-        self.worker = RestWorker(self._new_transport, self._tell_self, self.threads, name=f"rest-{self.name}")
+        self.worker = RestWorker(self.make_transport, self._tell_self, self.threads, name=f"rest-{self.name}")
         self.worker.start()
 
     def stop_core(self) -> None:
@@ -71,9 +71,6 @@ class CoinbaseGatewayActor(SupervisedActor):
             if not self.worker.stop(self.stop_timeout_s):
                 logger.warning("{}: a REST request did not end within {}s of stop", self.name, self.stop_timeout_s)
             self.worker = None
-
-    def _new_transport(self) -> Transport:
-        return self.make_transport()
 
     def handle(self, message: Any) -> Any:
         kind = type(message)
