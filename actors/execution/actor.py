@@ -106,6 +106,7 @@ class ExecutionActor(SupervisedActor):
         if isinstance(quantized, Refusal):
             return self._refuse(intent, quantized.reason)
         now = self.clock.now()
+        other_gross, other_maintenance = self._other_positions(excluding=intent.product_id)
         context = GateContext(
             state=self.state,
             book_valid=book is not None and book.valid,
@@ -113,11 +114,11 @@ class ExecutionActor(SupervisedActor):
             mark=mark,
             position=self.positions.get(intent.product_id, _ZERO),
             equity=self.equity,
-            other_gross_exposure=self._gross_exposure(excluding=intent.product_id),
+            other_gross_exposure=other_gross,
             spec=spec,
             liquidity=self.liquidity.get(intent.product_id),
             tradable=self.tradable.get(intent.product_id, True),
-            other_maintenance_margin=self._maintenance_margin(excluding=intent.product_id),
+            other_maintenance_margin=other_maintenance,
             open_reducing=self._open_reducing(intent.product_id),
             now=now,
             best_bid=book.best_bid if book is not None else None,
@@ -151,21 +152,16 @@ class ExecutionActor(SupervisedActor):
         for record in self.orders.open_orders():
             self.send("venue", CancelOrder(record.client_order_id))
 
-    def _gross_exposure(self, excluding: str) -> Decimal:
-        total = _ZERO
+    def _other_positions(self, excluding: str) -> tuple[Decimal, Decimal]:
+        """(gross exposure, maintenance margin) of every marked position but `excluding`'s, quote."""
+        gross = maintenance = _ZERO
         for product_id, size in self.positions.items():
             mark = self.marks.get(product_id)
-            if product_id != excluding and mark is not None and product_id in self.products:
-                total += abs(self.products[product_id].notional(size, mark))
-        return total
-
-    def _maintenance_margin(self, excluding: str) -> Decimal:
-        total = _ZERO
-        for product_id, size in self.positions.items():
-            mark = self.marks.get(product_id)
-            if product_id != excluding and mark is not None and product_id in self.products:
-                total += maintenance_margin(self.products[product_id], size, mark)
-        return total
+            spec = self.products.get(product_id)
+            if product_id != excluding and mark is not None and spec is not None:
+                gross += abs(spec.notional(size, mark))
+                maintenance += maintenance_margin(spec, size, mark)
+        return gross, maintenance
 
     def _open_reducing(self, product_id: str) -> Decimal:
         """Unfilled size of the live orders that shrink this product's position: a reduce-only
