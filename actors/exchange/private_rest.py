@@ -15,9 +15,7 @@ that first) or change the core except through its methods.
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -45,6 +43,7 @@ from actors.exchange.frames import (
 )
 from actors.exchange.rest import PREFIX, PRODUCTS_PATH, MarketView, RestResponse
 from actors.products import ProductSpec
+from actors.streaming.codec import parse_timestamp
 
 CREATE = "create"
 PREVIEW = "preview"
@@ -85,7 +84,6 @@ _GET_PREFIXES = {  # path prefix -> endpoint taking the rest of the path as its 
     f"{PREFIX}/accounts/": ACCOUNTS,
     f"{PREFIX}/cfm/positions/": POSITIONS,
 }
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 _ACCOUNTS_NAMESPACE = uuid.UUID("6f1d0c62-2a4e-4d8e-9b0c-6d2f8f0f7a11")
 
 
@@ -228,14 +226,12 @@ def _decimal(value: object) -> Decimal | None:
 
 
 def parse_time(text: str) -> float | None:
-    """RFC 3339 ('2026-11-23T21:40:00Z', any fraction, any offset) as epoch seconds."""
+    """RFC 3339 ('2026-11-23T21:40:00Z', any fraction, any offset) as epoch seconds; None otherwise.
+    The bot's own parser (actors.streaming.codec), so both sides of the wire read times alike."""
     try:
-        moment = datetime.fromisoformat(_FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00"))
+        return parse_timestamp(text.strip())
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.timestamp()
 
 
 def _create_answer(outcome: OrderView | Refusal, configuration: dict[str, Any]) -> RestResponse:

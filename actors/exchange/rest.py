@@ -107,13 +107,13 @@ def handle_get(method: str, target: str, view: MarketView) -> RestResponse:
 
 def error(status: int, code: str, message: str) -> RestResponse:
     """Coinbase's error body: {"error", "message", "error_details"}."""
-    return _json(status, {"error": code, "message": message, "error_details": message})
+    return json_response(status, {"error": code, "message": message, "error_details": message})
 
 
 def rate_limited(decision: RateDecision) -> RestResponse:
     """429 with Coinbase's body and the rate-limit headers."""
     body = {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]}
-    return with_rate_headers(_json(429, body), decision)
+    return with_rate_headers(json_response(429, body), decision)
 
 
 def with_rate_headers(response: RestResponse, decision: RateDecision) -> RestResponse:
@@ -134,8 +134,6 @@ def json_response(status: int, body: object) -> RestResponse:
     return RestResponse(status, _encoder.encode(body), (("Content-Type", "application/json"),))
 
 
-_json = json_response
-
 
 # --------------------------------------------------------------------- endpoints
 
@@ -145,26 +143,26 @@ def _time(now: float) -> RestResponse:
     seconds, fraction = divmod(millis, 1000)
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     iso = f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction:03d}Z"
-    return _json(200, {"iso": iso, "epochSeconds": str(seconds), "epochMillis": str(millis)})
+    return json_response(200, {"iso": iso, "epochSeconds": str(seconds), "epochMillis": str(millis)})
 
 
 def _products(view: MarketView, query: dict[str, list[str]]) -> RestResponse:
     wanted_ids = set(query.get("product_ids", ()))
     wanted_type = (query.get("product_type") or [""])[0].upper()
     rows = [
-        product_json(p, view)
+        productjson_response(p, view)
         for p in view.products
         if (not wanted_ids or p.spec.product_id in wanted_ids)
         and (not wanted_type or p.spec.product_type == wanted_type)
     ]
-    return _json(200, {"products": rows, "num_products": len(rows)})
+    return json_response(200, {"products": rows, "num_products": len(rows)})
 
 
 def _product(view: MarketView, product_id: str) -> RestResponse:
     product = view.product(product_id)
     if product is None:
         return error(404, "NOT_FOUND", f"product {product_id} not found")
-    return _json(200, product_json(product, view))
+    return json_response(200, productjson_response(product, view))
 
 
 def _product_book(view: MarketView, query: dict[str, list[str]]) -> RestResponse:
@@ -180,13 +178,13 @@ def _product_book(view: MarketView, query: dict[str, list[str]]) -> RestResponse
         if not raw_limit.isdigit() or int(raw_limit) == 0:
             return error(400, "INVALID_ARGUMENT", f"limit must be a positive integer, not {raw_limit!r}")
         depth = int(raw_limit)
-    return _json(200, product_book_json(product, view.book_ts, depth))
+    return json_response(200, product_bookjson_response(product, view.book_ts, depth))
 
 
 # --------------------------------------------------------------------- bodies
 
 
-def product_book_json(product: ProductView, book_ts: float, depth: int | None = None) -> dict:
+def product_bookjson_response(product: ProductView, book_ts: float, depth: int | None = None) -> dict:
     """{"pricebook": {product_id, bids, asks, time}, last, mid_market, spread_bps, spread_absolute}."""
     spec = product.spec
 
@@ -214,7 +212,7 @@ def product_book_json(product: ProductView, book_ts: float, depth: int | None = 
     return body
 
 
-def product_json(product: ProductView, view: MarketView) -> dict:
+def productjson_response(product: ProductView, view: MarketView) -> dict:
     """The fields of Coinbase's product object; futures carry `future_product_details`."""
     spec, stats = product.spec, product.ticker
     is_future = spec.product_type == "FUTURE"
