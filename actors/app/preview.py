@@ -23,7 +23,16 @@ from typing import Any
 from actors.app.cli import EXIT_OK, UsageError
 from actors.execution.gate import REFUSE, GateContext, PreTradeGate
 from actors.execution.orders import client_order_id
-from actors.execution.quantize import ORDER_TYPES, SIDES, STOP_DOWN, STOP_UP, QuantizedOrder, Refusal, quantize
+from actors.execution.quantize import (
+    LOCAL_STOP,
+    ORDER_TYPES,
+    SIDES,
+    STOP_DOWN,
+    STOP_UP,
+    QuantizedOrder,
+    Refusal,
+    quantize,
+)
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
@@ -56,9 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", required=True, type=_decimal("--size"), metavar="S",
                    help="venue units: base currency for spot, contracts for futures")
     p.add_argument("--price", type=_decimal("--price"), metavar="X", help="limit price (limit, stop_limit)")
-    p.add_argument("--stop", type=_decimal("--stop"), metavar="Y", help="stop price (stop_limit)")
+    p.add_argument("--stop", type=_decimal("--stop"), metavar="Y", help="stop price (stop_limit, stop_market)")
     p.add_argument("--stop-direction", choices=("up", "down"),
-                   help="stop_limit: trigger going up or down (default: from the stop against the mark)")
+                   help="stop_limit, stop_market: trigger going up or down (default: from the stop against the mark)")
     p.add_argument("--tif", type=str.upper, choices=("GTC", "GTD", "IOC", "FOK"), default="",
                    help="time in force (default: IOC for market, GTC otherwise)")
     p.add_argument("--end-time", metavar="T", default="", help="GTD: RFC 3339 time, e.g. 2030-01-01T00:00:00Z")
@@ -82,12 +91,12 @@ def _validate(args: argparse.Namespace) -> ProductSpec:
     kind = args.order_type
     if kind in ("limit", "stop_limit") and args.price is None:
         raise UsageError(f"--price is required for a {kind} order")
-    if kind == "market" and args.price is not None:
-        raise UsageError("--price applies to limit and stop_limit orders, not market")
-    if kind == "stop_limit" and args.stop is None:
-        raise UsageError("--stop is required for a stop_limit order")
-    if kind != "stop_limit" and (args.stop is not None or args.stop_direction is not None):
-        raise UsageError(f"--stop and --stop-direction apply to stop_limit orders, not {kind}")
+    if kind in ("market", LOCAL_STOP) and args.price is not None:
+        raise UsageError(f"--price applies to limit and stop_limit orders, not {kind}")
+    if kind in ("stop_limit", LOCAL_STOP) and args.stop is None:
+        raise UsageError(f"--stop is required for a {kind} order")
+    if kind not in ("stop_limit", LOCAL_STOP) and (args.stop is not None or args.stop_direction is not None):
+        raise UsageError(f"--stop and --stop-direction apply to stop_limit and stop_market orders, not {kind}")
     if args.post_only and kind != "limit":
         raise UsageError(f"--post-only applies to limit orders, not {kind}")
     if args.tif == "GTD" and not args.end_time:
@@ -158,15 +167,17 @@ def preview(args: argparse.Namespace) -> dict[str, Any]:
     if isinstance(order, Refusal):
         raise UsageError(f"the order cannot be placed on {spec.product_id}: {order.reason}"
                          + (f" ({order.detail})" if order.detail else ""))
+    # A stop-market is held by perpsbot (Coinbase has none): what goes out when it fires is a market order.
+    sent = order.as_triggered() if order.order_type == LOCAL_STOP else order
     try:
-        body = create_order_body(order.to_place_order(client_order_id(intent_id)))
+        body = create_order_body(sent.to_place_order(client_order_id(intent_id)))
     except OrderBodyError as exc:
         raise UsageError(f"the order has no Coinbase shape: {exc}") from None
     equity = args.equity if args.equity is not None else profile.portfolio.starting_cash
     context = GateContext(state=ACTIVE, book_valid=True, book_stale=False, mark=mark, position=args.position,
                           equity=equity, other_gross_exposure=Decimal(0), spec=spec, liquidity=liquidity,
                           tradable=True, now=now, best_bid=top[0], best_ask=top[1])
-    verdicts = PreTradeGate.from_config(profile.execution, profile.risk).verdicts(order, context)
+    verdicts = PreTradeGate.from_config(profile.execution, profile.risk).verdicts(sent, context)
     refusal = next((v.reason for v in verdicts if v.verdict == REFUSE), None)
     return {
         "order": _order_dict(order, args),
@@ -179,6 +190,7 @@ def preview(args: argparse.Namespace) -> dict[str, Any]:
         "checks": [{"check": v.check, "verdict": v.verdict, "reason": v.reason, "detail": v.detail} for v in verdicts],
         "accepted": refusal is None,
         "refusal": refusal,
+        "held_locally": sent is not order,  # the body goes when the mark reaches the stop
         "body": body,
     }
 
@@ -223,6 +235,9 @@ def render(result: dict[str, Any]) -> str:
     for n, c in enumerate(result["checks"], 1):
         detail = (f"{c['reason']}: " if c["reason"] and c["reason"] != c["check"] else "") + c["detail"]
         lines.append(f"    {n:2d} {c['check']:<{width}}  {c['verdict']:<6}  {detail}".rstrip())
+    if result["held_locally"]:
+        lines.append("  held     by perpsbot until the mark reaches the stop (Coinbase holds no stop-market);"
+                     " then checked again and sent as the market order below")
     lines.append("  verdict  " + ("would be sent" if result["accepted"] else f"refused: {result['refusal']}"))
     lines.append(f"  body     {json.dumps(result['body'], separators=(',', ':'))}")
     return "\n".join(lines)

@@ -138,6 +138,9 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "blocked_stale": trading.get("refusals", {}).get("stale_book", 0),
             "blocked_impact": trading.get("refusals", {}).get("impact", 0),
             "open_orders": trading.get("open_orders", 0),
+            "stops_armed": trading.get("stops_armed", 0),  # held by execution: Coinbase has no stop-market
+            "stops_triggered": metrics.value("trading.stops_triggered"),
+            "replaced": metrics.value("trading.replaced"),
             # The Coinbase gateway's counters (process-wide); the in-process paper venue has neither.
             "unknown_outcomes": metrics.value("venue.unknown_outcomes"),
             "unknown_settled": metrics.value("venue.unknown_settled"),

@@ -1,9 +1,11 @@
 """The execution actor: order intents -> quantized orders -> pre-trade gate -> venue.
 
-Owns the open-order table (OrderBookkeeper), the latest book status and tradability (from the
-`status` channel, via market_data) per product and the trading state it was told. Every intent gets
-one deterministic client_order_id, so a repeated decision never becomes a second order. On HALTED
-it cancels every open order and refuses new ones. On (re)start it rebuilds its table from the venue
+Owns the open-order table (OrderBookkeeper), the stops the venue does not hold (LocalStops, fired
+from book marks into gated market orders), the cancel-and-replace requests waiting for their
+original to end (PendingReplacements), the latest book status and tradability (from the `status`
+channel, via market_data) per product and the trading state it was told. Every intent gets one
+deterministic client_order_id, so a repeated decision never becomes a second order. On HALTED it
+cancels every open order, disarms the local stops, drops waiting replacements and refuses new ones. On (re)start it rebuilds its table from the venue
 before it sends any order (intents arriving earlier are refused as not_synced), forwards the fills
 it missed while down, and asks market_data again which products are tradable. Must never size
 positions or decide direction, and never send on an invalid or stale book.
@@ -17,8 +19,10 @@ from typing import Any
 
 from actors.execution.gate import GateContext, PreTradeGate
 from actors.execution.messages import CancelOrder, OrderPlaced, SyncRequest
-from actors.execution.orders import OrderBookkeeper, client_order_id
-from actors.execution.quantize import Refusal, quantize
+from actors.execution.local_stops import LocalStops
+from actors.execution.orders import FILLED, OrderBookkeeper, client_order_id
+from actors.execution.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
+from actors.execution.replace import PendingReplacements, replacement_intent
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.market_data.messages import BookStatus, ProductTradability, TradabilityRequest
 from actors.market_data.staleness import is_stale
@@ -26,7 +30,7 @@ from actors.orchestrator.messages import ACTIVE, HALTED, Decision, TradingStateC
 from actors.portfolio.messages import PortfolioUpdate
 from actors.products import ProductSpec
 from actors.risk.projection import maintenance_margin
-from actors.strategy.messages import OrderIntent
+from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from runtime.actor import SupervisedActor
 
@@ -41,6 +45,8 @@ class ExecutionActor(SupervisedActor):
         self.gate = PreTradeGate.from_config(config, risk)
         self.stale_after_s = stale_after_s
         self.orders = OrderBookkeeper()
+        self.stops = LocalStops()
+        self.replacing = PendingReplacements()
         self.state = ACTIVE
         self.books: dict[str, BookStatus] = {}
         self.tradable: dict[str, bool] = {}  # from the status channel; absent: tradable
@@ -53,6 +59,8 @@ class ExecutionActor(SupervisedActor):
         # Process-wide counters: they survive restarts, unlike the rebuilt order table's counts.
         self.orders_sent = self.metrics.counter("trading.orders")
         self.rejects = self.metrics.counter("trading.rejects")
+        self.stops_fired = self.metrics.counter("trading.stops_triggered")
+        self.replaced = self.metrics.counter("trading.replaced")
         self.synced = False  # no order leaves before the table is rebuilt from the venue
 
     def start_core(self) -> None:
@@ -63,18 +71,26 @@ class ExecutionActor(SupervisedActor):
         kind = type(message)
         if kind is BookStatus:
             self.books[message.product_id] = message
+            if len(self.stops) and message.valid and message.mark is not None:
+                self._fire_stops(message.product_id, message.mark)
         elif kind is LiquiditySnapshot:
             self.liquidity[message.product_id] = message
         elif kind is ProductTradability:
             self.tradable[message.product_id] = message.tradable
         elif kind is OrderIntent:
             self._on_intent(message)
+        elif kind is ReplaceIntent:
+            self._on_replace(message)
+        elif kind is CancelIntent:
+            self._on_cancel(message)
         elif kind is OrderUpdate:
             self._on_update(message)
+            self._settle_replacement(message.client_order_id)
         elif kind is Fill:
             if self.orders.on_fill(message):
                 self.send("portfolio", message)
                 self.send("journal", message)
+                self._settle_replacement(message.client_order_id)
         elif kind is PortfolioUpdate:
             self.equity = message.equity
             self.positions = dict(message.positions)
@@ -83,6 +99,7 @@ class ExecutionActor(SupervisedActor):
             self.state = message.state
             if message.state == HALTED:
                 self._cancel_open_orders()
+                self._disarm_all("halted")
         elif kind is VenueSnapshot:
             self.orders.rebuild(message)
             self.synced = True
@@ -95,43 +112,138 @@ class ExecutionActor(SupervisedActor):
 
     def _on_intent(self, intent: OrderIntent) -> None:
         self.orders.record_intent(intent)
+        quantized = self._quantize(intent)
+        if quantized is None:
+            return
+        if quantized.order_type == LOCAL_STOP:
+            self._arm(quantized)
+        else:
+            self._gate_and_send(quantized)
+
+    def _quantize(self, intent: OrderIntent) -> QuantizedOrder | None:
+        """The intent on its product's grids, or None (refused, with the reason recorded)."""
         if not self.synced:
-            return self._refuse(intent, "not_synced")
+            return self._refuse(intent.intent_id, "not_synced")
         spec = self.products.get(intent.product_id)
         if spec is None:
-            return self._refuse(intent, "unknown_product")
+            return self._refuse(intent.intent_id, "unknown_product")
         book = self.books.get(intent.product_id)
-        mark = book.mark if book is not None else None
-        quantized = quantize(intent, spec, mark)
+        quantized = quantize(intent, spec, book.mark if book is not None else None)
         if isinstance(quantized, Refusal):
-            return self._refuse(intent, quantized.reason)
+            return self._refuse(intent.intent_id, quantized.reason)
+        return quantized
+
+    def _gate_and_send(self, quantized: QuantizedOrder) -> None:
+        """Run the pre-trade checks on the current state; send the order if all pass."""
+        spec = self.products[quantized.product_id]
+        book = self.books.get(quantized.product_id)
         now = self.clock.now()
-        other_gross, other_maintenance = self._other_positions(excluding=intent.product_id)
+        other_gross, other_maintenance = self._other_positions(excluding=quantized.product_id)
         context = GateContext(
             state=self.state,
             book_valid=book is not None and book.valid,
             book_stale=is_stale(book, now, self.stale_after_s),
-            mark=mark,
-            position=self.positions.get(intent.product_id, _ZERO),
+            mark=book.mark if book is not None else None,
+            position=self.positions.get(quantized.product_id, _ZERO),
             equity=self.equity,
             other_gross_exposure=other_gross,
             spec=spec,
-            liquidity=self.liquidity.get(intent.product_id),
-            tradable=self.tradable.get(intent.product_id, True),
+            liquidity=self.liquidity.get(quantized.product_id),
+            tradable=self.tradable.get(quantized.product_id, True),
             other_maintenance_margin=other_maintenance,
-            open_reducing=self._open_reducing(intent.product_id),
+            open_reducing=self._open_reducing(quantized.product_id),
             now=now,
             best_bid=book.best_bid if book is not None else None,
             best_ask=book.best_ask if book is not None else None,
         )
         reason = self.gate.check(quantized, context)
         if reason is not None:
-            return self._refuse(intent, reason)
-        order = quantized.to_place_order(client_order_id(intent.intent_id))
-        if self.orders.on_submit(order, intent.intent_id, now):
+            self._refuse(quantized.intent_id, reason)
+            return
+        order = quantized.to_place_order(client_order_id(quantized.intent_id))
+        if self.orders.on_submit(order, quantized.intent_id, now):
             self.orders_sent.inc()
             self.send("venue", order)
-            self.send("journal", OrderPlaced(order, intent.intent_id, now))
+            self.send("journal", OrderPlaced(order, quantized.intent_id, now))
+
+    # -- local stops -----------------------------------------------------------------------
+
+    def _arm(self, stop: QuantizedOrder) -> None:
+        if self.state == HALTED:
+            self._refuse(stop.intent_id, "halted")
+            return
+        coid = client_order_id(stop.intent_id)
+        if coid in self.orders or not self.stops.arm(coid, stop, self.clock.now()):
+            return  # the same decision again: armed already, or fired already
+        self._decide("stop_armed", f"{stop.intent_id}: {stop.side} {stop.size} {stop.product_id} "
+                                   f"at {stop.stop_price} ({stop.stop_direction})")
+
+    def _fire_stops(self, product_id: str, mark: Decimal) -> None:
+        for stop in self.stops.fire(product_id, mark):
+            self.stops_fired.inc()
+            self._decide("stop_triggered", f"{stop.order.intent_id}: mark {mark} reached {stop.order.stop_price}")
+            self._gate_and_send(stop.order.as_triggered())
+
+    def _disarm_all(self, reason: str) -> None:
+        for stop in self.stops.armed():
+            self.stops.disarm(stop.client_order_id)
+            self._decide("stop_disarmed", f"{stop.order.intent_id}: {reason}")
+        if self.replacing.clear():
+            self._decide("replace_dropped", f"every waiting replacement: {reason}")
+
+    # -- cancel and cancel-and-replace -----------------------------------------------------
+
+    def _on_cancel(self, cancel: CancelIntent) -> None:
+        coid = client_order_id(cancel.intent_id)
+        if self.stops.disarm(coid) is not None:
+            self._decide("stop_disarmed", f"{cancel.intent_id}: {cancel.reason or 'cancelled'}")
+            return
+        record = self.orders.get(coid)
+        if record is not None and record.is_live:
+            self.send("venue", CancelOrder(coid))
+        else:
+            self._decide("cancel_not_live", cancel.intent_id)
+
+    def _on_replace(self, replace: ReplaceIntent) -> None:
+        coid = client_order_id(replace.replaces)
+        armed = self.stops.get(coid)
+        if armed is not None:  # a local stop: re-arm it as asked, no venue involved
+            intent = replacement_intent(armed.order, replace)
+            self.orders.record_intent(intent)
+            stop = self._quantize(intent)
+            if stop is not None:
+                self.stops.disarm(coid)
+                self._decide("replace", f"{replace.intent_id} replaces stop {replace.replaces}")
+                self._arm(stop)
+            return
+        record = self.orders.get(coid)
+        if record is None or not record.is_live:
+            return self._refuse(replace.intent_id, "replace_not_live")
+        if record.order is None:
+            return self._refuse(replace.intent_id, "replace_unknown_order")  # adopted: side unknown
+        if coid in self.replacing:
+            return self._refuse(replace.intent_id, "replace_pending")
+        intent = replacement_intent(record.order, replace)
+        if self._quantize(intent) is None:
+            return  # refused now, not after the original is gone
+        self.replacing.add(coid, intent)
+        self._decide("replace", f"{replace.intent_id} replaces {replace.replaces}: cancelling it first")
+        self.send("venue", CancelOrder(coid))
+
+    def _settle_replacement(self, coid: str) -> None:
+        """The original of a waiting replacement ended: send what is left, once."""
+        if coid not in self.replacing:
+            return
+        record = self.orders.get(coid)
+        if record is None or record.is_live:
+            return
+        intent = self.replacing.settle(coid, record.state == FILLED, record.filled_size)
+        if intent is None:
+            self._decide("replace_dropped", f"{record.intent_id}: ended {record.state} with "
+                                            f"{record.filled_size} filled")
+            return
+        self.replaced.inc()
+        self._on_intent(intent)
 
     def _on_update(self, update: OrderUpdate) -> None:
         try:
@@ -144,9 +256,12 @@ class ExecutionActor(SupervisedActor):
                 self.rejects.inc()
             self.send("journal", update)
 
-    def _refuse(self, intent: OrderIntent, reason: str) -> None:
+    def _refuse(self, intent_id: str, reason: str) -> None:
         self.refusals[reason] += 1
-        self.send("journal", Decision(self.clock.now(), "refusal", f"{intent.intent_id}: {reason}"))
+        self._decide("refusal", f"{intent_id}: {reason}")
+
+    def _decide(self, kind: str, detail: str) -> None:
+        self.send("journal", Decision(self.clock.now(), kind, detail))
 
     def _cancel_open_orders(self) -> None:
         for record in self.orders.open_orders():
@@ -178,4 +293,6 @@ class ExecutionActor(SupervisedActor):
             "open_orders": len(self.orders.open_orders()), "state": self.state,
             "partial_fills": counts.partial_fills, "maker_fills": counts.maker_fills,
             "taker_fills": counts.taker_fills,
+            "stops_armed": len(self.stops), "stops_triggered": self.stops_fired.value,
+            "replaced": self.replaced.value,
         }

@@ -87,6 +87,7 @@ class OrderRecord(msgspec.Struct, frozen=True):
     fees: Decimal = _ZERO
     reason: str = ""
     updated_at: float = 0.0
+    order: PlaceOrder | None = None  # as sent; None when adopted from a venue report
 
     @property
     def filled_size(self) -> Decimal:
@@ -160,6 +161,7 @@ class OrderBookkeeper:
             limit_price=order.limit_price,
             intent_id=intent_id,
             updated_at=ts,
+            order=order,
         )
         self._counts["orders"] += 1
         return True

@@ -3,7 +3,8 @@
 Owns the venue's arithmetic rules: sizes floor to `base_increment`, limit and stop prices round to
 `price_increment` in the direction that never pays more (BUY down, SELL up), and the minimum size
 and minimum notional checks; and the order kinds Coinbase takes (time in force per type, GTD's end
-time, post-only only on resting limits, a stop-limit's stop direction, derived when not given: a
+time, post-only only on resting limits, a stop's direction (stop-limit, and the stop-market that
+execution holds itself because Coinbase does not), derived when not given: a
 stop above the reference price triggers going up, below going down; without a reference a BUY stop
 goes up, a SELL stop down). Exact Decimal throughout. Must never check risk limits or trading
 state (that is the gate), nor use `quote_increment` as a price tick (it is the quote-funds step,
@@ -21,13 +22,17 @@ from actors.products import ProductSpec, round_to_step
 from actors.strategy.messages import OrderIntent
 
 SIDES = ("BUY", "SELL")
-ORDER_TYPES = ("market", "limit", "stop_limit")
+ORDER_TYPES = ("market", "limit", "stop_limit", "stop_market")
+# Held by execution, not the venue (Coinbase has no stop-market order): sent as a market order
+# when the mark reaches the stop.
+LOCAL_STOP = "stop_market"
 STOP_UP, STOP_DOWN = "STOP_DIRECTION_STOP_UP", "STOP_DIRECTION_STOP_DOWN"
 # Time in force each order type takes ("" = the type's usual one: IOC for market, GTC otherwise).
 TIME_IN_FORCE = {
     "market": ("", "IOC", "FOK"),
     "limit": ("", "GTC", "GTD", "IOC", "FOK"),
     "stop_limit": ("", "GTC", "GTD"),
+    LOCAL_STOP: ("", "GTC"),
 }
 
 
@@ -48,6 +53,10 @@ class QuantizedOrder(msgspec.Struct, frozen=True, tag=True):
     stop_price: Decimal | None = None  # on the price_increment grid (stop-limit orders only)
     stop_direction: str = ""
     end_time: str = ""
+
+    def as_triggered(self) -> QuantizedOrder:
+        """The market order a local stop becomes when its stop is reached."""
+        return msgspec.structs.replace(self, order_type="market", time_in_force="", stop_price=None, stop_direction="")
 
     def to_place_order(self, client_order_id: str) -> PlaceOrder:
         return PlaceOrder(
@@ -115,7 +124,7 @@ def quantize(intent: OrderIntent, spec: ProductSpec, price: Decimal | None = Non
 
     stop_price: Decimal | None = None
     stop_direction = ""
-    if kind == "stop_limit":
+    if kind in ("stop_limit", LOCAL_STOP):
         if intent.stop_price is None or not intent.stop_price > 0:
             return refuse("invalid_stop_price", str(intent.stop_price))
         stop_price = round_to_step(intent.stop_price, spec.price_increment, up=intent.side == "SELL")
@@ -127,7 +136,7 @@ def quantize(intent: OrderIntent, spec: ProductSpec, price: Decimal | None = Non
     elif intent.stop_price is not None or intent.stop_direction:
         return refuse("invalid_stop_price", f"a {kind} order takes no stop")
 
-    reference = limit_price if limit_price is not None else price
+    reference = limit_price if limit_price is not None else stop_price if kind == LOCAL_STOP else price
     if reference is not None and spec.quote_min_size > 0:
         notional = spec.notional(size, reference)
         if notional < spec.quote_min_size:

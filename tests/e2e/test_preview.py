@@ -77,6 +77,17 @@ def test_a_stop_limit_gtd_with_the_built_in_market(tmp_path):
     assert {c["check"]: c["verdict"] for c in out["checks"]}["impact"] == "pass"
 
 
+def test_a_stop_market_is_held_locally_and_shows_the_market_order_it_becomes():
+    out = as_json("--product", PERP, "--side", "SELL", "--type", "stop_market", "--size", "1", "--stop", "95002",
+                  "--reduce-only", "--position", "2", "--mark", "100000")
+    assert (out["order"]["type"], out["order"]["stop_price"], out["order"]["stop_direction"]) == \
+        ("stop_market", "95005", "STOP_DIRECTION_STOP_DOWN")
+    assert out["held_locally"] is True and out["accepted"] is True
+    assert out["body"]["order_configuration"] == {"market_market_ioc": {"base_size": "1"}}
+    assert "held     by perpsbot" in preview("--product", PERP, "--side", "SELL", "--type", "stop_market", "--size",
+                                             "1", "--stop", "95002", "--mark", "100000").stdout
+
+
 def test_text_output():
     result = preview("--product", "BTC-USD", "--side", "BUY", "--type", "market", "--size", "0.01", "--mark", "50000")
     assert result.returncode == 0, result.stderr
@@ -102,6 +113,9 @@ def test_text_output():
     (["--product", PERP, "--side", "BUY", "--type", "limit", "--size", "1", "--price", "1", "--tif", "GTD",
       "--end-time", "tomorrow"], "RFC 3339"),
     (["--product", PERP, "--side", "BUY", "--type", "stop_limit", "--size", "1", "--price", "1"], "--stop is required"),
+    (["--product", PERP, "--side", "BUY", "--type", "stop_market", "--size", "1"], "--stop is required"),
+    (["--product", PERP, "--side", "BUY", "--type", "stop_market", "--size", "1", "--stop", "1", "--price", "1"],
+     "--price applies"),
     (["--product", PERP, "--side", "BUY", "--type", "market", "--size", "0.5", "--mark", "1"], "below_min_size"),
     (["--product", PERP, "--side", "BUY", "--type", "limit", "--size", "1", "--price", "1", "--tif", "IOC",
       "--post-only", "--mark", "1"], "invalid_post_only"),

@@ -75,3 +75,24 @@ def test_limit_time_in_force(tif) -> None:
     out = quantize(intent(kind="limit", stop=None, product_id="BTC-USD", size="0.1", time_in_force=tif,
                           end_time=end), BTC_USD)
     assert isinstance(out, QuantizedOrder) and out.time_in_force == tif and out.stop_price is None
+
+
+def test_a_stop_market_is_quantized_for_execution_to_hold_and_becomes_a_market_order_when_fired() -> None:
+    # A stop-loss under a long perp position: SELL 3 contracts if the mark falls to 88,002 (rounds up to 88,005).
+    held = quantize(intent("SELL", kind="stop_market", price=None, stop="88002", reduce_only=True), BTC_PERP, D(90_000))
+    assert isinstance(held, QuantizedOrder)
+    assert (held.order_type, held.stop_price, held.stop_direction, held.limit_price) == \
+        ("stop_market", D("88005"), STOP_DOWN, None)
+    fired = held.as_triggered()
+    assert (fired.order_type, fired.stop_price, fired.stop_direction, fired.size, fired.reduce_only) == \
+        ("market", None, "", D(3), True)
+
+
+@pytest.mark.parametrize(("kw", "reason"), [
+    ({"stop": None}, "invalid_stop_price"),
+    ({"time_in_force": "IOC"}, "invalid_time_in_force"),
+    ({"size": "0.0001"}, "below_min_size"),
+])
+def test_a_stop_market_needs_a_stop_and_rests_until_fired(kw, reason) -> None:
+    out = quantize(intent("SELL", kind="stop_market", price=None, **{"stop": "88000", **kw}), BTC_PERP, D(90_000))
+    assert isinstance(out, Refusal) and out.reason == reason
