@@ -102,8 +102,10 @@ def _profile(args: argparse.Namespace) -> Any:
         overrides["run.data_dir"] = args.data_dir
     if overrides:
         profile = apply_overrides(profile, **overrides)
+    # The Coinbase gateway is a part of the bot (the paper venue stands in for the exchange, and is not).
+    targets = FAULT_TARGETS + (("venue",) if getattr(args, "venue", "sim") == "exchange" else ())
     try:
-        faults = [parse_fault(text, FAULT_TARGETS) for text in args.fault]
+        faults = [parse_fault(text, targets) for text in args.fault]
     except FaultSpecError as exc:
         raise UsageError(str(exc)) from None
     return profile, faults

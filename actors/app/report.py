@@ -128,7 +128,8 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "state_reason": status.get("state_reason"),
             "intents": metrics.value("trading.intents"),
             "orders": trading.get("orders", 0),
-            "fills": len(fills),
+            # Distinct fills execution accounted: the venue's own list restarts with a restarted gateway.
+            "fills": trading.get("fills", len(fills)),
             "fills_after_last_restart": sum(1 for f in fills if f.ts > restarts_at[-1]) if restarts_at else None,
             "rejects": trading.get("rejects", 0),
             "partial_fills": trading.get("partial_fills", 0),

@@ -7,7 +7,8 @@ channel, via market_data) per product and the trading state it was told. Every i
 deterministic client_order_id, so a repeated decision never becomes a second order. On HALTED it
 cancels every open order, disarms the local stops, drops waiting replacements and refuses new ones. On (re)start it rebuilds its table from the venue
 before it sends any order (intents arriving earlier are refused as not_synced), forwards the fills
-it missed while down, and asks market_data again which products are tradable. Must never size
+it missed while down, and asks market_data again which products are tradable. A restarted venue
+gateway asks it which orders are live and what was filled (OrdersRequest): execution is the owner. Must never size
 positions or decide direction, and never send on an invalid or stale book.
 """
 
@@ -18,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.execution.gate import GateContext, PreTradeGate
-from actors.execution.messages import CancelOrder, OrderPlaced, SyncRequest
+from actors.execution.messages import CancelOrder, KnownOrder, KnownOrders, OrderPlaced, OrdersRequest, SyncRequest
 from actors.execution.local_stops import LocalStops
 from actors.execution.orders import FILLED, OrderBookkeeper, client_order_id
 from actors.execution.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
@@ -106,6 +107,11 @@ class ExecutionActor(SupervisedActor):
             for fill in message.fills:  # fills that arrived while we were down: both de-duplicate
                 self.send("portfolio", fill)
                 self.send("journal", fill)
+        elif kind is OrdersRequest:
+            self.send(message.reply_to, KnownOrders(tuple(
+                KnownOrder(r.client_order_id, r.venue_order_id, r.is_live, r.order, r.fills_size, r.fills_notional,
+                           r.fees)
+                for r in self.orders.records() if r.is_live or r.fills_size > 0)))
         elif message == "report":
             return self.report()
         return None
@@ -291,7 +297,7 @@ class ExecutionActor(SupervisedActor):
         return {
             "orders": self.orders_sent.value, "rejects": self.rejects.value, "refusals": dict(self.refusals),
             "open_orders": len(self.orders.open_orders()), "state": self.state,
-            "partial_fills": counts.partial_fills, "maker_fills": counts.maker_fills,
+            "fills": counts.fills, "partial_fills": counts.partial_fills, "maker_fills": counts.maker_fills,
             "taker_fills": counts.taker_fills,
             "stops_armed": len(self.stops), "stops_triggered": self.stops_fired.value,
             "replaced": self.replaced.value,

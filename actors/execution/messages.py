@@ -46,3 +46,25 @@ class OrderPlaced(msgspec.Struct, frozen=True, tag=True):
     order: PlaceOrder
     intent_id: str
     ts: float
+
+
+class OrdersRequest(msgspec.Struct, frozen=True, tag=True):
+    """A restarted venue gateway asks execution, the owner of order state, what it was told."""
+
+    reply_to: str
+
+
+class KnownOrder(msgspec.Struct, frozen=True):
+    client_order_id: str
+    venue_order_id: str  # "" while the venue's answer is not known
+    live: bool
+    order: PlaceOrder | None  # as sent; None when adopted from a venue report
+    filled_size: Decimal  # the fills execution accounted, quote value and fees with them
+    filled_value: Decimal
+    fees: Decimal
+
+
+class KnownOrders(msgspec.Struct, frozen=True, tag=True):
+    """Reply to OrdersRequest: the live orders, and every order with fills accounted."""
+
+    orders: tuple[KnownOrder, ...]

@@ -131,6 +131,10 @@ class OrderBookkeeper:
     def __contains__(self, coid: object) -> bool:
         return coid in self._orders
 
+    def records(self) -> tuple[OrderRecord, ...]:
+        """Every order in the table, in submission order."""
+        return tuple(self._orders.values())
+
     def open_orders(self) -> tuple[OrderRecord, ...]:
         """Live orders (pending, open, partially filled) in submission order."""
         return tuple(r for r in self._orders.values() if r.state in LIVE)

@@ -7,7 +7,8 @@ GatewayCore: it performs the core's effects (requests go to the RestWorker's thr
 answers come back as RestResult messages; updates, fills and snapshots are sent by name) and wakes
 the core with a timer when its budget or a back-off says so. `user` frames arrive from the private
 stream as RawFrames; a frame on a new connection means the socket was down, so the orders not yet
-finished are reconciled over REST. Measures tick-to-order latency where an order leaves the bot.
+finished are reconciled over REST. A restarted incarnation asks execution for the orders and
+fills it knows before it reconciles (GatewayCore.resume). Measures tick-to-order latency where an order leaves the bot.
 Must never block in a handler (no HTTP here), decide what to trade, or invent a client_order_id.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from actors.execution.messages import CancelAll, CancelOrder, PlaceOrder, SyncRequest
+from actors.execution.messages import CancelAll, CancelOrder, KnownOrders, OrdersRequest, PlaceOrder, SyncRequest
 from actors.streaming.messages import RawFrame
 from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
 from actors.venue.gateway import GatewayCore, Http, Snapshot
@@ -39,6 +40,13 @@ class Wake:
     """Timer message: the core has something to send now (budget refilled, back-off over)."""
 
 
+class ResumeDeadline:
+    """Timer message: execution did not say what it knows in time; go on without it."""
+
+
+RESUME_DEADLINE_S = 2.0
+
+
 class CoinbaseGatewayActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, rest_url: str, credentials: Any = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, private_per_s: float = DEFAULT_PRIVATE_PER_S,
@@ -56,6 +64,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         self.wake: TimerHandle | None = None
         self.wake_at: float | None = None
         self.user_conn: int | None = None
+        self.held_frames: list[RawFrame] | None = None  # a list while resuming after a restart
         self.tick_to_order = self.metrics.histogram("latency.tick_to_order_us")
         self.cancel_alls = self.metrics.counter("venue.cancel_all")
         self.unreadable_frames = self.metrics.counter("venue.unreadable_user_frames")
@@ -65,6 +74,10 @@ class CoinbaseGatewayActor(SupervisedActor):
     def start_core(self) -> None:
         self.worker = RestWorker(self.make_transport, self._tell_self, self.threads, name=f"rest-{self.name}")
         self.worker.start()
+        if self.epoch > 1:  # a restart: take back what the crashed incarnation knew
+            self.held_frames = []  # user frames wait for it: they must not report a fill twice
+            self.send("execution", OrdersRequest(reply_to=self.name))
+            self.later(RESUME_DEADLINE_S, ResumeDeadline())
 
     def stop_core(self) -> None:
         if self.worker is not None:
@@ -94,6 +107,15 @@ class CoinbaseGatewayActor(SupervisedActor):
             self._perform(self.core.cancel_everything(now))
         elif kind is SyncRequest:
             self._perform(self.core.sync(message.reply_to, now))
+        elif kind is KnownOrders:
+            if self.held_frames is not None:
+                self._perform(self.core.resume(message, now))
+                self._release_frames(now)
+        elif kind is ResumeDeadline:
+            if self.held_frames is not None:
+                logger.warning("{}: execution did not answer within {}s; resuming without it", self.name,
+                               RESUME_DEADLINE_S)
+                self._release_frames(now)
         elif message == "fills":
             return self.core.fills()
         elif message == "open_orders":
@@ -102,7 +124,15 @@ class CoinbaseGatewayActor(SupervisedActor):
             return self.report()
         return None  # books and trades (a paper tree's stream) mean nothing to a real venue
 
+    def _release_frames(self, now: float) -> None:
+        held, self.held_frames = self.held_frames or [], None
+        for raw in held:
+            self._on_user_frame(raw, now)
+
     def _on_user_frame(self, raw: RawFrame, now: float) -> None:
+        if self.held_frames is not None:
+            self.held_frames.append(raw)
+            return
         try:
             frame = user_frame_decoder.decode(raw.text)
         except msgspec.DecodeError:

@@ -141,3 +141,22 @@ def test_paper_on_the_exchange_venue_trades_over_rest_and_the_user_channel_throu
     assert report["exchange_rest"]["requests"] >= trading["orders"] and report["exchange_rest"]["throttled"] == 0
     assert exchange["fills"] >= trading["fills"]  # a socket fill may cover several trades
     assert report["positions"], "fills moved a position"
+
+
+def test_a_crashed_gateway_resumes_from_execution_and_loses_no_order(tmp_path):
+    """Orders sent to the gateway while it was down are not lost (execution still holds them as
+    pending: the new gateway takes them back as unknown outcomes and creates them under the same
+    id), and no fill is reported twice across the crash."""
+    out = tmp_path / "report.json"
+    result = subprocess.run([*PERPSBOT, "paper", "--venue", "exchange", "--profile", "dev", "--duration", "20",
+                             "--data-dir", str(tmp_path / "data"), "--report-json", str(out),
+                             "--fault", "venue:crash:every=50"],
+                            capture_output=True, text=True, timeout=120, env=without_credentials())
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    trading, exchange = report["trading"], report["exchange"]
+    assert report["supervision"]["restarts"]["venue"] >= 1
+    assert trading["fills"] >= 1 and exchange["matches"] is True, (report["positions"], exchange)
+    assert exchange["orders"] == exchange["client_order_ids"]
+    # every order execution sent reached the exchange, or the gateway still knows it is in flight
+    assert trading["orders"] - exchange["orders"] <= trading["unsettled_orders"], (trading, exchange)

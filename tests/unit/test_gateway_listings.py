@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
+from actors.execution.messages import KnownOrder, KnownOrders, PlaceOrder
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import DONE, GatewayCore, Http, Snapshot
 from actors.venue.listing import MAX_PAGES, Complete, Failed, Listing, Next
@@ -279,3 +279,28 @@ def test_a_request_that_raises_before_any_response_is_answered_as_no_response():
         assert worker.stop(2.0)
     [result] = got
     assert result.request_id == 7 and result.response.status is None and "cannot sign" in result.response.error
+
+
+def test_a_restarted_gateway_resumes_from_execution_and_reports_no_fill_twice():
+    # Before the crash: rt-1 (v-1) had 0.6 of 1.0 filled at 100 (fees 0.06) and reported; rt-2 was sent
+    # but its answer was lost. The new incarnation knows nothing until execution tells it.
+    gw = GatewayCore(RateLimiter(private_per_s=100))
+    known = KnownOrders((
+        KnownOrder("rt-1", "v-1", True, order("rt-1"), D("0.6"), D("60"), D("0.06")),
+        KnownOrder("rt-2", "", True, order("rt-2"), D(0), D(0), D(0)),
+        KnownOrder("rt-0", "v-0", False, order("rt-0"), D("1.0"), D("99"), D("0.1")),  # finished before
+    ))
+    out = gw.resume(known, T0)
+    # It reconciles the order it knows at the venue, and asks again for the one whose fate is unknown.
+    assert [query(h)["order_ids"] for h in http(out, "/batch") + http(out, "/fills")] == [["v-1"], ["v-1"]]
+    [retry] = http(out, "/orders")
+    assert msgspec.json.decode(retry.request.body)["client_order_id"] == "rt-2"
+    assert gw.counters["resumed"] == 2 and gw.counters["unknown_outcomes"] == 1
+
+    # The socket, for a fresh deriver, reports v-1 at 1.0 cumulative (avg 102, fees 0.1): only the last
+    # 0.4 is new, priced from the cumulative value: (102 - 60) / 0.4 = 105, fee 0.1 - 0.06.
+    [fill] = [e for e in gw.on_user_order(user("v-1", "rt-1", "FILLED", "1.0", "102", "0.1"), T0 + 1)
+              if type(e) is Fill]
+    assert (fill.size, fill.price, fill.fee) == (D("0.4"), D("105"), D("0.04"))
+    # A replay of a finished order's state reports nothing either.
+    assert [e for e in gw.on_user_order(user("v-0", "rt-0", "FILLED", "1.0", "99"), T0 + 1) if type(e) is Fill] == []
