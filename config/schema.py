@@ -119,6 +119,8 @@ class StrategyConfig(_Section):
     confirmation_bars: Count = 0
     equity_fraction: Decimal = Decimal("0.1")
     target_leverage: Decimal = Decimal("1")
+    # A trailing reduce-only stop-market this far from the close under every position (0: none).
+    stop_loss_bps: Decimal = Decimal("100")
 
     def __post_init__(self) -> None:
         _require_unique("products", self.products)
@@ -132,6 +134,7 @@ class StrategyConfig(_Section):
             )
         _require_range("equity_fraction", self.equity_fraction, Decimal(0), Decimal(1), low_open=True)
         _require_positive("target_leverage", self.target_leverage)
+        _require_range("stop_loss_bps", self.stop_loss_bps, Decimal(0), Decimal(5000), low_open=False)
 
 
 class ExecutionConfig(_Section):

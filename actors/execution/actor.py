@@ -219,6 +219,7 @@ class ExecutionActor(SupervisedActor):
             stop = self._quantize(intent)
             if stop is not None:
                 self.stops.disarm(coid)
+                self.replaced.inc()
                 self._decide("replace", f"{replace.intent_id} replaces stop {replace.replaces}")
                 self._arm(stop)
             return

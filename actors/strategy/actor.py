@@ -1,6 +1,7 @@
-"""The strategy actor: turns closed bars into order intents through the crossover core.
+"""The strategy actor: turns closed bars into order intents through the crossover core, and keeps
+a trailing protective stop under each position (ProtectiveStops).
 
-Owns the CrossoverCore (bar history and signal state). Emits nothing while TradingState is HALTED (REDUCING is enforced by the execution gate).
+Owns the CrossoverCore (bar history and signal state) and the ProtectiveStops core. Emits nothing while TradingState is HALTED (REDUCING is enforced by the execution gate).
 Must never size against anything but the portfolio's published equity and positions, and never
 talk to a venue.
 """
@@ -14,6 +15,7 @@ from actors.orchestrator.messages import HALTED, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
 from actors.products import ProductSpec
 from actors.strategy.crossover import CrossoverCore
+from actors.strategy.protective import ProtectiveStops
 from runtime.actor import SupervisedActor
 
 
@@ -21,6 +23,8 @@ class StrategyActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, config: Any, products: dict[str, ProductSpec]) -> None:
         super().__init__(name, epoch, services)
         self.core = CrossoverCore.from_config(config, products)
+        self.stops = ProtectiveStops(config.stop_loss_bps)
+        self.positions: dict[str, Any] = {}
         self.intents = self.metrics.counter("trading.intents")
 
     def handle(self, message: Any) -> Any:
@@ -30,8 +34,12 @@ class StrategyActor(SupervisedActor):
             if intent is not None:
                 self.intents.inc()
                 self.send("execution", intent)
+            if self.core.enabled and self.core.trades(message.product_id):
+                for stop in self.stops.on_bar(message, self.positions.get(message.product_id, 0)):
+                    self.send("execution", stop)
         elif kind is PortfolioUpdate:
-            self.core.on_portfolio(message.equity, dict(message.positions))
+            self.positions = dict(message.positions)
+            self.core.on_portfolio(message.equity, self.positions)
         elif kind is TradingStateChanged:
             self.core.set_enabled(message.state != HALTED)
         return None

@@ -94,6 +94,10 @@ class CrossoverCore:
         self._equity = equity
         self._positions = dict(positions)
 
+    def trades(self, product_id: str) -> bool:
+        """Whether this core trades `product_id` (the configured products only)."""
+        return product_id in self._state
+
     def signal(self, product_id: str) -> int:
         """The last non-zero sign of short-long (+1 above, -1 below, 0 not yet known)."""
         return self._state[product_id].last_sign
