@@ -18,8 +18,20 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from actors.execution.gate import GateContext, PreTradeGate
-from actors.execution.messages import CancelOrder, KnownOrder, KnownOrders, OrderPlaced, OrdersRequest, SyncRequest
+from actors.execution.messages import (
+    CancelOrder,
+    HeldOrder,
+    HeldOrders,
+    HeldOrdersRequest,
+    KnownOrder,
+    KnownOrders,
+    OrderPlaced,
+    OrdersRequest,
+    SyncRequest,
+)
 from actors.execution.local_stops import LocalStops
 from actors.execution.orders import FILLED, OrderBookkeeper, client_order_id
 from actors.execution.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
@@ -63,9 +75,11 @@ class ExecutionActor(SupervisedActor):
         self.stops_fired = self.metrics.counter("trading.stops_triggered")
         self.replaced = self.metrics.counter("trading.replaced")
         self.synced = False  # no order leaves before the table is rebuilt from the venue
+        self.filled_at_sync: dict[str, Decimal] = {}  # client_order_id -> size filled, per the venue's snapshot
 
     def start_core(self) -> None:
         self.send("venue", SyncRequest(reply_to=self.name))
+        self.send("journal", HeldOrdersRequest(reply_to=self.name))  # stops and replacements survive us
         self.send("market_data", TradabilityRequest(reply_to=self.name))  # a restart must not forget
 
     def handle(self, message: Any) -> Any:
@@ -107,6 +121,12 @@ class ExecutionActor(SupervisedActor):
             for fill in message.fills:  # fills that arrived while we were down: both de-duplicate
                 self.send("portfolio", fill)
                 self.send("journal", fill)
+            self.filled_at_sync = {}
+            for fill in message.fills:
+                self.filled_at_sync[fill.client_order_id] = self.filled_at_sync.get(fill.client_order_id, _ZERO) + fill.size
+            self._resume_replacements()
+        elif kind is HeldOrders:
+            self._restore(message)
         elif kind is OrdersRequest:
             self.send(message.reply_to, KnownOrders(tuple(
                 KnownOrder(r.client_order_id, r.venue_order_id, r.is_live, r.order, r.fills_size, r.fills_notional,
@@ -179,30 +199,68 @@ class ExecutionActor(SupervisedActor):
             self._refuse(stop.intent_id, "halted")
             return
         coid = client_order_id(stop.intent_id)
-        if coid in self.orders or not self.stops.arm(coid, stop, self.clock.now()):
+        now = self.clock.now()
+        if coid in self.orders or not self.stops.arm(coid, stop, now):
             return  # the same decision again: armed already, or fired already
+        self.send("journal", HeldOrder(coid, "stop", msgspec.json.encode(stop).decode(), now))
         self._decide("stop_armed", f"{stop.intent_id}: {stop.side} {stop.size} {stop.product_id} "
                                    f"at {stop.stop_price} ({stop.stop_direction})")
+
+    def _disarm(self, coid: str, kind: str, detail: str) -> bool:
+        stop = self.stops.disarm(coid)
+        if stop is None:
+            return False
+        self._release(coid, "stop")
+        self._decide(kind, f"{stop.order.intent_id}: {detail}")
+        return True
+
+    def _release(self, key: str, kind: str) -> None:
+        self.send("journal", HeldOrder(key, kind, "", self.clock.now()))
 
     def _fire_stops(self, product_id: str, mark: Decimal) -> None:
         for stop in self.stops.fire(product_id, mark):
             self.stops_fired.inc()
+            self._release(stop.client_order_id, "stop")
             self._decide("stop_triggered", f"{stop.order.intent_id}: mark {mark} reached {stop.order.stop_price}")
             self._gate_and_send(stop.order.as_triggered())
 
     def _disarm_all(self, reason: str) -> None:
         for stop in self.stops.armed():
-            self.stops.disarm(stop.client_order_id)
-            self._decide("stop_disarmed", f"{stop.order.intent_id}: {reason}")
+            self._disarm(stop.client_order_id, "stop_disarmed", reason)
+        for original in self.replacing.originals():
+            self._release(original, "replacement")
         if self.replacing.clear():
             self._decide("replace_dropped", f"every waiting replacement: {reason}")
+
+    def _restore(self, held: HeldOrders) -> None:
+        """After a restart: re-arm the stops and wait again for the replacements we held."""
+        for item in held.items:
+            if item.kind == "stop":
+                stop = msgspec.json.decode(item.body, type=QuantizedOrder)
+                if item.key not in self.orders and self.stops.arm(item.key, stop, item.ts):
+                    self._decide("stop_restored", f"{stop.intent_id}: at {stop.stop_price}")
+            elif item.kind == "replacement":
+                if self.replacing.add(item.key, msgspec.json.decode(item.body, type=OrderIntent)):
+                    self._decide("replace_restored", item.key)
+        self._resume_replacements()
+
+    def _resume_replacements(self) -> None:
+        """Restored replacements, once the venue said what is live: a live original is asked to
+        cancel again (the first cancel may have died with us); an ended one releases its replacement."""
+        if not self.synced:
+            return
+        for original in self.replacing.originals():
+            record = self.orders.get(original)
+            if record is not None and record.is_live:
+                self.send("venue", CancelOrder(original))
+            else:
+                self._settle_replacement(original, self.filled_at_sync.get(original, _ZERO))
 
     # -- cancel and cancel-and-replace -----------------------------------------------------
 
     def _on_cancel(self, cancel: CancelIntent) -> None:
         coid = client_order_id(cancel.intent_id)
-        if self.stops.disarm(coid) is not None:
-            self._decide("stop_disarmed", f"{cancel.intent_id}: {cancel.reason or 'cancelled'}")
+        if self._disarm(coid, "stop_disarmed", cancel.reason or "cancelled"):
             return
         record = self.orders.get(coid)
         if record is not None and record.is_live:
@@ -218,9 +276,8 @@ class ExecutionActor(SupervisedActor):
             self.orders.record_intent(intent)
             stop = self._quantize(intent)
             if stop is not None:
-                self.stops.disarm(coid)
+                self._disarm(coid, "replace", f"replaced by {replace.intent_id}")
                 self.replaced.inc()
-                self._decide("replace", f"{replace.intent_id} replaces stop {replace.replaces}")
                 self._arm(stop)
             return
         record = self.orders.get(coid)
@@ -234,20 +291,23 @@ class ExecutionActor(SupervisedActor):
         if self._quantize(intent) is None:
             return  # refused now, not after the original is gone
         self.replacing.add(coid, intent)
+        self.send("journal", HeldOrder(coid, "replacement", msgspec.json.encode(intent).decode(), self.clock.now()))
         self._decide("replace", f"{replace.intent_id} replaces {replace.replaces}: cancelling it first")
         self.send("venue", CancelOrder(coid))
 
-    def _settle_replacement(self, coid: str) -> None:
-        """The original of a waiting replacement ended: send what is left, once."""
+    def _settle_replacement(self, coid: str, filled_unrecorded: Decimal | None = None) -> None:
+        """The original of a waiting replacement ended: send what is left, once. An original the
+        table no longer has (it ended while we were down) settles with `filled_unrecorded`."""
         if coid not in self.replacing:
             return
         record = self.orders.get(coid)
-        if record is None or record.is_live:
+        if record is None and filled_unrecorded is None or record is not None and record.is_live:
             return
-        intent = self.replacing.settle(coid, record.state == FILLED, record.filled_size)
+        finished, filled = (record.state == FILLED, record.filled_size) if record else (False, filled_unrecorded)
+        intent = self.replacing.settle(coid, finished, filled)
+        self._release(coid, "replacement")
         if intent is None:
-            self._decide("replace_dropped", f"{record.intent_id}: ended {record.state} with "
-                                            f"{record.filled_size} filled")
+            self._decide("replace_dropped", f"{record.intent_id if record else coid}: ended with {filled} filled")
             return
         self.replaced.inc()
         self._on_intent(intent)

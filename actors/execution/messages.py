@@ -68,3 +68,25 @@ class KnownOrders(msgspec.Struct, frozen=True, tag=True):
     """Reply to OrdersRequest: the live orders, and every order with fills accounted."""
 
     orders: tuple[KnownOrder, ...]
+
+
+class HeldOrder(msgspec.Struct, frozen=True, tag=True):
+    """For the journal: an order execution holds itself, not the venue: an armed local stop (`kind`
+    "stop", keyed by its client_order_id) or a replacement waiting for its original to end
+    ("replacement", keyed by the original's). `body` is the held order as msgspec JSON; "" once it
+    is no longer held (fired, disarmed, sent or dropped)."""
+
+    key: str
+    kind: str
+    body: str
+    ts: float
+
+
+class HeldOrdersRequest(msgspec.Struct, frozen=True, tag=True):
+    """A (re)starting execution asks the journal for what it held."""
+
+    reply_to: str
+
+
+class HeldOrders(msgspec.Struct, frozen=True, tag=True):
+    items: tuple[HeldOrder, ...]

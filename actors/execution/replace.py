@@ -67,6 +67,10 @@ class PendingReplacements:
     def __len__(self) -> int:
         return len(self._waiting)
 
+    def originals(self) -> tuple[str, ...]:
+        """The client_order_ids whose replacement waits, oldest first."""
+        return tuple(self._waiting)
+
     def add(self, original_client_order_id: str, intent: OrderIntent) -> bool:
         """Wait for the original to end; False if a replacement for it is waiting already."""
         if original_client_order_id in self._waiting:

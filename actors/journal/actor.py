@@ -2,7 +2,8 @@
 
 Owns the JournalStore connection. Everything that changes state is written as it arrives:
 orders, order events, fills, positions, funding settlements, supervision events and decisions;
-it answers one read, the funding history a restarted portfolio asks for. Must never be bypassed
+it answers two reads: the funding history a restarted portfolio asks for, and the orders a
+restarted execution held itself (armed local stops, replacements waiting for their original). Must never be bypassed
 by another writer and never drop a message silently (unknown types are counted).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actors.execution.messages import OrderPlaced
+from actors.execution.messages import HeldOrder, HeldOrders, HeldOrdersRequest, OrderPlaced
 from actors.journal.store import JournalStore
 from actors.orchestrator.messages import Decision
 from actors.portfolio.messages import FundingHistory, FundingHistoryRequest, FundingRecord, PositionRecord
@@ -55,9 +56,14 @@ class JournalActor(SupervisedActor):
             store.record_decision(message.ts, message.kind, message.detail)
         elif kind is FundingRecord:
             store.record_funding(message)
+        elif kind is HeldOrder:
+            store.hold(message.key, message.kind, message.body, message.ts)
         elif kind is FundingHistoryRequest:
             self.send(message.reply_to, FundingHistory(tuple(store.funding())))
             return None  # a read, not a write
+        elif kind is HeldOrdersRequest:
+            self.send(message.reply_to, HeldOrders(tuple(HeldOrder(*row) for row in store.held())))
+            return None
         elif message == "counts":
             return store.counts()
         else:

@@ -1,6 +1,7 @@
 """JournalStore: the one writer of the journal SQLite database.
 
-Owns the schema (orders, order events, fills, positions, supervision events, decisions) and every
+Owns the schema (orders, order events, fills, positions, funding, the orders execution holds
+itself, supervision events, decisions) and every
 write to it, through one sqlite-utils connection in WAL mode with synchronous=NORMAL. Money is
 stored as TEXT holding the exact Decimal string, never REAL.
 
@@ -23,7 +24,7 @@ from actors.execution.messages import PlaceOrder
 from actors.portfolio.messages import FundingRecord
 from actors.venue.messages import Fill, OrderUpdate
 
-SCHEMA_VERSION = 2  # 2: funding
+SCHEMA_VERSION = 3  # 2: funding, 3: held_orders
 
 # A late or duplicated update must not move an order out of a final state.
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELLED", "REJECTED", "EXPIRED", "FAILED"})
@@ -104,6 +105,12 @@ _TABLES: dict[str, dict] = {
         },
         "pk": ("product_id", "slot"),
         "not_null": {"product_id", "slot", "rate", "mark", "size", "payment"},
+        "indexes": (),
+    },
+    "held_orders": {  # what execution holds instead of the venue: local stops, waiting replacements
+        "columns": {"key": str, "kind": str, "body": str, "ts": float},
+        "pk": "key",
+        "not_null": {"key", "kind", "body"},
         "indexes": (),
     },
     "supervision_events": {
@@ -411,6 +418,21 @@ class JournalStore:
         ).fetchall()
         return [FundingRecord(p, slot, Decimal(r), Decimal(m), Decimal(z), Decimal(pay), ts)
                 for p, slot, r, m, z, pay, ts in rows]
+
+    # -- orders execution holds itself -------------------------------------------------------
+
+    def hold(self, key: str, kind: str, body: str, ts: float) -> None:
+        """Remember a held order (a later body for the same key replaces it); "" forgets it."""
+        if body:
+            self._db.execute("INSERT OR REPLACE INTO held_orders (key, kind, body, ts) VALUES (?, ?, ?, ?)",
+                             (key, kind, body, ts))
+        else:
+            self._db.execute("DELETE FROM held_orders WHERE key = ?", (key,))
+
+    def held(self) -> list[tuple[str, str, str, float]]:
+        """(key, kind, body, ts) of every order still held, oldest first."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT key, kind, body, ts FROM held_orders ORDER BY ts, key").fetchall()]
 
     # -- supervision and decisions ----------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from actors.execution.actor import ExecutionActor
+from actors.journal.actor import JournalActor
 from actors.execution.messages import CancelOrder, PlaceOrder, SyncRequest
 from actors.execution.orders import client_order_id
 from actors.liquidity.messages import LiquiditySnapshot
@@ -21,7 +22,9 @@ from actors.products import CATALOG
 from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from config.loader import load_profile
+from runtime.backoff import Backoff
 from runtime.clock import ManualClock
+from runtime.faults import FaultPlan, parse_fault
 from runtime.quiescence import InflightTracker
 from runtime.scheduler import Scheduler
 from runtime.services import Services
@@ -34,21 +37,31 @@ MARK = D("50000")
 
 
 class ExecutionRig:
-    def __init__(self) -> None:
+    """Execution between recording stand-ins; with `journal_db`, the real journal (for restarts)."""
+
+    def __init__(self, journal_db: str | None = None, faults: list | None = None) -> None:
         profile = load_profile("paper")
         self.clock = ManualClock(START)
         self.scheduler = Scheduler(self.clock)
         self.scheduler.start()
         self.tracker = InflightTracker()
-        self.services = Services(self.clock, self.scheduler, tracker=self.tracker)
-        recorders = [ChildSpec(name, Recorder) for name in ("venue", "portfolio", "journal", "market_data")]
-        execution = ChildSpec("execution", ExecutionActor, {
+        self.services = Services(self.clock, self.scheduler, tracker=self.tracker, faults=FaultPlan(faults or []))
+        stand_ins = ("venue", "portfolio", "market_data") + (() if journal_db else ("journal",))
+        specs = [ChildSpec(name, Recorder) for name in stand_ins]
+        if journal_db:
+            specs.append(ChildSpec("journal", JournalActor, {"db_path": journal_db}))
+        specs.append(ChildSpec("execution", ExecutionActor, {
             "products": {PRODUCT: CATALOG[PRODUCT]}, "config": profile.execution, "risk": profile.risk,
-            "stale_after_s": 5.0})
-        self.ref = Supervisor.start([*recorders, execution], SupervisorConfig(ping_interval_s=1.0), self.services)
-        wait_until(lambda: all(self._bound(spec.name) for spec in (*recorders, execution)), what="all started")
-        wait_until(lambda: any(isinstance(m, SyncRequest) for m in self.seen("venue", object)), what="sync asked")
-        self.send(VenueSnapshot((), ()))
+            "stale_after_s": 5.0}))
+        config = SupervisorConfig(ping_interval_s=1.0, backoff=Backoff(base_s=0.0, factor=1.0, cap_s=0.0, jitter=0.0))
+        self.ref = Supervisor.start(specs, config, self.services)
+        wait_until(lambda: all(self._bound(spec.name) for spec in specs), what="all started")
+        self.start_execution()
+
+    def start_execution(self, open_orders: tuple = (), incarnation: int = 1) -> None:
+        """Answer the (re)started execution's sync and give it a market, as the tree would."""
+        wait_until(lambda: len(self.seen("venue", SyncRequest)) == incarnation, what="sync asked")
+        self.send(VenueSnapshot(open_orders, ()))
         self.position(D(0))
         self.mark(MARK)
         z = D(0)
@@ -224,3 +237,34 @@ def test_a_halt_disarms_stops_and_drops_waiting_replacements(rig):
     decisions = rig.decisions()
     assert any(d.startswith("stop_disarmed h:") for d in decisions)
     assert any(d.startswith("replace_dropped") for d in decisions)
+
+
+def test_armed_stops_and_waiting_replacements_survive_a_restart_of_execution(tmp_path):
+    rig = ExecutionRig(journal_db=str(tmp_path / "journal.db"),
+                       faults=[parse_fault("execution:crash:on=CancelIntent", ("execution",))])
+    try:
+        rig.position(D("0.03"))
+        rig.send(stop_market("s", "SELL", "0.03", "49000"))
+        rig.send(limit("a", "BUY", "0.02", "48000"))
+        original = rig.seen("venue", PlaceOrder)[-1]
+        rig.send(update(original.client_order_id, "OPEN", "0", "0.02"))
+        rig.send(ReplaceIntent("a2", replaces="a", limit_price=D("48100")))
+        assert len(rig.seen("venue", CancelOrder)) == 1
+
+        assert rig.services.send("execution", CancelIntent("anything"))  # the injected crash
+        wait_until(lambda: rig.clock.advance(0.01) or len(rig.seen("venue", SyncRequest)) == 2,
+                   what="execution restarted")  # the restart is a timer on the manual clock
+        rig.start_execution(open_orders=(update(original.client_order_id, "OPEN", "0", "0.02"),), incarnation=2)
+        rig.position(D("0.03"))
+        # The first cancel may have died with the old incarnation: the new one asks again.
+        wait_until(lambda: len(rig.seen("venue", CancelOrder)) == 2, what="cancel asked again")
+        assert rig.report()["stops_armed"] == 1
+
+        rig.send(update(original.client_order_id, "CANCELLED", "0", "0"))
+        replacement = rig.seen("venue", PlaceOrder)[-1]
+        assert (replacement.client_order_id, replacement.limit_price) == (client_order_id("a2"), D("48100"))
+        rig.mark(D("48900"))
+        fired = rig.seen("venue", PlaceOrder)[-1]
+        assert (fired.client_order_id, fired.order_type, fired.side) == (client_order_id("s"), "market", "SELL")
+    finally:
+        rig.stop()

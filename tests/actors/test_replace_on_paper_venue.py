@@ -12,7 +12,8 @@ from actors.strategy.messages import OrderIntent, ReplaceIntent
 from tests.tree_harness import TreeHarness
 
 PRODUCT = "BTC-USD"
-QUIET = {"strategy.products": (PRODUCT,), "strategy.long_window": 200}  # the strategy sends nothing
+QUIET = {"strategy.products": (PRODUCT,), "strategy.long_window": 200,  # the strategy sends nothing
+         "strategy.stop_loss_bps": 0}
 
 
 def mark(h: TreeHarness) -> D:

@@ -185,7 +185,7 @@ def test_the_pid_file_goes_when_the_process_stops(tmp_path):
 
 
 def test_in_the_whole_tree_the_guards_see_portfolio_and_bars_and_the_report_has_them():
-    h = TreeHarness(**{"strategy.long_window": 200})
+    h = TreeHarness(**{"strategy.long_window": 200, "strategy.stop_loss_bps": 0})
     try:
         h.run(3.0)
         wait_until(lambda: "volatility:BTC-USD" in h.tree.ask("risk", "report")["verdicts"], what="bars reach risk")

@@ -13,7 +13,8 @@ def intent(n: int) -> OrderIntent:
 
 
 def test_orders_are_refused_on_a_stale_book_and_accepted_once_it_is_fresh_again():
-    h = TreeHarness(**{"strategy.products": ("BTC-USD",), "strategy.long_window": 200})  # no strategy orders
+    h = TreeHarness(**{"strategy.products": ("BTC-USD",), "strategy.long_window": 200,  # no strategy orders
+                       "strategy.stop_loss_bps": 0})
     try:
         h.run(2.0)
         h.services.send("execution", intent(1))

@@ -16,7 +16,7 @@ from tests.support import wait_until
 from tests.tree_harness import TreeHarness
 
 SPOT = BTC_USD.product_id
-NO_STRATEGY_ORDERS = {"strategy.long_window": 200}
+NO_STRATEGY_ORDERS = {"strategy.long_window": 200, "strategy.stop_loss_bps": 0}
 
 
 class Orders:

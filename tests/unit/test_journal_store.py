@@ -48,6 +48,7 @@ def test_tables_exist_with_primary_keys(store, tmp_path):
             "fills": ["trade_id"],
             "positions": ["product_id"],
             "funding": ["product_id", "slot"],
+            "held_orders": ["key"],
             "supervision_events": ["id"],
             "decisions": ["id"],
         }
@@ -210,3 +211,12 @@ def test_funding_is_recorded_once_per_product_and_interval_and_read_back_exactly
     assert store.record_funding(first)
     assert not store.record_funding(msgspec.structs.replace(first, payment=D("99"), ts=2.0))
     assert store.funding() == [first]
+
+
+def test_held_orders_are_kept_replaced_and_forgotten_by_key(store):
+    store.hold("pb-1", "stop", '{"a":1}', 1.0)
+    store.hold("pb-2", "replacement", '{"b":2}', 2.0)
+    store.hold("pb-1", "stop", '{"a":3}', 3.0)  # re-armed: the later body wins
+    assert store.held() == [("pb-2", "replacement", '{"b":2}', 2.0), ("pb-1", "stop", '{"a":3}', 3.0)]
+    store.hold("pb-2", "replacement", "", 4.0)
+    assert store.held() == [("pb-1", "stop", '{"a":3}', 3.0)]
