@@ -3,8 +3,9 @@
 Owns the JournalStore connection. Everything that changes state is written as it arrives:
 orders, order events, fills, positions, funding settlements, supervision events and decisions;
 it answers two reads: the funding history a restarted portfolio asks for, and the orders a
-restarted execution held itself (armed local stops, replacements waiting for their original). Must never be bypassed
-by another writer and never drop a message silently (unknown types are counted).
+restarted execution held itself (armed local stops, replacements waiting for their original).
+Must never be bypassed by another writer and never drop a message silently (unknown types are
+counted).
 """
 
 from __future__ import annotations
