@@ -135,6 +135,9 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "partial_fills": trading.get("partial_fills", 0),
             "maker_fills": trading.get("maker_fills", 0),
             "taker_fills": trading.get("taker_fills", 0),
+            # The user channel carries no maker/taker flag: fills learned from it count here.
+            "unknown_liquidity_fills": max(0, trading.get("fills", 0) - trading.get("maker_fills", 0)
+                                           - trading.get("taker_fills", 0)),
             "refusals": trading.get("refusals", {}),
             "blocked_stale": trading.get("refusals", {}).get("stale_book", 0),
             "blocked_impact": trading.get("refusals", {}).get("impact", 0),

@@ -75,7 +75,7 @@ class ExecutionActor(SupervisedActor):
         self.stops_fired = self.metrics.counter("trading.stops_triggered")
         self.replaced = self.metrics.counter("trading.replaced")
         self.synced = False  # no order leaves before the table is rebuilt from the venue
-        self.filled_at_sync: dict[str, Decimal] = {}  # client_order_id -> size filled, per the venue's snapshot
+        self.filled_at_sync: dict[str, Decimal] = {}  # client_order_id -> filled, per the venue's last snapshot
 
     def start_core(self) -> None:
         self.send("venue", SyncRequest(reply_to=self.name))
@@ -118,12 +118,12 @@ class ExecutionActor(SupervisedActor):
         elif kind is VenueSnapshot:
             self.orders.rebuild(message)
             self.synced = True
+            self.filled_at_sync = {}
             for fill in message.fills:  # fills that arrived while we were down: both de-duplicate
                 self.send("portfolio", fill)
                 self.send("journal", fill)
-            self.filled_at_sync = {}
-            for fill in message.fills:
-                self.filled_at_sync[fill.client_order_id] = self.filled_at_sync.get(fill.client_order_id, _ZERO) + fill.size
+                coid = fill.client_order_id
+                self.filled_at_sync[coid] = self.filled_at_sync.get(coid, _ZERO) + fill.size
             self._resume_replacements()
         elif kind is HeldOrders:
             self._restore(message)
