@@ -12,6 +12,7 @@ thread or a socket behind, or send orders anywhere but the built-in exchange it 
 
 from __future__ import annotations
 
+import gc
 import secrets
 import signal
 import threading
@@ -122,6 +123,9 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         started = time.monotonic()
         products = venue_products(profile, feed_url)
         tree = Tree(profile, services, run_dir, feed_url, credentials, products, user_url, venue, rest_url)
+        # What exists now lives for the whole session: kept out of the collector's sweeps, the
+        # pauses that stall every actor thread shrink (up to ~4 ms measured before, ~0.4 ms after).
+        gc.freeze()
         stop.wait(profile.run.duration_s)
         if stop.is_set():
             logger.warning("interrupted: stopping cleanly")
@@ -138,6 +142,7 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         else:
             report = collect(tree, "paper", elapsed, extra)
     finally:
+        gc.unfreeze()
         if tree is not None:
             tree.stop()
         scheduler.stop()

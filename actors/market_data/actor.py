@@ -111,11 +111,17 @@ class MarketDataActor(SupervisedActor):
                 self.send("streaming", ResyncRequest(f"{out.product_id} book corrupt"))
 
     def _publish(self, outputs: list[Any]) -> None:
-        for out in outputs:
-            if type(out) is BookStatus:
-                self.send("execution", out)
-                self.send("portfolio", out)
-                self._track_validity(out)
-            elif type(out) is Bar:
-                self.send("strategy", out)
-                self.send("risk", out)  # the volatility breaker
+        # The order path first: execution's gate is sent the fresh book before strategy is sent the
+        # bars it may trade on, and both are woken before portfolio and risk. Each consumer still
+        # gets its messages in the core's order.
+        statuses = [out for out in outputs if type(out) is BookStatus]
+        bars = [out for out in outputs if type(out) is Bar]
+        for status in statuses:
+            self.send("execution", status)
+        for bar in bars:
+            self.send("strategy", bar)
+        for status in statuses:
+            self.send("portfolio", status)
+            self._track_validity(status)
+        for bar in bars:
+            self.send("risk", bar)  # the volatility breaker

@@ -232,6 +232,10 @@ class MatchingEngine:
         source = self._orders if owner is None else self._by_owner.get(owner, {})
         return [o.view() for o in source.values()]
 
+    def owns_resting(self, owner: str) -> bool:
+        """Whether `owner` has any order resting (O(1))."""
+        return bool(self._by_owner.get(owner))
+
     def queue(self, side: str, price: Decimal) -> list[RestingOrder]:
         """The orders at one level, front of the queue first."""
         level = self._book_of(side).get(price)

@@ -13,6 +13,11 @@ reference price (the last market trade, else the mid of the mirrored market book
 stop in its direction, then enter as limits. A cancel for an order the venue has not seen yet (it
 is still in flight behind the simulated latency) is remembered and kills the order on arrival.
 
+While none of our orders rest or wait on a product, nothing the market does there can make an event,
+so its level2 changes are only parsed and kept, conflated per level (the last quantity wins), and
+applied when an order for it arrives, when its book is read, or once enough levels are waiting.
+The result is the same as applying every change as it comes, at a fraction of the cost.
+
 Must never do I/O, read a clock or use floats for money: times come in as arguments, wire strings
 are converted here to Decimal, every result is a list of OrderUpdate / Fill values.
 """
@@ -49,6 +54,7 @@ INVALID_ORDER = "INVALID_ORDER"
 CANCELLED_BEFORE_ARRIVAL = "CANCELLED_BEFORE_ARRIVAL"
 
 FEE_QUANTUM = Decimal("0.00000001")
+PENDING_LEVELS_MAX = 256  # deferred level changes per product before they are applied anyway
 _ZERO = Decimal(0)
 
 Event = OrderUpdate | Fill
@@ -103,7 +109,7 @@ class _BotOrder:
 class _Mirror:
     """One product's engine plus the index of its market-owned level orders."""
 
-    __slots__ = ("spec", "engine", "levels", "level_of", "trade_seq")
+    __slots__ = ("spec", "engine", "levels", "level_of", "trade_seq", "pending", "pending_reset")
 
     def __init__(self, spec: ProductSpec) -> None:
         self.spec = spec
@@ -111,6 +117,8 @@ class _Mirror:
         self.levels: dict[tuple[str, Decimal], str] = {}  # (book side, price) -> market order id
         self.level_of: dict[str, tuple[str, Decimal]] = {}  # market order id -> (book side, price)
         self.trade_seq = 0
+        self.pending: dict[tuple[str, Decimal], Decimal] = {}  # deferred level changes, last quantity wins
+        self.pending_reset = False  # a snapshot is among them: the mirrored levels go first
 
     def market_size(self, book_side: str, price: Decimal) -> Decimal:
         order_id = self.levels.get((book_side, price))
@@ -158,12 +166,13 @@ class PaperVenue:
         mirror = self._mirrors.get(product_id)
         if mirror is None:
             return []
+        if self._idle(mirror):
+            self._defer_book(mirror, is_snapshot, bids, offers)
+            return []
+        self._catch_up(mirror)
         events: list[Event] = []
         if is_snapshot:
-            for order_id in list(mirror.level_of):
-                mirror.engine.cancel(order_id)
-            mirror.levels.clear()
-            mirror.level_of.clear()
+            self._clear_market_levels(mirror)
         for book_side, entries in ((BID, bids), (OFFER, offers)):
             for price_text, qty_text in entries:
                 price, qty = finite_decimal(price_text), finite_decimal(qty_text)
@@ -174,7 +183,8 @@ class PaperVenue:
         if is_snapshot:
             for order in self._resting(product_id):
                 self._clip_queue(mirror, order)
-        self._housekeeping(mirror, ts, self._mid(mirror), events)
+        # the mid is the stops' reference: without stops waiting it is not needed
+        self._housekeeping(mirror, ts, self._mid(mirror) if self._stops else None, events)
         return events
 
     def apply_trade(
@@ -221,11 +231,13 @@ class PaperVenue:
         known = self._orders.get(order.client_order_id)
         if known is not None:
             return [known.update()]
+        mirror = self._mirrors.get(order.product_id)
+        if mirror is not None:
+            self._catch_up(mirror)
         self._order_seq += 1
         bot = _BotOrder(order, f"pv-{self._order_seq:06d}", ts)
         self._orders[bot.client_order_id] = bot
         self._by_venue_id[bot.venue_order_id] = bot
-        mirror = self._mirrors.get(order.product_id)
         reason = _invalid(order, bot) if mirror is not None else UNKNOWN_PRODUCT
         if bot.client_order_id in self._cancelled_early:
             self._cancelled_early.discard(bot.client_order_id)
@@ -317,10 +329,58 @@ class PaperVenue:
 
     def book(self, product_id: str, depth: int | None = None) -> tuple[list, list]:
         """(bids, offers) of the mirror including our resting orders, best first."""
-        engine = self._mirrors[product_id].engine
+        mirror = self._mirrors[product_id]
+        self._catch_up(mirror)
+        engine = mirror.engine
         return engine.levels(BID, depth), engine.levels(OFFER, depth)
 
     # ----------------------------------------------------------------- internals
+
+    def _idle(self, mirror: _Mirror) -> bool:
+        """No order of ours rests, waits (stop) or expires (GTD) on this product."""
+        if mirror.engine.owns_resting(BOT):
+            return False
+        product_id = mirror.spec.product_id
+        return not any(o.product_id == product_id for o in self._stops.values()) and \
+            not any(o.product_id == product_id for o in self._expiring.values())
+
+    def _defer_book(self, mirror: _Mirror, is_snapshot: bool, bids: Iterable[tuple[str, str]],
+                    offers: Iterable[tuple[str, str]]) -> None:
+        pending = mirror.pending
+        if is_snapshot:
+            pending.clear()
+            mirror.pending_reset = True
+        for book_side, entries in ((BID, bids), (OFFER, offers)):
+            for price_text, qty_text in entries:
+                price, qty = finite_decimal(price_text), finite_decimal(qty_text)
+                if price is None or qty is None or qty < 0 or price <= 0:
+                    self.bad_levels += 1
+                    continue
+                pending[(book_side, price)] = qty
+        if len(pending) > PENDING_LEVELS_MAX:
+            self._catch_up(mirror)
+
+    def _catch_up(self, mirror: _Mirror) -> None:
+        """Apply the deferred level changes. They were kept only while the product was idle, and
+        it still is (nothing of ours can rest there without passing here first), so the order
+        they are applied in does not matter (market levels never trade with each other) and no
+        event can come of them."""
+        if mirror.pending_reset:
+            mirror.pending_reset = False
+            self._clear_market_levels(mirror)
+        if not mirror.pending:
+            return
+        pending, mirror.pending = mirror.pending, {}
+        no_events: list[Event] = []
+        for (book_side, price), qty in pending.items():
+            self._set_market_level(mirror, book_side, price, qty, 0.0, no_events)
+
+    @staticmethod
+    def _clear_market_levels(mirror: _Mirror) -> None:
+        for order_id in list(mirror.level_of):
+            mirror.engine.cancel(order_id)
+        mirror.levels.clear()
+        mirror.level_of.clear()
 
     def _housekeeping(self, mirror: _Mirror, ts: float, reference: Decimal | None, events: list[Event]) -> None:
         """After an event at `ts`: expire GTD orders whose end has come, fire reached stops."""
@@ -397,6 +457,8 @@ class PaperVenue:
 
     def _clip_level_queues(self, mirror: _Mirror, book_side: str, price: Decimal) -> None:
         """Market quantity ahead of us can only be what is left at the level."""
+        if not mirror.engine.owns_resting(BOT):
+            return
         for resting in mirror.engine.queue(book_side, price):
             if resting.owner == BOT:
                 self._clip_queue(mirror, self._by_venue_id[resting.order_id])

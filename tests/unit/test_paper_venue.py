@@ -530,3 +530,38 @@ def test_a_cancel_that_overtakes_its_order_kills_it_on_arrival() -> None:
     [u] = v.place(limit("late", "BUY", "1", "100.50"), 5.1)
     assert (u.status, u.reason, u.filled_size) == ("CANCELLED", "CANCELLED_BEFORE_ARRIVAL", D("0"))
     assert v.fills() == ()
+
+
+# ----------------------------------------------------------------------------- deferred mirror
+
+
+def test_level_changes_kept_while_idle_give_the_same_book_and_fills_as_applied_at_once():
+    """Without an order of ours on BTC-USD its changes wait (conflated); a venue with one of our
+    orders resting far away applies each at once. Both end with the same book and the same fills.
+    Final book: bids 100.00 x 0.5 (gone, back), 99.50 x 2; offers 100.50 x 2, 102.00 x 4
+    (101.00 removed). A market buy of 3 takes 2 @ 100.50 + 1 @ 102.00."""
+    idle, eager = venue(), venue()
+    eager.place(limit("far", "BUY", "0.1", "50.00"), 1.0)  # rests: every change applies at once
+    changes = [
+        (False, [("100.00", "0")], [("101.00", "0")]),
+        (False, [("100.00", "0.5"), ("bad", "1")], [("100.50", "2"), ("102.00", "4")]),
+    ]
+    for ts, (snapshot, bids, offers) in enumerate(changes, start=2):
+        assert idle.apply_book(SPOT, snapshot, bids, offers, float(ts)) == []
+        assert eager.apply_book(SPOT, snapshot, bids, offers, float(ts)) == []
+    assert idle.bad_levels == eager.bad_levels == 1  # counted as it arrives, deferred or not
+    assert idle.book(SPOT) == ([(D("100.00"), D("0.5")), (D("99.50"), D("2"))],
+                               [(D("100.50"), D("2")), (D("102.00"), D("4"))])
+    assert eager.book(SPOT) == (idle.book(SPOT)[0] + [(D("50.00"), D("0.1"))], idle.book(SPOT)[1])
+
+    taken = [summary(v.place(market("m1", "BUY", "3"), 5.0)) for v in (idle, eager)]
+    assert taken[0] == taken[1]
+    assert [(e[2], e[3]) for e in taken[0] if e[0] == "F"] == [(D("100.50"), D("2")), (D("102.00"), D("1"))]
+
+
+def test_a_snapshot_kept_while_idle_replaces_the_whole_mirror():
+    v = venue()
+    assert v.apply_book(SPOT, False, [("99.00", "7")], [], 2.0) == []
+    assert v.apply_book(SPOT, True, [("98.00", "1")], [("98.50", "2")], 3.0) == []
+    assert v.apply_book(SPOT, False, [("97.00", "3")], [], 4.0) == []
+    assert v.book(SPOT) == ([(D("98.00"), D("1")), (D("97.00"), D("3"))], [(D("98.50"), D("2"))])
