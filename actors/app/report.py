@@ -188,7 +188,8 @@ def render(report: dict[str, Any]) -> str:
         f"  resyncs {f['resyncs']}  rest fallbacks {f['rest_fallbacks']}",
         _render_user_feed(report.get("user_feed")),
         f"  trading   intents {t['intents']}  orders {t['orders']}  fills {t['fills']}  rejects {t['rejects']}"
-        f"  open {t['open_orders']}"
+        f"  open {t['open_orders']}  stops armed {t['stops_armed']} fired {t['stops_triggered']}"
+        f"  replaced {t['replaced']}"
         + (f"  fills after last restart {t['fills_after_last_restart']}" if t["fills_after_last_restart"] is not None
            else ""),
         f"  pnl       equity {t['equity']}  realized {t['realized_pnl']}  unrealized {t['unrealized_pnl']}"
