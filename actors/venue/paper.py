@@ -25,7 +25,7 @@ are converted here to Decimal, every result is a list of OrderUpdate / Fill valu
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from actors.execution.messages import PlaceOrder
 from actors.products import ProductSpec
@@ -173,13 +173,8 @@ class PaperVenue:
         events: list[Event] = []
         if is_snapshot:
             self._clear_market_levels(mirror)
-        for book_side, entries in ((BID, bids), (OFFER, offers)):
-            for price_text, qty_text in entries:
-                price, qty = finite_decimal(price_text), finite_decimal(qty_text)
-                if price is None or qty is None or qty < 0 or price <= 0:
-                    self.bad_levels += 1
-                    continue
-                self._set_market_level(mirror, book_side, price, qty, ts, events)
+        for book_side, price, qty in self._valid_levels(bids, offers):
+            self._set_market_level(mirror, book_side, price, qty, ts, events)
         if is_snapshot:
             for order in self._resting(product_id):
                 self._clip_queue(mirror, order)
@@ -350,15 +345,21 @@ class PaperVenue:
         if is_snapshot:
             pending.clear()
             mirror.pending_reset = True
+        for book_side, price, qty in self._valid_levels(bids, offers):
+            pending[(book_side, price)] = qty
+        if len(pending) > PENDING_LEVELS_MAX:
+            self._catch_up(mirror)
+
+    def _valid_levels(self, bids: Iterable[tuple[str, str]], offers: Iterable[tuple[str, str]]
+                      ) -> Iterator[tuple[str, Decimal, Decimal]]:
+        """(book side, price, quantity) of each readable level; the others are counted as bad."""
         for book_side, entries in ((BID, bids), (OFFER, offers)):
             for price_text, qty_text in entries:
                 price, qty = finite_decimal(price_text), finite_decimal(qty_text)
                 if price is None or qty is None or qty < 0 or price <= 0:
                     self.bad_levels += 1
                     continue
-                pending[(book_side, price)] = qty
-        if len(pending) > PENDING_LEVELS_MAX:
-            self._catch_up(mirror)
+                yield book_side, price, qty
 
     def _catch_up(self, mirror: _Mirror) -> None:
         """Apply the deferred level changes. They were kept only while the product was idle, and
