@@ -32,10 +32,6 @@ class LocalStops:
 
     def __init__(self) -> None:
         self._armed: dict[str, ArmedStop] = {}
-        self._products: dict[str, int] = {}  # product -> armed count: a mark of another is one lookup
-
-    def __contains__(self, client_order_id: object) -> bool:
-        return client_order_id in self._armed
 
     def __len__(self) -> int:
         return len(self._armed)
@@ -52,23 +48,13 @@ class LocalStops:
         if client_order_id in self._armed:
             return False
         self._armed[client_order_id] = ArmedStop(client_order_id, order, ts)
-        self._products[order.product_id] = self._products.get(order.product_id, 0) + 1
         return True
 
     def disarm(self, client_order_id: str) -> ArmedStop | None:
-        stop = self._armed.pop(client_order_id, None)
-        if stop is not None:
-            left = self._products[stop.order.product_id] - 1
-            if left:
-                self._products[stop.order.product_id] = left
-            else:
-                del self._products[stop.order.product_id]
-        return stop
+        return self._armed.pop(client_order_id, None)
 
     def fire(self, product_id: str, mark: Decimal) -> list[ArmedStop]:
         """Disarm and return the stops of `product_id` that `mark` reaches, in arming order."""
-        if product_id not in self._products:
-            return []
         fired = [s for s in self._armed.values() if s.order.product_id == product_id and s.reached(mark)]
         for stop in fired:
             self.disarm(stop.client_order_id)

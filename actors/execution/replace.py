@@ -64,9 +64,6 @@ class PendingReplacements:
     def __contains__(self, original_client_order_id: object) -> bool:
         return original_client_order_id in self._waiting
 
-    def __len__(self) -> int:
-        return len(self._waiting)
-
     def originals(self) -> tuple[str, ...]:
         """The client_order_ids whose replacement waits, oldest first."""
         return tuple(self._waiting)
