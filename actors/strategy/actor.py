@@ -1,7 +1,9 @@
 """The strategy actor: turns closed bars into order intents through the crossover core, and keeps
 a trailing protective stop under each position (ProtectiveStops).
 
-Owns the CrossoverCore (bar history and signal state) and the ProtectiveStops core. Emits nothing while TradingState is HALTED (REDUCING is enforced by the execution gate).
+Owns the CrossoverCore (bar history, signal state and the sizing inputs the stops read too) and
+the ProtectiveStops core. Emits nothing while TradingState is HALTED (REDUCING is enforced by the
+execution gate).
 Must never size against anything but the portfolio's published equity and positions, and never
 talk to a venue.
 """
@@ -24,7 +26,6 @@ class StrategyActor(SupervisedActor):
         super().__init__(name, epoch, services)
         self.core = CrossoverCore.from_config(config, products)
         self.stops = ProtectiveStops(config.stop_loss_bps)
-        self.positions: dict[str, Any] = {}
         self.intents = self.metrics.counter("trading.intents")
 
     def handle(self, message: Any) -> Any:
@@ -35,11 +36,10 @@ class StrategyActor(SupervisedActor):
                 self.intents.inc()
                 self.send("execution", intent)
             if self.core.enabled and self.core.trades(message.product_id):
-                for stop in self.stops.on_bar(message, self.positions.get(message.product_id, 0)):
+                for stop in self.stops.on_bar(message, self.core.position(message.product_id)):
                     self.send("execution", stop)
         elif kind is PortfolioUpdate:
-            self.positions = dict(message.positions)
-            self.core.on_portfolio(message.equity, self.positions)
+            self.core.on_portfolio(message.equity, dict(message.positions))
         elif kind is TradingStateChanged:
             self.core.set_enabled(message.state != HALTED)
         return None

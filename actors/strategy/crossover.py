@@ -94,6 +94,10 @@ class CrossoverCore:
         self._equity = equity
         self._positions = dict(positions)
 
+    def position(self, product_id: str) -> Decimal:
+        """The signed position the portfolio last reported for `product_id` (venue units)."""
+        return self._positions.get(product_id, _ZERO)
+
     def trades(self, product_id: str) -> bool:
         """Whether this core trades `product_id` (the configured products only)."""
         return product_id in self._state
