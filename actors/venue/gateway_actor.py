@@ -8,7 +8,8 @@ answers come back as RestResult messages; updates, fills and snapshots are sent 
 the core with a timer when its budget or a back-off says so. `user` frames arrive from the private
 stream as RawFrames; a frame on a new connection means the socket was down, so the orders not yet
 finished are reconciled over REST. A restarted incarnation asks execution for the orders and
-fills it knows before it reconciles (GatewayCore.resume). Measures tick-to-order latency where an order leaves the bot.
+fills it knows before it reconciles (GatewayCore.resume). Measures tick-to-order latency where an
+order leaves the bot.
 Must never block in a handler (no HTTP here), decide what to trade, or invent a client_order_id.
 """
 
