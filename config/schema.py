@@ -67,6 +67,8 @@ class RunConfig(_Section):
     duration_s: Annotated[float, msgspec.Meta(ge=0.1)] = 60.0
     seed: int = 1
     data_dir: Name = "data"
+    # `run`: at a clean stop, cancel the orders still open at the venue (false: leave them working).
+    cancel_on_exit: bool = True
 
 
 class ExchangeConfig(_Section):
@@ -240,9 +242,31 @@ class JournalConfig(_Section):
 
 
 class BackupConfig(_Section):
+    """Tiers (actors.backup.plan): `frequent` every interval_s (keeps `keep`), `hourly`, `daily`,
+    one per clean `shutdown` and per `escalation`; each tier keeps its newest *_keep and drops
+    those older than *_max_age_s (never the tier's newest). A test restore every
+    test_restore_interval_s."""
+
     interval_s: Seconds = 30.0
     keep: Annotated[int, msgspec.Meta(ge=1)] = 5
     dir: Name = "backups"
+    frequent_max_age_s: Seconds = 86_400.0
+    hourly_keep: Window = 24
+    hourly_max_age_s: Seconds = 172_800.0
+    daily_keep: Window = 7
+    daily_max_age_s: Seconds = 2_592_000.0
+    shutdown_keep: Window = 5
+    shutdown_max_age_s: Seconds = 2_592_000.0
+    escalation_keep: Window = 10
+    escalation_max_age_s: Seconds = 7_776_000.0
+    test_restore_interval_s: Seconds = 3_600.0
+
+    def __post_init__(self) -> None:
+        # An age limit below the tier's period would keep only the newest: a typo, not a policy.
+        for field, period in (("frequent_max_age_s", self.interval_s), ("hourly_max_age_s", 3_600.0),
+                              ("daily_max_age_s", 86_400.0)):
+            if getattr(self, field) < period:
+                raise ValueError(f"{field}: must be >= the tier's period ({period:g} s), got {getattr(self, field):g}")
 
 
 class SupervisorConfig(_Section):

@@ -1,8 +1,9 @@
 """bin/perpsbot's command line: paper, replay, exchange, record, bench, ctl, orders preview.
 
 Owns argument parsing, exit codes and printing. Exit 0 on success, 2 on bad arguments or config
-(one line naming the problem), 3 when a run ended HALTED by an escalation. Command names, flags,
-exit codes and report keys are a contract: add, never rename.
+(one line naming the problem, checked before anything starts), 3 when a run ended HALTED by an
+escalation, 130 when a second SIGINT/SIGTERM forced a stop (actors.app.signals.EXIT_FORCED, no
+report). Command names, flags, exit codes and report keys are a contract: add, never rename.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_argument("--venue", choices=["sim", "exchange"], default="sim",
                        help="sim: the in-process paper venue (default); exchange: orders over the built-in"
                             " exchange's REST API and user channel")
+    from actors.app import run_command
+
+    run = sub.add_parser("run", help="trade live on Coinbase (or a Coinbase-compatible endpoint)")
+    run_command.add_arguments(run)
     replay = sub.add_parser("replay", help="replay a capture file (default: the bundled sample)")
     replay.add_argument("capture", nargs="?", help="JSONL capture, one raw frame per line")
     common(replay, duration=False)
@@ -64,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="demand JWTs signed by this CDP key on private REST and subscribes")
     exchange.add_argument("--api-public-key", metavar="PEM",
                           help="the key's EC P-256 public key: PEM text or a path to a PEM file")
+    exchange.add_argument("--new-key", metavar="FILE",
+                          help="write a throwaway CDP key file (0600) and accept only that key")
     record = sub.add_parser("record", help="capture raw frames from an Advanced Trade endpoint")
     record.add_argument("--url", required=True)
     record.add_argument("--products", nargs="+", default=["BTC-USD", "BIP-20DEC30-CDE"])
@@ -72,10 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--out", required=True)
     bench = sub.add_parser("bench", help="measure ingest, tick-to-order latency and replay speed")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
-    from actors.app import ctl as ctl_command, preview as preview_command
+    from actors.app import ctl as ctl_command
+    from actors.app import preview as preview_command
 
     ctl = sub.add_parser("ctl", help="halt, reduce or resume trading in a running paper or replay process")
     ctl_command.add_arguments(ctl)
+    from actors.app import status as status_command
+
+    status = sub.add_parser("status", help="a data dir's trading state, positions, orders, events, backups"
+                                           " and the process holding it, from the journal")
+    status_command.add_arguments(status)
+    from actors.app import backups as backups_command
+
+    backups = sub.add_parser("backups", help="list, verify or restore a data dir's backups")
+    backups_command.add_arguments(backups)
     orders = sub.add_parser("orders", help="order tools")
     orders_sub = orders.add_subparsers(dest="orders_command", metavar="{preview}", required=True,
                                         parser_class=_Parser)
@@ -86,15 +102,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _profile(args: argparse.Namespace) -> Any:
-    from config.loader import apply_overrides, load_profile
     from actors.app.tree import FAULT_TARGETS
+    from config.loader import apply_overrides, load_profile
     from runtime.faults import FaultSpecError, parse_fault
 
     profile = load_profile(args.profile)
     overrides: dict[str, Any] = {}
     if getattr(args, "duration", None) is not None:
-        if args.duration <= 0:
-            raise UsageError(f"--duration must be positive, got {args.duration:g}")
+        from actors.app.preflight import check_duration
+
+        check_duration(args.duration)
         overrides["run.duration_s"] = args.duration
     if args.seed is not None:
         overrides["run.seed"] = args.seed
@@ -120,7 +137,7 @@ def _chaos(args: argparse.Namespace) -> list[Any]:
         raise UsageError(str(exc)) from None
 
 
-def _finish(report: dict[str, Any], status: int, report_json: str | None) -> int:
+def finish(report: dict[str, Any], status: int, report_json: str | None) -> int:
     from actors.app.report import render
 
     print(render(report))
@@ -132,7 +149,9 @@ def _finish(report: dict[str, Any], status: int, report_json: str | None) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
+    from actors.app.preflight import PreflightError, check_report_path
     from config.loader import ConfigError
+    from runtime.data_dir import DataDirError
     from runtime.logging import setup_logging
 
     try:
@@ -153,8 +172,13 @@ def main(argv: list[str] | None = None) -> int:
                 credentials = Credentials.from_env()
             except CredentialsError as exc:
                 raise UsageError(str(exc)) from None
-            return _finish(*run_paper(profile, faults, args.feed, tuple(chaos), credentials, args.venue),
+            check_report_path(args.report_json)  # run_paper checks the rest before it starts anything
+            return finish(*run_paper(profile, faults, args.feed, tuple(chaos), credentials, args.venue),
                            args.report_json)
+        if args.command == "run":
+            from actors.app.run_command import run as run_live_command
+
+            return run_live_command(args)
         if args.command == "replay":
             from actors.app.replay import CaptureError, load_capture, run_replay
 
@@ -163,15 +187,12 @@ def main(argv: list[str] | None = None) -> int:
                 capture, lines = load_capture(args.capture)
             except CaptureError as exc:
                 raise UsageError(str(exc)) from None
-            return _finish(*run_replay(profile, capture, lines, faults), args.report_json)
+            check_report_path(args.report_json)
+            return finish(*run_replay(profile, capture, lines, faults), args.report_json)
         if args.command == "exchange":
             return _exchange(args)
         if args.command == "record":
-            from actors.streaming.capture import record
-
-            count = record(args.url, tuple(args.products), tuple(args.channels), args.duration, args.out)
-            print(f"recorded {count} frames to {args.out}")
-            return EXIT_OK
+            return _record(args)
         if args.command == "bench":
             from actors.app.bench import run_bench
 
@@ -180,37 +201,81 @@ def main(argv: list[str] | None = None) -> int:
             from actors.app.ctl import run as run_ctl
 
             return run_ctl(args)
+        if args.command == "status":
+            from actors.app.status import run as run_status
+
+            return run_status(args)
+        if args.command == "backups":
+            from actors.app.backups import run as run_backups
+
+            return run_backups(args)
         if args.command == "orders":
             from actors.app.preview import run as run_preview
 
             return run_preview(args)
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, PreflightError, DataDirError) as exc:
         print(f"perpsbot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE
 
 
-def _exchange(args: argparse.Namespace) -> int:
-    import signal
+def _record(args: argparse.Namespace) -> int:
+    """Capture until --duration, the server's close, or SIGINT/SIGTERM: each closes the file whole."""
+    from actors.app.preflight import check_duration, check_output_file
+    from actors.app.signals import StopSignals
+    from actors.streaming.capture import RecordError, record
 
+    check_duration(args.duration)
+    check_output_file(args.out, "--out")
+    with StopSignals() as stop:
+        try:
+            count = record(args.url, tuple(args.products), tuple(args.channels), args.duration, args.out, stop)
+        except RecordError as exc:
+            raise UsageError(str(exc)) from None
+    print(f"recorded {count} frames to {args.out}")
+    return EXIT_OK
+
+
+def _exchange(args: argparse.Namespace) -> int:
+    from actors.app.preflight import PreflightError, check_duration, check_port
+    from actors.app.signals import StopSignals
+    from actors.exchange.auth import ApiKeyError
     from actors.exchange.server import ExchangeServer
 
-    from actors.exchange.auth import ApiKeyError
-
+    check_port(args.port)  # where the server binds: 127.0.0.1
+    check_duration(args.duration)
     if (args.api_key_name is None) != (args.api_public_key is None):
         raise UsageError("give --api-key-name and --api-public-key together")
+    if args.new_key and args.api_key_name:
+        raise UsageError("--new-key makes the key: it cannot be given with --api-key-name")
+    keys = {"api_key_name": args.api_key_name, "api_public_key_pem": args.api_public_key}
+    if args.new_key:
+        from actors.app.paper import exchange_key_kwargs
+        from actors.venue.coinbase_auth import CredentialsError, new_key_file
+
+        try:
+            keys = exchange_key_kwargs(new_key_file(args.new_key))
+        except CredentialsError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote a new API key to {args.new_key} (0600); only it is accepted", flush=True)
     try:
-        server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args),
-                                api_key_name=args.api_key_name, api_public_key_pem=args.api_public_key)
+        server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args), **keys)
     except ApiKeyError as exc:
         raise UsageError(str(exc)) from None
-    server.start()
-    print(f"exchange listening on {server.url}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait(args.duration)
-    finally:
-        server.stop()
+    with StopSignals() as stop:
+        try:
+            server.start()
+        except OSError as exc:  # taken between the check and the bind
+            raise PreflightError(f"--port {args.port}: cannot listen on 127.0.0.1: {exc.strerror or exc}") from None
+        try:
+            _serve(server, args, stop)
+        finally:
+            server.stop()
     return EXIT_OK
+
+
+def _serve(server: Any, args: argparse.Namespace, stop: Any) -> None:
+    """Say where the exchange listens, then serve until --duration or SIGINT/SIGTERM."""
+    print(f"exchange listening on {server.url}", flush=True)
+    print(f"  --rest-url {server.rest_url} --ws-url {server.url} --user-ws-url {server.user_url}", flush=True)
+    stop.wait(args.duration)

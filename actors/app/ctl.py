@@ -1,7 +1,7 @@
 """`bin/perpsbot ctl halt|reduce|resume`: operator control of a running paper or replay process.
 
-Owns finding the process (the run directory named by --run, else the newest run under --data-dir
-whose control pid is alive) and one request/reply through its control files
+Owns finding the process (the run directory named by --run, else the one the process holding
+--data-dir's lock works in) and one request/reply through its control files
 (actors.orchestrator.control). Prints one line: the run and the trading state after the command,
 and what still holds it down; exit 0. No running process, or no answer within --timeout: one line
 on stderr, exit 2. Must never change anything but through the control files.
@@ -19,7 +19,6 @@ from pathlib import Path
 
 from actors.orchestrator.control import (
     COMMAND_SUFFIX,
-    PID_FILE,
     REPLY_SUFFIX,
     control_dir,
     process_alive,
@@ -27,6 +26,7 @@ from actors.orchestrator.control import (
     write_atomically,
 )
 from actors.orchestrator.messages import OPERATOR_COMMANDS
+from runtime.data_dir import holder
 
 EXIT_OK, EXIT_NOT_RUNNING = 0, 2
 _POLL_S = 0.05
@@ -35,7 +35,7 @@ _POLL_S = 0.05
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=OPERATOR_COMMANDS, help="halt, reduce or resume trading")
     parser.add_argument("--data-dir", metavar="DIR", default="data",
-                        help="where runs live: the newest running one is used (default: data)")
+                        help="the data dir of the process to command (found through its lock; default: data)")
     parser.add_argument("--run", metavar="RUN_DIR", help="this run directory instead")
     parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="wait this long for the answer")
 
@@ -45,17 +45,13 @@ def running(run_dir: Path) -> bool:
     return pid is not None and process_alive(pid)
 
 
-def newest_running(data_dir: Path) -> Path | None:
-    """The running run under `data_dir` that started last (by its control pid file)."""
-    candidates = []
-    for pid_file in data_dir.glob(f"*/control/{PID_FILE}"):
-        run_dir = pid_file.parent.parent
-        if running(run_dir):
-            try:
-                candidates.append((pid_file.stat().st_mtime, run_dir.name, run_dir))
-            except OSError:
-                continue
-    return max(candidates)[2] if candidates else None
+def held_run(data_dir: Path) -> Path | None:
+    """The run directory of the process holding `data_dir`'s lock (a `run` uses the data dir
+    itself, `paper` and `replay` a run directory inside it), whatever profile started it."""
+    info = holder(data_dir)
+    if info is None or not info.get("run_dir"):
+        return None
+    return Path(info["run_dir"])
 
 
 def request(run_dir: Path, command: str, timeout_s: float) -> dict | None:
@@ -88,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
         if not running(run_dir):
             return _fail(f"no running perpsbot process in {run_dir}")
     else:
-        found = newest_running(Path(args.data_dir))
-        if found is None:
-            return _fail(f"no running perpsbot process under {args.data_dir}")
+        found = held_run(Path(args.data_dir))
+        if found is None or not running(found):
+            return _fail(f"no running perpsbot process holds {args.data_dir}")
         run_dir = found
     answer = request(run_dir, args.action, args.timeout)
     if answer is None:

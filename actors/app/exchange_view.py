@@ -65,6 +65,22 @@ def as_text(held: dict[str, Any]) -> dict[str, Any]:
             for k, value in held.items()}
 
 
+def differences(exchange: dict[str, Any], bot_positions: dict[str, Any]) -> list[str]:
+    """One line per product where the bot and the venue disagree (works on the report's text form)."""
+    if "error" in exchange:
+        return [f"the venue could not be read: {exchange['error']}"]
+    lines = []
+    venue_positions, net = exchange.get("positions", {}), exchange.get("net_filled", {})
+    for pid in sorted(set(bot_positions) | set(net) | set(venue_positions)):
+        mine = _decimal(bot_positions.get(pid, {}).get("size", "0"))
+        filled = _decimal(net.get(pid, "0"))
+        held = venue_positions.get(pid)
+        if mine != filled or (held is not None and mine != _decimal(held)):
+            venue = f"venue position {held}, " if held is not None else ""
+            lines.append(f"{pid}: bot {mine}, {venue}venue net fills {filled}")
+    return lines
+
+
 def compare(exchange: dict[str, Any], bot_positions: dict[str, Any], perps: set[str]) -> bool:
     """True when every product's bot position equals the exchange's net fills (and, for a
     perpetual-style product, its cfm position)."""

@@ -6,7 +6,8 @@ the tree streaming over a real socket (and, with credentials, the private stream
 endpoint); trade on the in-process paper venue (`venue` "sim") or, with `venue` "exchange", through
 the Coinbase gateway over the built-in exchange's private REST and `user` channel (with the
 operator's credentials, or a key made for the run whose public half the exchange is started
-with), until the duration ends or Ctrl-C; collect the report; stop everything. Must never leave a
+with), until the duration ends or SIGINT/SIGTERM; collect the report; stop everything. The data dir
+is checked, held (one process) and private (umask 077) for the whole session. Must never leave a
 thread or a socket behind, or send orders anywhere but the built-in exchange it started.
 """
 
@@ -14,29 +15,32 @@ from __future__ import annotations
 
 import gc
 import secrets
-import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from loguru import logger
 
-from actors.app.exchange_view import as_text, compare, read_exchange
+from actors.app.exchange_view import as_text, compare, differences, read_exchange
+from actors.app.preflight import check_credentials, check_duration
 from actors.app.report import collect
+from actors.app.session import held_data_dir, private_files
+from actors.app.signals import StopSignals
 from actors.app.tree import Tree, products_of
+from actors.backup.actor import shutdown_backup
 from actors.exchange.account import PaperAccount
 from actors.exchange.server import ExchangeServer
 from actors.orchestrator.messages import HALTED
 from actors.products import ProductSpec
 from actors.products_rest import ProductsError, fetch_products
 from actors.streaming.rest_books import rest_base_for
-from actors.venue.coinbase_auth import Credentials
+from actors.venue.coinbase_auth import Credentials, new_private_key_pem
 from actors.venue.coinbase_rest import RestTransport
+from actors.venue.endpoints import COINBASE_USER_WS, COINBASE_WS
 from config.schema import Profile
 from runtime.clock import WallClock
+from runtime.data_dir import DataDirLock
 from runtime.faults import FaultPlan, FaultSpec
 from runtime.scheduler import Scheduler
 from runtime.services import Services
@@ -44,7 +48,7 @@ from runtime.services import Services
 
 def run_dir_for(profile: Profile, mode: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    base = Path(profile.run.data_dir) / f"{mode}-{stamp}-seed{profile.run.seed}"
+    base = Path(profile.run.data_dir).expanduser() / f"{mode}-{stamp}-seed{profile.run.seed}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -53,15 +57,13 @@ def run_dir_for(profile: Profile, mode: str) -> Path:
     return path
 
 
-COINBASE_MARKET_DATA = "wss://advanced-trade-ws.coinbase.com"
-COINBASE_USER_DATA = "wss://advanced-trade-ws-user.coinbase.com"
 
 
 def feed_url_for(feed: str | None) -> str | None:
     """None: the built-in exchange; "coinbase": the production market-data endpoint; else a URL."""
     if feed is None:
         return None
-    return COINBASE_MARKET_DATA if feed == "coinbase" else feed
+    return COINBASE_WS if feed == "coinbase" else feed
 
 
 def user_url_for(profile: Profile, feed: str | None, exchange: ExchangeServer | None) -> str | None:
@@ -72,15 +74,12 @@ def user_url_for(profile: Profile, feed: str | None, exchange: ExchangeServer | 
         return exchange.user_url
     if profile.streaming.user_url:
         return profile.streaming.user_url
-    return COINBASE_USER_DATA if feed == "coinbase" else feed_url_for(feed)
+    return COINBASE_USER_WS if feed == "coinbase" else feed_url_for(feed)
 
 
 def ephemeral_credentials() -> Credentials:
     """A CDP-style key made for one run (EC P-256), never written anywhere."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return Credentials(f"organizations/perpsbot-paper/apiKeys/{secrets.token_hex(8)}", pem)
+    return Credentials(f"organizations/perpsbot-paper/apiKeys/{secrets.token_hex(8)}", new_private_key_pem())
 
 
 def exchange_key_kwargs(credentials: Credentials) -> dict[str, Any]:
@@ -93,13 +92,21 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
               chaos: tuple = (), credentials: Any = None, venue: str = "sim") -> tuple[dict[str, Any], int]:
     """Run one bounded paper session; returns (report, exit status). Market data comes from the
     built-in exchange (with its `chaos`) unless `feed` names another Advanced Trade endpoint.
-    `venue` "exchange" trades through the built-in exchange's REST and `user` channel (no `feed`)."""
+    `venue` "exchange" trades through the built-in exchange's REST and `user` channel (no `feed`).
+    Checks come first (PreflightError, DataDirError: nothing has started); SIGINT or SIGTERM (on
+    the main thread) ends the session early with the same clean stop and report."""
     if venue == "exchange" and feed is not None:
         raise ValueError("venue 'exchange' trades on the built-in exchange: it cannot take another feed")
+    check_duration(profile.run.duration_s, "run.duration_s")
+    check_credentials(credentials)
     if venue == "exchange" and credentials is None:
         credentials = ephemeral_credentials()
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if _main_thread() else None
+    with private_files(), held_data_dir(profile.run.data_dir, "paper") as lock, StopSignals() as stop:
+        return _paper_session(profile, faults, feed, chaos, credentials, venue, lock, stop)
+
+
+def _paper_session(profile: Profile, faults: list[FaultSpec], feed: str | None, chaos: tuple,
+                   credentials: Any, venue: str, lock: DataDirLock, stop: StopSignals) -> tuple[dict[str, Any], int]:
     feed_url = feed_url_for(feed)
     exchange = None
     if feed_url is None:
@@ -116,6 +123,7 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         scheduler.start()
         services = Services(scheduler.clock, scheduler, faults=FaultPlan(faults))
         run_dir = run_dir_for(profile, "paper")
+        lock.update(run_dir=str(run_dir))
         user_url = user_url_for(profile, feed, exchange) if credentials is not None else None
         rest_url = exchange.rest_url if venue == "exchange" and exchange is not None else None
         logger.info("paper session: feed {} data {} private stream {} venue {}", feed_url, run_dir,
@@ -127,10 +135,12 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         # pauses that stall every actor thread shrink (up to ~4 ms measured before, ~0.4 ms after).
         gc.freeze()
         stop.wait(profile.run.duration_s)
-        if stop.is_set():
-            logger.warning("interrupted: stopping cleanly")
         elapsed = time.monotonic() - started
-        extra: dict[str, Any] = {"data_dir": str(run_dir), "feed_url": feed_url, "venue": venue}
+        done = shutdown_backup(services, timeout_s=30.0, reason="end of session")
+        if not done.ok:
+            logger.warning("the shutdown backup failed: {}", done.detail)
+        extra: dict[str, Any] = {"data_dir": str(run_dir), "feed_url": feed_url, "venue": venue,
+                                 "stopped_by": stop.signal_name}
         if exchange is not None:
             extra["chaos"] = exchange.chaos_counts()
             if venue == "exchange":
@@ -148,8 +158,6 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         scheduler.stop()
         if exchange is not None:
             exchange.stop()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
     return report, exit_status(report)
 
 
@@ -165,7 +173,8 @@ def paper_account(profile: Profile, venue: str) -> PaperAccount:
 
 
 def collect_beside_exchange(tree: Tree, elapsed: float, extra: dict[str, Any], rest_url: str,
-                            credentials: Credentials, perps: set[str], settle_s: float = 3.0) -> dict[str, Any]:
+                            credentials: Credentials, perps: set[str], settle_s: float = 3.0,
+                            mode: str = "paper") -> dict[str, Any]:
     """The report with an `exchange` section: what the exchange holds, read over REST, and whether
     the bot's positions match it. Orders may be in flight at the cut, so both are read again
     (for at most `settle_s`) until they agree."""
@@ -175,7 +184,7 @@ def collect_beside_exchange(tree: Tree, elapsed: float, extra: dict[str, Any], r
     try:
         while True:
             held = read_exchange(transport)
-            report = collect(tree, "paper", elapsed, extra)
+            report = collect(tree, mode, elapsed, extra)
             matches = compare(held, report["positions"], perps)
             if matches or time.monotonic() >= deadline:
                 break
@@ -183,6 +192,9 @@ def collect_beside_exchange(tree: Tree, elapsed: float, extra: dict[str, Any], r
     finally:
         transport.close()
     report["exchange"] = {**as_text(held), "matches": matches}
+    if not matches:
+        for line in differences(report["exchange"], report["positions"]) or ["positions differ"]:
+            logger.warning("MISMATCH bot and venue disagree: {}", line)
     return report
 
 
@@ -199,7 +211,3 @@ def venue_products(profile: Profile, feed_url: str) -> dict[str, ProductSpec]:
 def exit_status(report: dict[str, Any]) -> int:
     halted_by_escalation = report["trading"]["state"] == HALTED and report["supervision"]["escalations"] > 0
     return 3 if halted_by_escalation else 0
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()

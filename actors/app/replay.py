@@ -3,8 +3,9 @@
 Owns the replay driver. The clock is manual and set from each frame's own timestamp; the next
 frame is fed only when the tree is quiescent (every mailbox empty, no handler running), so every
 actor sees the same order of events on every run and the fills, hence the fingerprint, repeat.
-Must never feed a frame while the tree is still busy with the previous one (except after a
-bounded wait, which is counted: only a hung actor causes it).
+The data dir is checked, held and private (umask 077) for the whole replay; SIGINT/SIGTERM stops
+between two frames. Must never feed a frame while the tree is still busy with the previous one
+(except after a bounded wait, which is counted: only a hung actor causes it).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from loguru import logger
 
 from actors.app.paper import exit_status, run_dir_for
 from actors.app.report import collect
+from actors.app.session import held_data_dir, private_files
+from actors.app.signals import StopSignals
 from actors.app.tree import Tree
 from actors.streaming.capture import SAMPLE, frame_time, read_capture
 from actors.streaming.messages import RawFrame
 from config.schema import Profile
 from runtime.clock import ManualClock
+from runtime.data_dir import DataDirLock
 from runtime.faults import FaultPlan, FaultSpec
 from runtime.quiescence import InflightTracker
 from runtime.scheduler import Scheduler
@@ -48,35 +52,54 @@ def load_capture(path: str | Path | None) -> tuple[Path, list[str]]:
 
 
 def run_replay(profile: Profile, capture: Path, lines: list[str], faults: list[FaultSpec]) -> tuple[dict[str, Any], int]:
+    """Replay `lines` through a fresh tree; returns (report, exit status). The data dir is checked
+    and held first (PreflightError, DataDirBusy: nothing has started); SIGINT or SIGTERM between
+    two frames ends the replay cleanly with the report of the frames fed so far."""
+    with private_files(), held_data_dir(profile.run.data_dir, "replay") as lock, StopSignals() as stop:
+        return _replay(profile, capture, lines, faults, lock, stop)
+
+
+def _replay(profile: Profile, capture: Path, lines: list[str], faults: list[FaultSpec],
+            lock: DataDirLock, stop: StopSignals) -> tuple[dict[str, Any], int]:
     stamps = [frame_time(line) for line in lines]
     known = [s for s in stamps if s is not None]
     first = known[0] if known else 1_795_000_000.0
     clock = ManualClock(first)
     scheduler = Scheduler(clock)
-    scheduler.start()
     tracker = InflightTracker()
     services = Services(clock, scheduler, faults=FaultPlan(faults), tracker=tracker)
     run_dir = run_dir_for(profile, "replay")
-    tree = Tree(profile, services, run_dir, feed_url=None)
-    late = 0
+    lock.update(run_dir=str(run_dir))
+    late = fed = 0
+    tree = None
+    scheduler.start()
     try:
+        tree = Tree(profile, services, run_dir, feed_url=None)
         _wait_started(tree, tracker)
         started = time.perf_counter()
         for line, stamp in zip(lines, stamps):
+            if stop.is_set():
+                break
             if stamp is not None:
                 clock.advance_to(stamp)
             services.send("streaming", RawFrame(line, 1, time.perf_counter_ns()))
+            fed += 1
             if not tracker.wait_quiescent(QUIESCENCE_TIMEOUT_S):
                 late += 1
         wall = time.perf_counter() - started
+        if fed < len(lines):
+            logger.warning("replay stopped after {} of {} frames", fed, len(lines))
         report = collect(tree, "replay", clock.now() - first, {
-            "capture": str(capture), "data_dir": str(run_dir),
-            "replay": {"frames": len(lines), "wall_s": round(wall, 3),
-                       "events_per_s": round(len(lines) / wall) if wall > 0 else None,
+            "capture": str(capture), "data_dir": str(run_dir), "stopped_by": stop.signal_name,
+            "replay": {"frames": fed, "frames_in_capture": len(lines), "wall_s": round(wall, 3),
+                       "events_per_s": round(fed / wall) if wall > 0 else None,
                        "quiescence_timeouts": late},
         })
     finally:
-        tree.stop()
+        if tree is not None:
+            tree.stop()
+        else:
+            scheduler.stop()
     if late:
         logger.warning("{} frames were fed before the tree was quiescent (a hung actor)", late)
     return report, exit_status(report)

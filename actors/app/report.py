@@ -13,6 +13,7 @@ import platform
 from decimal import Decimal
 from typing import Any
 
+from actors.app.exchange_view import differences
 from actors.app.tree import USER_STREAM, Tree
 from actors.venue.messages import Fill
 
@@ -211,6 +212,13 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"  supervision restarts {restarted or 'none'}  escalations {s['escalations']}")
     for event in s["events"]:
         lines.append(f"    {event}")
+    venue = report.get("exchange")
+    if venue is not None:
+        if venue.get("matches"):
+            lines.append(f"  venue     matches the bot: {venue.get('orders')} orders, {venue.get('fills')} fills")
+        else:
+            for line in differences(venue, report["positions"]) or ["positions differ"]:
+                lines.append(f"  MISMATCH  bot and venue disagree: {line}")
     lat = report["latency_us"]["tick_to_order"]
     if lat["n"]:
         lines.append(f"  latency   tick-to-order n={lat['n']} p50={lat['p50']:.0f}us p99={lat['p99']:.0f}us")

@@ -95,11 +95,11 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
                                        "stale_after_s": profile.market_data.stale_after_s}),
         ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
         ("streaming", StreamingActor, {"products": tuple(products), "config": profile.streaming, "url": feed_url,
-                                       "rest_url": rest_base_for(feed_url) if feed_url else None,
+                                       "rest_url": rest_url or (rest_base_for(feed_url) if feed_url else None),
                                        "seed": profile.run.seed, "book_consumers": book_consumers,
                                        "credentials": credentials}),
         ("backup", BackupActor, {"db_path": db_path, "dest_dir": str(run_dir / profile.backup.dir),
-                                 "interval_s": profile.backup.interval_s, "keep": profile.backup.keep}),
+                                 "config": profile.backup}),
         # Last, so a restart under rest_for_one takes nothing else down; it tells only the orchestrator.
         ("risk", RiskActor, {"products": products, "config": profile.risk,
                              "bar_interval_s": profile.market_data.bar_interval_s}),

@@ -2,7 +2,9 @@
 
 Owns the snapshot files in one destination directory, named
 `journal-<YYYYmmddTHHMMSSZ>-<NNNN>.db.gz` (UTC time from the caller's `now` plus a counter, so names
-sort oldest to newest), each beside a `<name>.sha256` sidecar in `sha256sum` format.
+sort oldest to newest; the id of a snapshot is the part between `journal-` and `.db.gz`), each
+beside a `<name>.sha256` sidecar in `sha256sum` format. The sidecar keeps a file self-describing;
+the backup manifest (actors.backup.manifest) indexes the files and records the same digest.
 
 Must never: write to the live database (it is read through its own read-only connection with
 SQLite's online backup API, safe while the journal keeps writing in WAL mode), leave a file that
@@ -30,6 +32,7 @@ SNAPSHOT_PREFIX = "journal-"
 SNAPSHOT_SUFFIX = ".db.gz"
 SIDECAR_SUFFIX = ".sha256"
 _NAME = re.compile(r"^journal-(\d{8}T\d{6}Z)-(\d{4})\.db\.gz$")
+_STAMP = "%Y%m%dT%H%M%SZ"
 _SIDECAR_LINE = re.compile(r"^([0-9a-f]{64})  (\S+)\n?$")
 _MAX_COUNTER = 9999
 _CHUNK = 1 << 20
@@ -46,11 +49,28 @@ class SnapshotInfo(msgspec.Struct, frozen=True):
     size_bytes: int  # compressed file on disk
     source_bytes: int  # the consistent uncompressed copy of the database
     duration_s: float
+    row_counts: dict[str, int] = {}  # per table, in the copy (the snapshot's point in time)
 
 
 def sidecar_path(snapshot: str | Path) -> Path:
     snapshot = Path(snapshot)
     return snapshot.with_name(snapshot.name + SIDECAR_SUFFIX)
+
+
+def snapshot_id(path: str | Path) -> str:
+    """`journal-20231114T221320Z-0001.db.gz` -> `20231114T221320Z-0001`."""
+    name = Path(path).name
+    if _NAME.match(name) is None:
+        raise ValueError(f"not a snapshot name: {name}")
+    return name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
+
+
+def stamped_at(path: str | Path) -> float | None:
+    """The epoch second in a snapshot's name (its creation time, to the second), or None."""
+    match = _NAME.match(Path(path).name)
+    if match is None:
+        return None
+    return datetime.strptime(match.group(1), _STAMP).replace(tzinfo=timezone.utc).timestamp()
 
 
 def list_snapshots(dest_dir: str | Path) -> list[Path]:
@@ -64,11 +84,18 @@ def list_snapshots(dest_dir: str | Path) -> list[Path]:
 def take_snapshot(
     db_path: str | Path, dest_dir: str | Path, now: float, keep: int
 ) -> SnapshotInfo:
-    """Copy, compress, checksum and verify a snapshot of `db_path` into `dest_dir`, then delete
-    all but the newest `keep` snapshots. Raises SnapshotError if the snapshot fails verification;
-    nothing is then left under a snapshot name."""
+    """`make_snapshot`, then delete all but the newest `keep` snapshots in `dest_dir`."""
     if keep < 1:
         raise ValueError(f"keep must be at least 1, got {keep}")
+    info = make_snapshot(db_path, dest_dir, now)
+    _apply_retention(Path(dest_dir), keep, just_taken=Path(info.path))
+    return info
+
+
+def make_snapshot(db_path: str | Path, dest_dir: str | Path, now: float) -> SnapshotInfo:
+    """Copy, compress, checksum and verify a snapshot of `db_path` into `dest_dir`; deletes
+    nothing. Raises SnapshotError if the snapshot fails verification; nothing is then left under
+    a snapshot name."""
     source = Path(db_path)
     if not source.is_file():
         raise SnapshotError(f"no database at {source}")
@@ -85,9 +112,10 @@ def take_snapshot(
         copy = work / "copy.db"
         _online_copy(source, copy)
         source_bytes = copy.stat().st_size
+        row_counts = count_rows(copy)
         packed = work / name
         digest = _compress(copy, packed)
-        problem = _check(packed, digest, work / "verify.db")
+        problem = check(packed, digest, work / "verify.db")
         if problem is not None:
             raise SnapshotError(f"snapshot {name} failed verification: {problem}")
         side = work / (name + SIDECAR_SUFFIX)
@@ -100,37 +128,80 @@ def take_snapshot(
         _fsync(dest)
         size_bytes = final.stat().st_size
 
-    _apply_retention(dest, keep, just_taken=final)
     return SnapshotInfo(
         path=str(final),
         sha256=digest,
         size_bytes=size_bytes,
         source_bytes=source_bytes,
         duration_s=time.perf_counter() - started,
+        row_counts=row_counts,
     )
 
 
-def verify_snapshot(path: str | Path, work_dir: str | Path | None = None) -> bool:
-    """True only if the sidecar names this file, the digest matches, the file decompresses and
-    the database inside passes `PRAGMA integrity_check`. `work_dir` (default: the snapshot's
-    directory) holds the temporary decompressed copy."""
+def delete_snapshot(path: str | Path) -> None:
+    """Withdraw the claim (the sidecar) first, then the file. Missing files are fine."""
+    snapshot = Path(path)
+    sidecar_path(snapshot).unlink(missing_ok=True)
+    snapshot.unlink(missing_ok=True)
+
+
+def verify_snapshot(
+    path: str | Path, work_dir: str | Path | None = None, sha256: str | None = None
+) -> bool:
+    """True only if the digest matches, the file decompresses and the database inside passes
+    `PRAGMA integrity_check`; see `verify_problem`."""
+    return verify_problem(path, work_dir, sha256) is None
+
+
+def verify_problem(
+    path: str | Path, work_dir: str | Path | None = None, sha256: str | None = None
+) -> str | None:
+    """None if the snapshot is good, else one line saying what is wrong. The expected digest is
+    `sha256` (the manifest's) if given, else the sidecar's; a sidecar that is present must name
+    this file and agree. `work_dir` (default: the snapshot's directory) holds the temporary
+    decompressed copy."""
     snapshot = Path(path)
     try:
-        digest = _read_sidecar(snapshot)
+        digest = _expected_digest(snapshot, sha256)
         with tempfile.TemporaryDirectory(
             dir=work_dir or snapshot.parent, prefix=".verify-"
         ) as tmp:
-            return _check(snapshot, digest, Path(tmp) / "verify.db") is None
-    except (OSError, SnapshotError):
-        return False
+            return check(snapshot, digest, Path(tmp) / "verify.db")
+    except FileNotFoundError:
+        return "missing" if not snapshot.exists() else "no checksum (sidecar missing)"
+    except (OSError, SnapshotError) as exc:
+        return str(exc)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes as they are on disk."""
+    with Path(path).open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def count_rows(db_path: str | Path) -> dict[str, int]:
+    """Rows per table (not SQLite's own), through a read-only connection of our own."""
+    conn = sqlite3.connect(Path(db_path).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
+    finally:
+        conn.close()
 
 
 def restore_snapshot(
-    path: str | Path, dest_db_path: str | Path, overwrite: bool = False
+    path: str | Path, dest_db_path: str | Path, overwrite: bool = False, sha256: str | None = None
 ) -> None:
-    """Verify `path` and decompress it to `dest_db_path`. Refuses to replace an existing database
-    unless `overwrite`; then its stale -wal/-shm files are removed too, since SQLite would
-    otherwise replay them into the restored file. Never restore over a database that is open."""
+    """Verify `path` (against `sha256` if given, else its sidecar) and decompress it to
+    `dest_db_path`. Refuses to replace an existing database unless `overwrite`; then its stale
+    -wal/-shm files are removed too, since SQLite would otherwise replay them into the restored
+    file. Never restore over a database that is open."""
     snapshot = Path(path)
     dest = Path(dest_db_path)
     companions = [dest.with_name(dest.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
@@ -138,12 +209,12 @@ def restore_snapshot(
         raise SnapshotError(f"{dest} already exists; pass overwrite=True to replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        digest = _read_sidecar(snapshot)
+        digest = _expected_digest(snapshot, sha256)
     except OSError as exc:
         raise SnapshotError(f"cannot read checksum for {snapshot}: {exc}") from exc
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".restore-") as tmp:
         restored = Path(tmp) / "restored.db"
-        problem = _check(snapshot, digest, restored)
+        problem = check(snapshot, digest, restored)
         if problem is not None:
             raise SnapshotError(f"refusing to restore {snapshot}: {problem}")
         _fsync(restored)
@@ -157,7 +228,7 @@ def restore_snapshot(
 
 
 def _next_name(dest: Path, now: float) -> str:
-    stamp = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.fromtimestamp(now, tz=timezone.utc).strftime(_STAMP)
     used = [
         int(m.group(2))
         for p in dest.iterdir()
@@ -211,11 +282,10 @@ def _compress(raw: Path, packed: Path) -> str:
     return sink.hash.hexdigest()
 
 
-def _check(packed: Path, expected_digest: str, out_db: Path) -> str | None:
+def check(packed: Path, expected_digest: str, out_db: Path) -> str | None:
     """Re-read `packed` from disk and check it: digest, gzip stream, SQLite integrity. The
     decompressed database is left at `out_db`. Returns None if good, else what is wrong."""
-    with packed.open("rb") as f:
-        actual = hashlib.file_digest(f, "sha256").hexdigest()
+    actual = file_digest(packed)
     if actual != expected_digest:
         return f"sha256 {actual} does not match {expected_digest}"
     try:
@@ -236,7 +306,22 @@ def _check(packed: Path, expected_digest: str, out_db: Path) -> str | None:
     return None
 
 
-def _read_sidecar(snapshot: Path) -> str:
+def _expected_digest(snapshot: Path, sha256: str | None) -> str:
+    if sha256 is None:
+        return read_sidecar(snapshot)
+    if not snapshot.exists():
+        raise FileNotFoundError(snapshot)
+    try:
+        claimed = read_sidecar(snapshot)
+    except FileNotFoundError:
+        return sha256  # no sidecar (or just retired): the manifest's digest alone decides
+    if claimed != sha256:
+        raise SnapshotError(f"sidecar of {snapshot.name} disagrees with the manifest's sha256")
+    return sha256
+
+
+def read_sidecar(snapshot: Path) -> str:
+    """The digest a snapshot's sidecar claims. Raises OSError (none) or SnapshotError (malformed)."""
     line = sidecar_path(snapshot).read_text(encoding="ascii", errors="replace")
     match = _SIDECAR_LINE.match(line)
     if match is None:
@@ -252,9 +337,7 @@ def _apply_retention(dest: Path, keep: int, just_taken: Path) -> None:
     others = [p for p in list_snapshots(dest) if p != just_taken]
     doomed = others[: max(len(others) - (keep - 1), 0)]
     for snapshot in doomed:
-        # Withdraw the claim first, then the file.
-        sidecar_path(snapshot).unlink(missing_ok=True)
-        snapshot.unlink(missing_ok=True)
+        delete_snapshot(snapshot)
 
 
 def _fsync(path: Path) -> None:

@@ -8,8 +8,11 @@ deterministic client_order_id, so a repeated decision never becomes a second ord
 cancels every open order, disarms the local stops, drops waiting replacements and refuses new ones. On (re)start it rebuilds its table from the venue
 before it sends any order (intents arriving earlier are refused as not_synced), forwards the fills
 it missed while down, and asks market_data again which products are tradable. A restarted venue
-gateway asks it which orders are live and what was filled (OrdersRequest): execution is the owner. Must never size
-positions or decide direction, and never send on an invalid or stale book.
+gateway asks it which orders are live and what was filled (OrdersRequest): execution is the owner; it also
+asks again for a sync not answered yet and re-sends the cancels it still wants. It logs each
+order sent, refused and ended and each distinct fill once (actors.execution.log_lines), and a sync that finds the
+venue's view differing from its table at WARNING. Must never size positions or decide direction, and never send on
+an invalid or stale book.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from actors.execution import log_lines
 from actors.execution.gate import GateContext, PreTradeGate
 from actors.execution.messages import (
     CancelOrder,
@@ -33,7 +37,7 @@ from actors.execution.messages import (
     SyncRequest,
 )
 from actors.execution.local_stops import LocalStops
-from actors.execution.orders import FILLED, OrderBookkeeper, client_order_id
+from actors.execution.orders import FILLED, TERMINAL, OrderBookkeeper, OrderRecord, client_order_id
 from actors.execution.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
 from actors.execution.replace import PendingReplacements, replacement_intent
 from actors.liquidity.messages import LiquiditySnapshot
@@ -102,7 +106,10 @@ class ExecutionActor(SupervisedActor):
             self._on_update(message)
             self._settle_replacement(message.client_order_id)
         elif kind is Fill:
+            before = self.orders.get(message.client_order_id)
             if self.orders.on_fill(message):
+                log_lines.fill(message)
+                self._log_end(before, message.client_order_id)
                 self.send("portfolio", message)
                 self.send("journal", message)
                 self._settle_replacement(message.client_order_id)
@@ -116,7 +123,8 @@ class ExecutionActor(SupervisedActor):
                 self._cancel_open_orders()
                 self._disarm_all("halted")
         elif kind is VenueSnapshot:
-            self.orders.rebuild(message)
+            diff = self.orders.rebuild(message)
+            log_lines.synced(len(message.open_orders), len(message.fills), diff, recovering=not self.synced)
             self.synced = True
             self.filled_at_sync = {}
             for fill in message.fills:  # fills that arrived while we were down: both de-duplicate
@@ -132,6 +140,11 @@ class ExecutionActor(SupervisedActor):
                 KnownOrder(r.client_order_id, r.venue_order_id, r.is_live, r.order, r.fills_size, r.fills_notional,
                            r.fees)
                 for r in self.orders.records() if r.is_live or r.fills_size > 0)))
+            if not self.synced:  # the venue restarted: our SyncRequest may have died with it
+                self.send("venue", SyncRequest(reply_to=self.name))
+            for record in self.orders.open_orders():  # and so may the cancels we still want
+                if self.state == HALTED or record.client_order_id in self.replacing:
+                    self.send("venue", CancelOrder(record.client_order_id))
         elif message == "report":
             return self.report()
         return None
@@ -149,14 +162,14 @@ class ExecutionActor(SupervisedActor):
     def _quantize(self, intent: OrderIntent) -> QuantizedOrder | None:
         """The intent on its product's grids, or None (refused, with the reason recorded)."""
         if not self.synced:
-            return self._refuse(intent.intent_id, "not_synced")
+            return self._refuse(intent, "not_synced")
         spec = self.products.get(intent.product_id)
         if spec is None:
-            return self._refuse(intent.intent_id, "unknown_product")
+            return self._refuse(intent, "unknown_product")
         book = self.books.get(intent.product_id)
         quantized = quantize(intent, spec, book.mark if book is not None else None)
         if isinstance(quantized, Refusal):
-            return self._refuse(intent.intent_id, quantized.reason)
+            return self._refuse(intent, quantized.reason)
         return quantized
 
     def _gate_and_send(self, quantized: QuantizedOrder) -> None:
@@ -184,19 +197,20 @@ class ExecutionActor(SupervisedActor):
         )
         reason = self.gate.check(quantized, context)
         if reason is not None:
-            self._refuse(quantized.intent_id, reason)
+            self._refuse(quantized, reason)
             return
         order = quantized.to_place_order(client_order_id(quantized.intent_id))
         if self.orders.on_submit(order, quantized.intent_id, now):
             self.orders_sent.inc()
             self.send("venue", order)
+            log_lines.order_sent(order, quantized.intent_id)
             self.send("journal", OrderPlaced(order, quantized.intent_id, now))
 
     # -- local stops -----------------------------------------------------------------------
 
     def _arm(self, stop: QuantizedOrder) -> None:
         if self.state == HALTED:
-            self._refuse(stop.intent_id, "halted")
+            self._refuse(stop, "halted")
             return
         coid = client_order_id(stop.intent_id)
         now = self.clock.now()
@@ -282,11 +296,11 @@ class ExecutionActor(SupervisedActor):
             return
         record = self.orders.get(coid)
         if record is None or not record.is_live:
-            return self._refuse(replace.intent_id, "replace_not_live")
+            return self._refuse(replace, "replace_not_live")
         if record.order is None:
-            return self._refuse(replace.intent_id, "replace_unknown_order")  # adopted: side unknown
+            return self._refuse(replace, "replace_unknown_order")  # adopted: side unknown
         if coid in self.replacing:
-            return self._refuse(replace.intent_id, "replace_pending")
+            return self._refuse(replace, "replace_pending")
         intent = replacement_intent(record.order, replace)
         if self._quantize(intent) is None:
             return  # refused now, not after the original is gone
@@ -313,6 +327,7 @@ class ExecutionActor(SupervisedActor):
         self._on_intent(intent)
 
     def _on_update(self, update: OrderUpdate) -> None:
+        before = self.orders.get(update.client_order_id)
         try:
             changed = self.orders.on_update(update)
         except ValueError:
@@ -321,11 +336,19 @@ class ExecutionActor(SupervisedActor):
         if changed:
             if update.status == "REJECTED":
                 self.rejects.inc()
+            self._log_end(before, update.client_order_id)
             self.send("journal", update)
 
-    def _refuse(self, intent_id: str, reason: str) -> None:
+    def _log_end(self, before: OrderRecord | None, coid: str) -> None:
+        """Log the order's end once: when this update or fill took it into a terminal state."""
+        after = self.orders.get(coid)
+        if after is not None and after.state in TERMINAL and (before is None or before.state != after.state):
+            log_lines.order_ended(after)
+
+    def _refuse(self, order: OrderIntent | QuantizedOrder | ReplaceIntent, reason: str) -> None:
         self.refusals[reason] += 1
-        self._decide("refusal", f"{intent_id}: {reason}")
+        log_lines.order_refused(order, client_order_id(order.intent_id), reason)
+        self._decide("refusal", f"{order.intent_id}: {reason}")
 
     def _decide(self, kind: str, detail: str) -> None:
         self.send("journal", Decision(self.clock.now(), kind, detail))

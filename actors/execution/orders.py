@@ -4,7 +4,8 @@ Owns every order execution has submitted or the venue has reported, keyed by `cl
 and the set of fills already seen. Venue reports are applied idempotently: a duplicate update or
 fill changes nothing and is counted; an update that is behind what is already known (a replayed
 OPEN after fills arrived) is stale and ignored. Only contradictions (a terminal order reported in
-a different terminal state) and illegal calls to `transition` raise ValueError.
+a different terminal state) and illegal calls to `transition` raise ValueError. A rebuild from
+the venue's snapshot returns how the venue's view differs from the table it replaced (SyncDiff).
 Must never talk to the venue, decide what to trade, or account PnL (that is the portfolio).
 """
 
@@ -113,6 +114,17 @@ class OrderCounts(msgspec.Struct, frozen=True):
     partial_fills: int = 0  # fills that left their order with size still to fill
     maker_fills: int = 0
     taker_fills: int = 0
+
+
+class SyncDiff(msgspec.Struct, frozen=True):
+    """How a venue snapshot differs from the table it replaced."""
+
+    vanished: tuple[str, ...] = ()  # live in the table, not among the venue's open orders
+    unknown: tuple[str, ...] = ()  # open at the venue, not in the table
+    missed_fills: tuple[str, ...] = ()  # trade ids the venue lists that the table had not seen
+
+    def __bool__(self) -> bool:
+        return bool(self.vanished or self.unknown or self.missed_fills)
 
 
 class OrderBookkeeper:
@@ -241,10 +253,18 @@ class OrderBookkeeper:
         )
         return True
 
-    def rebuild(self, snapshot: VenueSnapshot) -> None:
+    def rebuild(self, snapshot: VenueSnapshot) -> SyncDiff:
         """Replace the table with what the venue reports after a restart or reconnect: its open
         orders and every fill (so replays of those fills are recognised as duplicates). Counts
-        restart from the snapshot; intents are not known to the venue and restart at zero."""
+        restart from the snapshot; intents are not known to the venue and restart at zero.
+        Returns what the venue reported differently from the table it replaces."""
+        listed = {u.client_order_id for u in snapshot.open_orders if _VENUE_STATUS.get(u.status.upper(), OPEN) in LIVE}
+        diff = SyncDiff(
+            vanished=tuple(c for c, r in self._orders.items() if r.state in LIVE and c not in listed),
+            unknown=tuple(u.client_order_id for u in snapshot.open_orders if u.client_order_id not in self._orders),
+            missed_fills=tuple(f.trade_id for f in snapshot.fills
+                               if (f.product_id, f.trade_id, f.side) not in self._seen_fills),
+        )
         self._orders.clear()
         self._seen_fills.clear()
         self._counts = {f: 0 for f in OrderCounts.__struct_fields__}
@@ -256,6 +276,7 @@ class OrderBookkeeper:
         for fill in snapshot.fills:
             self.on_fill(fill)
         self._counts["orphan_fills"] = 0  # fills of finished orders are expected here
+        return diff
 
     def _adopt(self, update: OrderUpdate, state: str) -> None:
         """An order the table did not know (placed before a restart): take the venue's word."""

@@ -10,7 +10,9 @@ changes or they restart. The state is the worst of the holds on it (actors.orche
   UTC day rolls, even if the risk actor restarts and forgets it;
 - operator: `bin/perpsbot ctl halt|reduce|resume` (an OperatorCommand from the control actor),
   answered with an OperatorReply that says the new state and what still holds it.
-Entering HALTED cancels every open order at the venue. Every change is journaled as a Decision.
+Entering HALTED cancels every open order at the venue. Every change is journaled as a Decision and
+logged as one `trading state OLD -> NEW: reason; held by ...` line; every operator command as one
+`operator COMMAND -> STATE` line.
 Must never trade or hold market state itself.
 """
 
@@ -18,6 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from loguru import logger
+
+from actors.backup.messages import BackupNow
 from actors.execution.messages import CancelAll
 from actors.orchestrator.holds import Holds
 from actors.orchestrator.messages import (
@@ -30,6 +35,7 @@ from actors.orchestrator.messages import (
     OperatorCommand,
     OperatorReply,
     ResyncRequest,
+    Shutdown,
     TradingStateChanged,
 )
 from actors.risk.guards import utc_day
@@ -67,6 +73,7 @@ class Orchestrator(Supervisor):
         self.holds.put("escalation", HALTED, f"escalation: {plan.failed} {plan.reason}")
         self._apply("escalation", cancel=False)
         self.services.send("venue", CancelAll(reason=f"escalation: {plan.failed}"))
+        self.services.send("backup", BackupNow("escalation", f"escalation: {plan.failed} {plan.reason}"))
 
     def on_fact(self, message: Any) -> Any:
         kind = type(message)
@@ -81,6 +88,9 @@ class Orchestrator(Supervisor):
             return None
         elif kind is OperatorCommand:
             self._on_operator(message)
+            return None
+        elif kind is Shutdown:
+            self._on_shutdown(message)
             return None
         else:
             return None
@@ -121,15 +131,28 @@ class Orchestrator(Supervisor):
         elif name == "resume":
             self.holds.drop("operator")
         else:
+            logger.warning("operator {!r}: unknown command, trading stays {}", name, self.trading_state)
             self._reply(command, f"unknown command {name!r}")
             return
         self.services.send("journal", Decision(now, "operator", name))
         self._apply(f"operator {name}")
         held = self.holds.describe()
+        logger.info("operator {} -> {}{}{}", name, self.trading_state, "; held by " if held else "", held)
         self._reply(command, f"{self.trading_state} after {name}" + (f"; held by {held}" if held else ""))
 
     def _reply(self, command: OperatorCommand, line: str) -> None:
         self.services.send(CONTROL, OperatorReply(command.request_id, self.trading_state, line, self.holds.lines()))
+
+    def _on_shutdown(self, message: Shutdown) -> None:
+        # HALTED makes execution cancel what it knows and disarm its stops; the venue's CancelAll
+        # also reaches orders execution does not know. Left working: REDUCING, so no new risk.
+        if message.cancel_orders:
+            self.holds.put("shutdown", HALTED, "shutdown: cancelling open orders")
+            self._apply("shutdown", cancel=False)
+            self.services.send("venue", CancelAll(reason="shutdown"))
+        else:
+            self.holds.put("shutdown", REDUCING, "shutdown: open orders left working")
+            self._apply("shutdown")
 
     # -- the state ----------------------------------------------------------------------------
     def _apply(self, why_released: str, cancel: bool = True) -> None:
@@ -144,6 +167,9 @@ class Orchestrator(Supervisor):
     def set_state(self, state: str, reason: str) -> None:
         if state == self.trading_state:
             return
+        held = self.holds.describe()
+        logger.info("trading state {} -> {}: {}{}{}", self.trading_state, state, reason, "; held by " if held else "",
+                    held)
         self.trading_state, self.state_reason = state, reason
         now = self.clock.now()
         self.services.send("journal", Decision(now, "trading_state", f"{state}: {reason}"))

@@ -59,3 +59,10 @@ class OperatorReply(msgspec.Struct, frozen=True, tag=True):
     state: str
     line: str  # one line for the operator
     holds: tuple[str, ...] = ()  # "source STATE (reason)" of every hold still in force
+
+
+class Shutdown(msgspec.Struct, frozen=True, tag=True):
+    """From the app at a clean stop: no new risk from now on. With `cancel_orders` trading goes
+    HALTED and every open order is cancelled at the venue; without, REDUCING and they keep working."""
+
+    cancel_orders: bool

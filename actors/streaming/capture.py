@@ -1,7 +1,8 @@
 """Capture files: raw frames, one per line, exactly as received.
 
 Owns reading a capture for replays (with the frame's own timestamp, which becomes the replay
-clock) and recording one from any Advanced Trade endpoint. Must never alter a frame's text.
+clock) and recording one from any Advanced Trade endpoint, stopping when its caller asks. Must
+never alter a frame's text, install signal handlers (the command does), or leave a capture unclosed.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import gzip
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import websocket
+from loguru import logger
 
 from actors.streaming.codec import parse_timestamp
 from actors.streaming.core import StreamingCore
@@ -52,22 +55,56 @@ def read_capture(path: str | Path) -> Iterator[str]:
                 yield line
 
 
-def record(url: str, products: tuple[str, ...], channels: tuple[str, ...], duration_s: float, out: str | Path) -> int:
-    """Subscribe like the bot does and write every received frame to `out`. Returns the count."""
+class RecordError(Exception):
+    """The endpoint cannot be reached or refuses the subscription; one line naming it."""
+
+
+class _Never:
+    def is_set(self) -> bool:
+        return False
+
+
+RECV_SLICE_S = 0.1  # a stop request is noticed within this (the socket is read in slices)
+FLUSH_INTERVAL_S = 1.0  # what reaches the disk at least this often (a kill -9 loses at most this)
+
+
+def record(url: str, products: tuple[str, ...], channels: tuple[str, ...], duration_s: float, out: str | Path,
+           stop: Any = None) -> int:
+    """Subscribe like the bot does and write every received frame to `out` until `duration_s`
+    passes, the server closes, or `stop.is_set()` (e.g. SIGTERM: the caller owns the signals).
+    The file is closed properly on every one of those ends (a complete capture). Returns the count."""
+    stop = stop if stop is not None else _Never()
     core = StreamingCore(products, channels)
-    ws = websocket.create_connection(url, timeout=5)
+    try:
+        ws = websocket.create_connection(url, timeout=5)
+    except (OSError, ValueError, websocket.WebSocketException) as exc:
+        raise RecordError(f"cannot connect to {url}: {exc}") from None
     count = 0
     try:
-        for message in core.subscribe_messages():
-            ws.send(message)
+        try:
+            for message in core.subscribe_messages():
+                ws.send(message)
+        except (OSError, websocket.WebSocketException) as exc:
+            raise RecordError(f"cannot subscribe on {url}: {exc}") from None
         deadline = time.monotonic() + duration_s
         with _open(out, "wt") as handle:
-            while time.monotonic() < deadline:
-                ws.settimeout(max(0.05, deadline - time.monotonic()))
+            logger.info("recording {} to {} for {:g} s", url, out, duration_s)
+            next_flush = time.monotonic() + FLUSH_INTERVAL_S
+            while not stop.is_set():
+                now = time.monotonic()
+                remaining = deadline - now
+                if remaining <= 0:
+                    break
+                if now >= next_flush:
+                    handle.flush()
+                    next_flush = now + FLUSH_INTERVAL_S
+                ws.settimeout(min(RECV_SLICE_S, max(0.01, remaining)))
                 try:
                     text = ws.recv()
                 except websocket.WebSocketTimeoutException:
                     continue
+                except (websocket.WebSocketConnectionClosedException, ConnectionError):
+                    break  # the server went away: keep what was received
                 if not text:
                     break
                 handle.write(text if isinstance(text, str) else text.decode())

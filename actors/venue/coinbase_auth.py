@@ -85,6 +85,31 @@ class Credentials:
         return jwt.encode(claims, self._private_key, algorithm="ES256", headers=headers)
 
 
+def new_private_key_pem() -> str:
+    """A fresh EC P-256 private key as PKCS#8 PEM: a throwaway key for rehearsals."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def new_key_file(path: str | Path) -> Credentials:
+    """Make a throwaway EC P-256 CDP key and write it to `path` in the JSON shape Coinbase hands out
+    ({"name", "privateKey"}), readable by the owner only (0600). Never overwrites a file: a real
+    key may live there. Raises CredentialsError."""
+    pem = new_private_key_pem()
+    name = f"organizations/perpsbot-exchange/apiKeys/{secrets.token_hex(8)}"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CredentialsError(f"{path} already exists: the new key is never written over a file") from None
+    except OSError as exc:
+        raise CredentialsError(f"cannot write the key file {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"name": name, "privateKey": pem}, handle, indent=2)
+        handle.write("\n")
+    return Credentials(name, pem)
+
+
 def rest_uri(method: str, url_or_host: str, path: str | None = None) -> str:
     """The `uri` claim: "METHOD host/path", never with the query string."""
     if path is None:

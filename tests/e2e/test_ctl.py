@@ -60,7 +60,7 @@ def test_ctl_halts_reduces_and_resumes_a_running_paper_session(tmp_path):
 
     gone = ctl("halt", "--data-dir", str(data))
     assert gone.returncode == 2 and gone.stdout == ""
-    assert gone.stderr.strip().splitlines() == [f"perpsbot: error: no running perpsbot process under {data}"]
+    assert gone.stderr.strip().splitlines() == [f"perpsbot: error: no running perpsbot process holds {data}"]
     assert not (run_dir / "control" / "pid").exists()
 
 

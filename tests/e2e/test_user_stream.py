@@ -17,7 +17,8 @@ import websocket
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from actors.app.paper import COINBASE_USER_DATA, run_paper, user_url_for
+from actors.app.paper import run_paper, user_url_for
+from actors.venue.endpoints import COINBASE_USER_WS as COINBASE_USER_DATA
 from actors.app.report import user_feed
 from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM, child_specs
 from actors.exchange.account import PaperAccount

@@ -1,0 +1,245 @@
+"""`bin/perpsbot run`: live trading on Coinbase, or on any Coinbase-compatible endpoint.
+
+Owns the live session's life: the latch (Coinbase's production hosts need `--live`), the checks
+before anything connects, the data dir (one stable database reused across restarts, held by
+this process through its lock), the account's cash read from the venue so the bot sizes on the
+money it really has, the actor tree trading through the Coinbase gateway and the `user` stream,
+and the clean stop: no new risk, open orders cancelled or left (`run.cancel_on_exit`), a final
+backup, the journal closed, the report with the venue's own view beside the bot's.
+Must never open a connection before every check has passed, and never log or print a secret.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import urllib.parse
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pykka
+from loguru import logger
+
+from actors.app.paper import collect_beside_exchange, exit_status
+from actors.app.tree import Tree
+from actors.backup.actor import shutdown_backup
+from actors.orchestrator.messages import Shutdown
+from actors.portfolio.ledger import Ledger
+from actors.products import ProductSpec
+from actors.products_rest import ProductsError, fetch_products
+from actors.venue import coinbase_rest as rest
+from actors.venue.coinbase_auth import Credentials
+from actors.venue.coinbase_rest import RestTransport
+from actors.venue.endpoints import (
+    COINBASE_REST,
+    COINBASE_USER_WS,
+    COINBASE_WS,
+    is_production,
+)
+from actors.venue.listing import Complete, Listing, Next
+from actors.venue.messages import Fill
+from actors.venue.wire import finite_decimal
+from config.schema import Profile
+from runtime.clock import WallClock
+from runtime.faults import FaultPlan
+from runtime.scheduler import Scheduler
+from runtime.services import Services
+
+_ZERO = Decimal(0)
+SETTLE_ORDERS_S = 10.0  # at a clean stop, how long cancels get to be confirmed
+_MAX_PAGES = 1_000
+
+
+class LiveError(Exception):
+    """A live run cannot start; one line naming the problem (the CLI exits 2)."""
+
+
+class RunTarget(msgspec.Struct, frozen=True):
+    rest_url: str = COINBASE_REST
+    ws_url: str = COINBASE_WS
+    user_ws_url: str = COINBASE_USER_WS
+
+    def urls(self) -> tuple[tuple[str, str], ...]:
+        return (("--rest-url", self.rest_url), ("--ws-url", self.ws_url), ("--user-ws-url", self.user_ws_url))
+
+
+def check_target(target: RunTarget, live: bool) -> None:
+    """The URLs are well formed and, against production, `--live` was given."""
+    schemes = {"--rest-url": ("http", "https"), "--ws-url": ("ws", "wss"), "--user-ws-url": ("ws", "wss")}
+    for flag, url in target.urls():
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in schemes[flag] or not parts.hostname:
+            raise LiveError(f"{flag} must be a {' or '.join(s + '://' for s in schemes[flag])} URL, got {url!r}")
+        try:
+            parts.port  # noqa: B018  (raises on a port out of range)
+        except ValueError:
+            raise LiveError(f"{flag} has a bad port: {url!r}") from None
+    production = [flag for flag, url in target.urls() if is_production(url)]
+    if production and not live:
+        raise LiveError(f"{', '.join(production)} point at Coinbase production: real money. Add --live to"
+                        " trade it (nothing was sent)")
+
+
+def load_credentials(key_file: str | None) -> Credentials:
+    """The key from `--key-file`, else from the environment; LiveError without one."""
+    from actors.venue.coinbase_auth import CredentialsError
+
+    try:
+        credentials = Credentials.from_key_file(key_file) if key_file else Credentials.from_env()
+    except CredentialsError as exc:
+        raise LiveError(str(exc)) from None
+    if credentials is None:
+        raise LiveError("run needs an API key: --key-file FILE (Coinbase's CDP JSON) or COINBASE_API_KEY_NAME"
+                        " and COINBASE_API_PRIVATE_KEY")
+    return credentials
+
+
+# -- the account at start -----------------------------------------------------------------------
+
+def _money(value: Any) -> Decimal | None:
+    """A money field as a string or as Coinbase's {value, currency} object."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    return finite_decimal(value) if isinstance(value, (str, int, float)) else None
+
+
+def venue_fills(transport: Any) -> list[Fill]:
+    """Every fill the venue holds for the account (paged until the cursor is empty)."""
+    listing = Listing(orders=False, fills=True)
+    for which, request in listing.start():
+        for _ in range(_MAX_PAGES):
+            result = listing.on_page(which, transport.send(request))
+            if type(result) is Next:
+                request = result.request
+            elif type(result) is Complete:
+                break
+            else:
+                raise LiveError(f"the venue's fills could not be read: {result.why}")
+    fills: dict[str, Fill] = {}
+    for f in listing.fills:
+        size, price = finite_decimal(f.size), finite_decimal(f.price)
+        if not size or price is None:
+            continue
+        fills[f.trade_id] = Fill(trade_id=f.trade_id, client_order_id="", venue_order_id=f.order_id,
+                                 product_id=f.product_id, side=f.side.upper(), price=price, size=size,
+                                 fee=finite_decimal(f.commission) or _ZERO, liquidity=f.liquidity_indicator or "UNKNOWN",
+                                 ts=0.0)
+    return list(fills.values())
+
+
+def starting_cash(balance: Decimal, fills: list[Fill], products: dict[str, ProductSpec],
+                  funding: Decimal = _ZERO) -> Decimal:
+    """The ledger's starting cash that makes its cash equal the venue's balance once the venue's
+    fills (which the gateway's sync replays into the portfolio) and the journaled funding are
+    counted again: balance - (realized - fees + funding) + what spot holdings cost (spot buys
+    moved USD out of the balance, while the ledger keeps a spot position at its entry cost)."""
+    replay = Ledger(_ZERO, products)
+    for fill in fills:
+        if fill.product_id in products:
+            replay.on_fill(fill)
+    spot_cost = sum((p.size * p.entry for pid, p in replay.positions.items() if not products[pid].is_perpetual),
+                    _ZERO)
+    return balance - (replay.realized_pnl - replay.fees + funding) + spot_cost
+
+
+def journal_funding(db_path: Path) -> Decimal:
+    """The funding payments journaled so far (a restarted portfolio counts them again)."""
+    if not db_path.is_file():
+        return _ZERO
+    try:
+        conn = sqlite3.connect(db_path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT payment FROM funding").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return _ZERO
+    return sum((finite_decimal(r[0]) or _ZERO for r in rows), _ZERO)
+
+
+def read_account(transport: Any) -> Decimal:
+    """The account's USD balance (futures + spot), asked first: it also proves the key is accepted."""
+    response = transport.send(rest.cfm_balance_summary())
+    if response.status in (401, 403):
+        raise LiveError(f"the venue refused the API key (HTTP {response.status}): check --key-file")
+    if response.status != 200:
+        raise LiveError(f"the venue's balance could not be read: {response.status or response.error}")
+    summary = msgspec.json.decode(response.body).get("balance_summary", {})
+    balance = _money(summary.get("total_usd_balance"))
+    if balance is None:
+        raise LiveError("the venue's balance summary has no total_usd_balance")
+    return balance
+
+
+# -- the session --------------------------------------------------------------------------------
+
+def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data_dir: Path,
+             duration_s: float | None, stop: Any, faults: list[Any] = ()) -> tuple[dict[str, Any], int]:
+    """Trade until `stop` is set or `duration_s` passes; returns (report, exit status). The data
+    dir is checked and held by the caller; its database is `profile.journal.file` in it."""
+    wanted = tuple(profile.strategy.products)
+    transport = RestTransport(target.rest_url, credentials, timeout_s=profile.venue.rest_timeout_s)
+    try:
+        balance = read_account(transport)
+        fills = venue_fills(transport)
+    finally:
+        transport.close()
+    try:
+        products = fetch_products(target.rest_url, wanted)
+    except ProductsError as exc:
+        raise LiveError(f"the products endpoint did not answer: {exc}") from None
+    cash = starting_cash(balance, fills, products, journal_funding(data_dir / profile.journal.file))
+    profile = msgspec.structs.replace(profile, portfolio=msgspec.structs.replace(profile.portfolio, starting_cash=cash))
+    logger.info("run: venue {} (market data {}, user data {}), data dir {}, products {}", target.rest_url,
+                target.ws_url, target.user_ws_url, data_dir, ", ".join(products))
+    logger.info("run: account balance {} USD, {} fills at the venue; the ledger starts from {}", balance,
+                len(fills), cash)
+    scheduler = Scheduler(WallClock())
+    scheduler.start()
+    services = Services(scheduler.clock, scheduler, faults=FaultPlan(list(faults)))
+    tree = None
+    try:
+        started = time.monotonic()
+        tree = Tree(profile, services, data_dir, target.ws_url, credentials, products, target.user_ws_url,
+                    "exchange", target.rest_url)
+        stop.wait(duration_s)
+        logger.info("run: stopping ({})", stop.signal_name or "duration reached")
+        _stop_trading(tree, profile.run.cancel_on_exit)
+        done = shutdown_backup(services, timeout_s=30.0, reason="clean stop")
+        if not done.ok:
+            logger.warning("run: the shutdown backup failed: {}", done.detail)
+        elapsed = time.monotonic() - started
+        perps = {pid for pid, spec in products.items() if spec.is_perpetual}
+        extra = {"data_dir": str(data_dir), "feed_url": target.ws_url, "venue": "exchange",
+                 "rest_url": target.rest_url, "stopped_by": stop.signal_name or "duration"}
+        report = collect_beside_exchange(tree, elapsed, extra, target.rest_url, credentials, perps, mode="run")
+    finally:
+        if tree is not None:
+            tree.stop()
+        scheduler.stop()
+    return report, exit_status(report)
+
+
+def _stop_trading(tree: Tree, cancel_orders: bool) -> None:
+    """No new risk; with `cancel_orders`, wait (bounded) until execution has no open order left."""
+    try:
+        tree.orchestrator.ask(Shutdown(cancel_orders), timeout=5.0)
+    except (pykka.ActorDeadError, pykka.Timeout):
+        logger.error("run: the orchestrator did not take the shutdown; stopping anyway")
+        return
+    if not cancel_orders:
+        logger.info("run: open orders are left working (run.cancel_on_exit = false)")
+        return
+    deadline = time.monotonic() + SETTLE_ORDERS_S
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        report = tree.ask("execution", "report", timeout=2.0, default=None)
+        if report is not None and not report.get("open_orders"):
+            logger.info("run: no open order left")
+            return
+        pause.wait(0.2)
+    logger.warning("run: orders still open after {:.0f}s of cancelling; the venue will settle them",
+                   SETTLE_ORDERS_S)
