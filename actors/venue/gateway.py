@@ -9,9 +9,12 @@ sent, accepted with a venue id, unknown, finished), the request budget, the fill
 - a timeout, a 5xx or an unreadable answer is UNKNOWN, not a rejection: the order stays in flight
   and is settled by the `user` channel or by re-sending the same create (the venue answers a
   repeated id with the original order) after a back-off;
-- a 429 waits for the budget's back-off and goes again; a 401/403 is a rejection (not taken);
+- a 429 waits for the budget's back-off and goes again, a cancel too (one unanswered or 5xx after
+  a back-off); a 401/403 is a rejection (not taken);
 - a cancel for an order whose venue id is not known yet waits for the id, then goes; an order
-  still waiting for budget that was never sent is cancelled here, without a request;
+  never sent (and never unknown) is cancelled here, without a request;
+- an order in flight or unknown while nobody heard the `user` channel (a restart, an outage) is
+  read over REST once a create answer names it: the answer says only that it exists;
 - cancels go in batches of at most 100 ids;
 - a restarted gateway takes back from execution the live orders and the quantity of each order
   already reported (`resume`), then reconciles: a crash forgets nothing and reports nothing twice;
@@ -78,7 +81,7 @@ Effect = Union[Http, OrderUpdate, Fill, Snapshot]
 
 
 class _Order:
-    __slots__ = ("order", "state", "venue_id", "attempts", "cancel_wanted", "retry_at", "was_unknown")
+    __slots__ = ("order", "state", "venue_id", "attempts", "cancel_wanted", "retry_at", "was_unknown", "recheck")
 
     def __init__(self, order: PlaceOrder) -> None:
         self.order = order
@@ -88,6 +91,7 @@ class _Order:
         self.cancel_wanted = False
         self.retry_at: float | None = None
         self.was_unknown = False  # settled later, it counts as an unknown outcome settled
+        self.recheck = False  # its frames may have been missed: read it over REST once it has an id
 
 
 class _Job:
@@ -113,9 +117,9 @@ class GatewayCore:
         self._orders: dict[str, _Order] = {}
         self._by_venue_id: dict[str, str] = {}
         self._waiting: deque[tuple[str, rest.Request]] = deque()  # (purpose, request) for budget
-        self._in_flight: dict[int, tuple[str, str]] = {}  # request id -> (kind, key)
+        self._in_flight: dict[int, tuple[str, str, rest.Request]] = {}  # request id -> (kind, key, request)
         self._unknown: dict[str, None] = {}  # client_order_ids in UNKNOWN, in the order they became so
-        self._delayed: list[tuple[float, str, rest.Request]] = []  # failed list pages: (due, purpose, request)
+        self._delayed: list[tuple[float, str, rest.Request]] = []  # failed pages, cancels: (due, purpose, request)
         self._jobs: dict[str, _Job] = {}
         self._next_job = 0
         self._next_id = 0
@@ -153,7 +157,7 @@ class GatewayCore:
                 continue
             if o.venue_id:
                 venue_ids.append(o.venue_id)
-            elif o.state == QUEUED and o.attempts == 0:  # never left: nothing exists at the venue
+            elif o.state == QUEUED and o.attempts == 0 and not o.was_unknown:  # never left: nothing at the venue
                 o.state = DONE
                 self.counters["cancelled_unsent"] += 1
                 out.append(OrderUpdate(cid, "", o.order.product_id, "CANCELLED", _ZERO, _ZERO,
@@ -182,6 +186,9 @@ class GatewayCore:
     def reconcile(self, now: float) -> list[Effect]:
         """The `user` stream reconnected: re-read the orders not finished here and their fills, and
         report what the socket did not say while it was down."""
+        for o in self._orders.values():
+            if o.state != DONE and not o.venue_id and (o.attempts or o.was_unknown):  # left, unnamed yet
+                o.recheck = True
         venue_ids = tuple(o.venue_id for o in self._orders.values() if o.state != DONE and o.venue_id)
         if not venue_ids:
             return self.pump(now)
@@ -242,7 +249,7 @@ class GatewayCore:
                 break
             self._waiting.popleft()
             self._next_id += 1
-            self._in_flight[self._next_id] = (kind, key)
+            self._in_flight[self._next_id] = (kind, key, request)
             if kind == "create":
                 self._orders[key].state = SENT
                 self._orders[key].attempts += 1
@@ -263,14 +270,19 @@ class GatewayCore:
     # ------------------------------------------------------------ answers
 
     def on_response(self, request_id: int, response: rest.Response, now: float) -> list[Effect]:
-        kind, key = self._in_flight.pop(request_id, ("", ""))
+        kind, key, request = self._in_flight.pop(request_id, ("", "", None))
         if kind == "list":
             return self._on_page(key, response, now) + self.pump(now)
-        if kind != "create":
+        if kind == "cancel" and request is not None:  # its outcome arrives on the user channel
             if response.status == 429:
                 self.counters["throttled"] += 1
                 self.limiter.throttled(PRIVATE, now, dict(response.headers))
-            return self.pump(now)  # cancel outcomes arrive on the user channel
+                self._waiting.appendleft(("cancel:" + key, request))
+            elif response.status is None or response.status >= 500:  # a cancel may go twice
+                n = int(key or 0) + 1
+                self._delayed.append((now + _backoff(n), f"cancel:{n}", request))
+        if kind != "create":
+            return self.pump(now)
         cid = key
         o = self._orders[cid]
         if o.state == DONE or o.venue_id:  # the user channel settled it first
@@ -289,7 +301,8 @@ class GatewayCore:
             o.state = QUEUED
             self._waiting.appendleft(("create:" + cid, rest.create_order(o.order)))
         elif type(outcome) is Unknown:
-            self.counters["unknown_outcomes"] += 1
+            if not o.was_unknown:  # one order unknown again on its retry is still one unknown outcome
+                self.counters["unknown_outcomes"] += 1
             o.state = UNKNOWN
             o.was_unknown = True
             self._unknown[cid] = None
@@ -498,6 +511,11 @@ class GatewayCore:
             o.cancel_wanted = False
             for request in rest.batch_cancel([venue_id]):
                 self._waiting.append(("cancel:", request))
+        if o.recheck:  # a listing or the socket says what it did; a create answer does not
+            o.recheck = False
+            if announce:
+                self.counters["reconciles"] += 1
+                out += self._start_job(RECONCILE, Listing(orders=True, fills=True, order_ids=(venue_id,)), now)
         return out
 
     def _finish_rejected(self, cid: str, reason: str, now: float) -> list[Effect]:

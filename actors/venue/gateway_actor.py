@@ -8,7 +8,8 @@ answers come back as RestResult messages; updates, fills and snapshots are sent 
 the core with a timer when its budget or a back-off says so. `user` frames arrive from the private
 stream as RawFrames; a frame on a new connection means the socket was down, so the orders not yet
 finished are reconciled over REST. A restarted incarnation asks execution for the orders and
-fills it knows before it reconciles (GatewayCore.resume). Measures tick-to-order latency where an
+fills it knows before it reconciles (GatewayCore.resume), holding `user` frames until then or
+until a deadline (an answer after it is still taken). Measures tick-to-order latency where an
 order leaves the bot.
 Must never block in a handler (no HTTP here), decide what to trade, or invent a client_order_id.
 """
@@ -66,6 +67,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         self.wake_at: float | None = None
         self.user_conn: int | None = None
         self.held_frames: list[RawFrame] | None = None  # a list while resuming after a restart
+        self.awaiting_known = False  # a restart: execution's KnownOrders not taken yet
         self.tick_to_order = self.metrics.histogram("latency.tick_to_order_us")
         self.cancel_alls = self.metrics.counter("venue.cancel_all")
         self.unreadable_frames = self.metrics.counter("venue.unreadable_user_frames")
@@ -77,6 +79,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         self.worker.start()
         if self.epoch > 1:  # a restart: take back what the crashed incarnation knew
             self.held_frames = []  # user frames wait for it: they must not report a fill twice
+            self.awaiting_known = True
             self.send("execution", OrdersRequest(reply_to=self.name))
             self.later(RESUME_DEADLINE_S, ResumeDeadline())
 
@@ -109,7 +112,8 @@ class CoinbaseGatewayActor(SupervisedActor):
         elif kind is SyncRequest:
             self._perform(self.core.sync(message.reply_to, now))
         elif kind is KnownOrders:
-            if self.held_frames is not None:
+            if self.awaiting_known:  # late (after the deadline) or not, its live orders must not be lost
+                self.awaiting_known = False
                 self._perform(self.core.resume(message, now))
                 self._release_frames(now)
         elif kind is ResumeDeadline:
