@@ -1,5 +1,5 @@
 """What the exchange says the account holds, read over its private REST API at the end of a
-`paper --venue exchange` session, set beside the bot's own positions in the report.
+`paper --venue exchange` session or a live `run`, set beside the bot's own positions in the report.
 
 Owns the comparison's shape: `positions` (signed contracts per product from `cfm/positions`),
 `net_filled` (signed sum of the exchange's fills per product, every page), `fills` (trades the
@@ -31,6 +31,20 @@ def _decimal(text: Any) -> Decimal:
         return _ZERO
 
 
+def read_listing(listing: Listing, transport: Any) -> str | None:
+    """Read every page of `listing` through the blocking `transport`; what failed, or None."""
+    for which, request in listing.start():
+        for _ in range(MAX_REQUESTS):
+            result = listing.on_page(which, transport.send(request))
+            if type(result) is Next:
+                request = result.request
+            elif type(result) is Complete:
+                break
+            else:
+                return f"{which}: {result.why}"
+    return None
+
+
 def read_exchange(transport: Any) -> dict[str, Any]:
     """{"positions", "net_filled", "fills"} from the exchange, or {"error": why}."""
     response = transport.send(rest.cfm_positions())
@@ -41,15 +55,9 @@ def read_exchange(transport: Any) -> dict[str, Any]:
         contracts = _decimal(p.get("number_of_contracts", "0"))
         positions[p["product_id"]] = -contracts if p.get("side") == "SHORT" else contracts
     listing = Listing(orders=True, fills=True)
-    for which, request in listing.start():
-        for _ in range(MAX_REQUESTS):
-            result = listing.on_page(which, transport.send(request))
-            if type(result) is Next:
-                request = result.request
-            elif type(result) is Complete:
-                break
-            else:
-                return {"error": f"{which}: {result.why}"}
+    failure = read_listing(listing, transport)
+    if failure is not None:
+        return {"error": failure}
     orders = {o.order_id: o for o in listing.orders}
     net: dict[str, Decimal] = {}
     for f in {f.trade_id: f for f in listing.fills}.values():

@@ -23,6 +23,7 @@ import msgspec
 import pykka
 from loguru import logger
 
+from actors.app.exchange_view import read_listing
 from actors.app.paper import collect_beside_exchange, exit_status
 from actors.app.tree import Tree
 from actors.backup.actor import shutdown_backup
@@ -39,7 +40,7 @@ from actors.venue.endpoints import (
     COINBASE_WS,
     is_production,
 )
-from actors.venue.listing import Complete, Listing, Next
+from actors.venue.listing import Listing
 from actors.venue.messages import Fill
 from actors.venue.wire import finite_decimal
 from config.schema import Profile
@@ -50,7 +51,6 @@ from runtime.services import Services
 
 _ZERO = Decimal(0)
 SETTLE_ORDERS_S = 10.0  # at a clean stop, how long cancels get to be confirmed
-_MAX_PAGES = 1_000
 
 
 class LiveError(Exception):
@@ -109,15 +109,9 @@ def _money(value: Any) -> Decimal | None:
 def venue_fills(transport: Any) -> list[Fill]:
     """Every fill the venue holds for the account (paged until the cursor is empty)."""
     listing = Listing(orders=False, fills=True)
-    for which, request in listing.start():
-        for _ in range(_MAX_PAGES):
-            result = listing.on_page(which, transport.send(request))
-            if type(result) is Next:
-                request = result.request
-            elif type(result) is Complete:
-                break
-            else:
-                raise LiveError(f"the venue's fills could not be read: {result.why}")
+    failure = read_listing(listing, transport)
+    if failure is not None:
+        raise LiveError(f"the venue's fills could not be read: {failure}")
     fills: dict[str, Fill] = {}
     for f in listing.fills:
         size, price = finite_decimal(f.size), finite_decimal(f.price)
