@@ -216,7 +216,9 @@ def render(s: dict[str, Any], now: float) -> str:
             text += "; " + ", ".join(f"{tier} {n}" for tier, n in tiers.items())
         restore = b.get("last_test_restore")
         if isinstance(restore, dict):
-            text += "; last test restore " + " ".join(f"{k} {v}" for k, v in restore.items())
+            verdict = "ok" if restore.get("ok") else "FAILED"
+            text += (f"; last test restore {restore.get('at_iso')} of {restore.get('backup_id')}: {verdict}"
+                     f" ({restore.get('detail')})")
         line("backups", text)
     else:
         line("backups", f"none in {b['dir']}")

@@ -58,8 +58,9 @@ class PortfolioActor(SupervisedActor):
                 self.ledger.restore_funding(record.product_id, record.slot, record.payment)
             self._publish()
         elif kind is VenueSnapshot:
-            for fill in message.fills:
-                self.ledger.on_fill(fill)
+            touched = {fill.product_id for fill in message.fills if self.ledger.on_fill(fill)}
+            for product_id in sorted(touched):
+                self._journal_position(product_id)  # the journal's positions follow the venue's fills
             self._publish()
         elif message == "report":
             return self.report()

@@ -77,7 +77,7 @@ def exchange(tmp_path):
 
 
 def start_run(exchange: Exchange, data: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([*PERPSBOT, "run", "--profile", "paper", "--data-dir", str(data), "--key-file",
+    return subprocess.Popen([*PERPSBOT, "run", "--profile", "dev", "--data-dir", str(data), "--key-file",
                              str(exchange.key_file), *exchange.args, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
 
@@ -96,7 +96,7 @@ def test_run_trades_stops_on_sigterm_and_matches_the_exchange_then_restarts_on_t
         held = holder(data)
         assert held is not None and held["pid"] == run.pid and held["mode"] == "run"
 
-        second = subprocess.run([*PERPSBOT, "run", "--profile", "paper", "--data-dir", str(data), "--key-file",
+        second = subprocess.run([*PERPSBOT, "run", "--profile", "dev", "--data-dir", str(data), "--key-file",
                                  str(exchange.key_file), *exchange.args], capture_output=True, text=True,
                                 timeout=30, env=ENV)
         assert second.returncode == 2
