@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 LOCK_FILE = "perpsbot.lock"
+_ACQUIRE_TRIES = 10
 _SPECIAL_ROOTS = ("/proc", "/sys", "/dev")
 
 
@@ -97,12 +98,19 @@ class DataDirLock:
         """Take the lock or raise DataDirBusy naming the holder's pid."""
         fd = _open_lock(self.path, create=True)
         assert fd is not None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read(fd)
-            os.close(fd)
-            raise DataDirBusy(self.data_dir, holder) from None
+        for attempt in range(_ACQUIRE_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read(fd)
+                # An empty lock file is held only by a reader (`holder`, a moment's shared lock),
+                # never by a process that owns the dir: try again shortly.
+                if holder.get("pid") is None and attempt + 1 < _ACQUIRE_TRIES:
+                    time.sleep(0.02)
+                    continue
+                os.close(fd)
+                raise DataDirBusy(self.data_dir, holder) from None
         self._fd = fd
         self.info = {"pid": os.getpid(), "mode": mode, "started": time.time(), **info}
         self._write()

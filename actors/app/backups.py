@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from actors.app.session import private_files
 from actors.backup import catalog
 from actors.backup import manifest as mf
 from actors.backup.snapshot import (
@@ -175,6 +176,8 @@ def _restore(data_dir: Path, backup_dir: Path, manifest: mf.Manifest, entries: t
     entry = next((e for e in entries if key in (e.id, e.file)), None)
     if entry is None:
         raise _Fail(f"no backup {key} in {backup_dir} (see: backups list)")
+    if backup_dir.parent.resolve() != data_dir.resolve():
+        _refuse_if_held(backup_dir.parent)  # a run whose data dir sits inside this one
     running = _running_run(backup_dir)
     if running is not None:
         raise _Fail(f"run {backup_dir.parent} is in use by pid {running}; stop it before restoring")
@@ -184,7 +187,7 @@ def _restore(data_dir: Path, backup_dir: Path, manifest: mf.Manifest, entries: t
         raise _Fail(f"{exc}; stop it before restoring") from None
     except DataDirError as exc:
         raise _Fail(str(exc)) from None
-    with lock:
+    with lock, private_files():  # the restored journal holds positions and orders: owner only
         db = catalog.db_path(backup_dir, manifest)
         problem = verify_problem(backup_dir / entry.file, work_dir=db.parent, sha256=entry.sha256)
         if problem is not None:

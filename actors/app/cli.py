@@ -1,4 +1,5 @@
-"""bin/perpsbot's command line: paper, replay, exchange, record, bench, ctl, orders preview.
+"""bin/perpsbot's command line: run, paper, replay, exchange, record, bench, ctl, status, backups,
+orders preview.
 
 Owns argument parsing, exit codes and printing. Exit 0 on success, 2 on bad arguments or config
 (one line naming the problem, checked before anything starts), 3 when a run ended HALTED by an

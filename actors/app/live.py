@@ -11,11 +11,9 @@ Must never open a connection before every check has passed, and never log or pri
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import urllib.parse
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,38 +21,22 @@ import msgspec
 import pykka
 from loguru import logger
 
-from actors.app.exchange_view import read_listing
 from actors.app.paper import collect_beside_exchange, exit_status
 from actors.app.tree import Tree
+from actors.app.venue_account import LiveError, journal_funding, read_account, starting_cash
 from actors.backup.actor import shutdown_backup
 from actors.orchestrator.messages import Shutdown
-from actors.portfolio.ledger import Ledger
-from actors.products import ProductSpec
 from actors.products_rest import ProductsError, fetch_products
-from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_rest import RestTransport
-from actors.venue.endpoints import (
-    COINBASE_REST,
-    COINBASE_USER_WS,
-    COINBASE_WS,
-    is_production,
-)
-from actors.venue.listing import Listing
-from actors.venue.messages import Fill
-from actors.venue.wire import finite_decimal
+from actors.venue.endpoints import COINBASE_REST, COINBASE_USER_WS, COINBASE_WS, is_production
 from config.schema import Profile
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 
-_ZERO = Decimal(0)
 SETTLE_ORDERS_S = 10.0  # at a clean stop, how long cancels get to be confirmed
-
-
-class LiveError(Exception):
-    """A live run cannot start; one line naming the problem (the CLI exits 2)."""
 
 
 class RunTarget(msgspec.Struct, frozen=True):
@@ -73,6 +55,8 @@ def check_target(target: RunTarget, live: bool) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in schemes[flag] or not parts.hostname:
             raise LiveError(f"{flag} must be a {' or '.join(s + '://' for s in schemes[flag])} URL, got {url!r}")
+        if parts.username is not None or parts.password is not None:
+            raise LiveError(f"{flag} must not carry a user or password (it would be logged)")
         try:
             parts.port  # noqa: B018  (raises on a port out of range)
         except ValueError:
@@ -97,77 +81,6 @@ def load_credentials(key_file: str | None) -> Credentials:
     return credentials
 
 
-# -- the account at start -----------------------------------------------------------------------
-
-def _money(value: Any) -> Decimal | None:
-    """A money field as a string or as Coinbase's {value, currency} object."""
-    if isinstance(value, dict):
-        value = value.get("value")
-    return finite_decimal(value) if isinstance(value, (str, int, float)) else None
-
-
-def venue_fills(transport: Any) -> list[Fill]:
-    """Every fill the venue holds for the account (paged until the cursor is empty)."""
-    listing = Listing(orders=False, fills=True)
-    failure = read_listing(listing, transport)
-    if failure is not None:
-        raise LiveError(f"the venue's fills could not be read: {failure}")
-    fills: dict[str, Fill] = {}
-    for f in listing.fills:
-        size, price = finite_decimal(f.size), finite_decimal(f.price)
-        if not size or price is None:
-            continue
-        fills[f.trade_id] = Fill(trade_id=f.trade_id, client_order_id="", venue_order_id=f.order_id,
-                                 product_id=f.product_id, side=f.side.upper(), price=price, size=size,
-                                 fee=finite_decimal(f.commission) or _ZERO, liquidity=f.liquidity_indicator or "UNKNOWN",
-                                 ts=0.0)
-    return list(fills.values())
-
-
-def starting_cash(balance: Decimal, fills: list[Fill], products: dict[str, ProductSpec],
-                  funding: Decimal = _ZERO) -> Decimal:
-    """The ledger's starting cash that makes its cash equal the venue's balance once the venue's
-    fills (which the gateway's sync replays into the portfolio) and the journaled funding are
-    counted again: balance - (realized - fees + funding) + what spot holdings cost (spot buys
-    moved USD out of the balance, while the ledger keeps a spot position at its entry cost)."""
-    replay = Ledger(_ZERO, products)
-    for fill in fills:
-        if fill.product_id in products:
-            replay.on_fill(fill)
-    spot_cost = sum((p.size * p.entry for pid, p in replay.positions.items() if not products[pid].is_perpetual),
-                    _ZERO)
-    return balance - (replay.realized_pnl - replay.fees + funding) + spot_cost
-
-
-def journal_funding(db_path: Path) -> Decimal:
-    """The funding payments journaled so far (a restarted portfolio counts them again)."""
-    if not db_path.is_file():
-        return _ZERO
-    try:
-        conn = sqlite3.connect(db_path.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            rows = conn.execute("SELECT payment FROM funding").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return _ZERO
-    return sum((finite_decimal(r[0]) or _ZERO for r in rows), _ZERO)
-
-
-def read_account(transport: Any) -> Decimal:
-    """The account's USD balance (futures + spot), asked first: it also proves the key is accepted."""
-    response = transport.send(rest.cfm_balance_summary())
-    if response.status in (401, 403):
-        raise LiveError(f"the venue refused the API key (HTTP {response.status}): check --key-file")
-    if response.status != 200:
-        raise LiveError(f"the venue's balance could not be read: {response.status or response.error}")
-    summary = msgspec.json.decode(response.body).get("balance_summary", {})
-    balance = _money(summary.get("total_usd_balance"))
-    if balance is None:
-        raise LiveError("the venue's balance summary has no total_usd_balance")
-    return balance
-
-
 # -- the session --------------------------------------------------------------------------------
 
 def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data_dir: Path,
@@ -177,15 +90,14 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
     wanted = tuple(profile.strategy.products)
     transport = RestTransport(target.rest_url, credentials, timeout_s=profile.venue.rest_timeout_s)
     try:
-        balance = read_account(transport)
-        fills = venue_fills(transport)
+        balance, fills = read_account(transport)
     finally:
         transport.close()
     try:
         products = fetch_products(target.rest_url, wanted)
     except ProductsError as exc:
         raise LiveError(f"the products endpoint did not answer: {exc}") from None
-    cash = starting_cash(balance, fills, products, journal_funding(data_dir / profile.journal.file))
+    cash = starting_cash(balance, fills, products, journal_funding(data_dir / profile.journal.file, products))
     profile = msgspec.structs.replace(profile, portfolio=msgspec.structs.replace(profile.portfolio, starting_cash=cash))
     logger.info("run: venue {} (market data {}, user data {}), data dir {}, products {}", target.rest_url,
                 target.ws_url, target.user_ws_url, data_dir, ", ".join(products))
@@ -202,14 +114,15 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
         stop.wait(duration_s)
         logger.info("run: stopping ({})", stop.signal_name or "duration reached")
         _stop_trading(tree, profile.run.cancel_on_exit)
-        done = shutdown_backup(services, timeout_s=30.0, reason="clean stop")
-        if not done.ok:
-            logger.warning("run: the shutdown backup failed: {}", done.detail)
         elapsed = time.monotonic() - started
         perps = {pid for pid, spec in products.items() if spec.is_perpetual}
         extra = {"data_dir": str(data_dir), "feed_url": target.ws_url, "venue": "exchange",
                  "rest_url": target.rest_url, "stopped_by": stop.signal_name or "duration"}
         report = collect_beside_exchange(tree, elapsed, extra, target.rest_url, credentials, perps, mode="run")
+        # last, so the backup holds the stop's cancels and the fills that settled meanwhile
+        done = shutdown_backup(services, timeout_s=30.0, reason="clean stop")
+        if not done.ok:
+            logger.warning("run: the shutdown backup failed: {}", done.detail)
     finally:
         if tree is not None:
             tree.stop()
@@ -218,20 +131,24 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
 
 
 def _stop_trading(tree: Tree, cancel_orders: bool) -> None:
-    """No new risk; with `cancel_orders`, wait (bounded) until execution has no open order left."""
+    """No new risk; with `cancel_orders`, wait (bounded) until execution has no open order left and
+    the gateway has no request in flight (its cancel-all reaches orders execution never knew)."""
     try:
         tree.orchestrator.ask(Shutdown(cancel_orders), timeout=5.0)
     except (pykka.ActorDeadError, pykka.Timeout):
         logger.error("run: the orchestrator did not take the shutdown; stopping anyway")
         return
     if not cancel_orders:
-        logger.info("run: open orders are left working (run.cancel_on_exit = false)")
+        stops = (tree.ask("execution", "report", timeout=2.0, default={}) or {}).get("stops_armed", 0)
+        logger.warning("run: open orders are left working (run.cancel_on_exit = false); {} local stop(s) held"
+                       " by this process end with it: the positions they guarded are unprotected", stops)
         return
     deadline = time.monotonic() + SETTLE_ORDERS_S
     pause = threading.Event()
     while time.monotonic() < deadline:
-        report = tree.ask("execution", "report", timeout=2.0, default=None)
-        if report is not None and not report.get("open_orders"):
+        orders = tree.ask("execution", "report", timeout=2.0, default=None)
+        venue = tree.ask("venue", "report", timeout=2.0, default=None)
+        if orders is not None and not orders.get("open_orders") and venue is not None and not venue.get("in_flight"):
             logger.info("run: no open order left")
             return
         pause.wait(0.2)

@@ -95,7 +95,10 @@ def _run(args: argparse.Namespace, target: Any) -> int:
         check_report_path(args.report_json)
         # The journal and backups hold positions and orders: owner only. The data dir itself is
         # the run directory: one database, reused by every restart.
-        with private_files(), held_data_dir(args.data_dir, "run", run_dir=str(Path(args.data_dir).resolve()),
+        if faults and args.live:
+            raise LiveError("--fault injects failures for rehearsals: it cannot be used with --live")
+        run_dir = str(Path(args.data_dir).expanduser().resolve())
+        with private_files(), held_data_dir(args.data_dir, "run", run_dir=run_dir,
                                              profile=args.profile) as lock, StopSignals() as stop:
             report, status = run_live(profile, target, credentials, lock.data_dir, args.duration, stop, faults)
             return finish(report, status, args.report_json)

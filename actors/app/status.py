@@ -103,16 +103,13 @@ def _listed_backups(folder: Path, now: float) -> dict[str, Any]:
 
 
 def backups(folder: Path, now: float) -> dict[str, Any]:
+    from actors.backup.health import backup_health
+
     try:
-        from actors.backup.health import backup_health
-    except ImportError:
+        report = dict(backup_health(folder, now))
+    except Exception as exc:  # noqa: BLE001 - a health bug must not hide the rest of the status
         report = _listed_backups(folder, now)
-    else:
-        try:
-            report = dict(backup_health(folder, now))
-        except Exception as exc:  # noqa: BLE001 - a health bug must not hide the rest of the status
-            report = _listed_backups(folder, now)
-            report["problems"] = [*report["problems"], f"backup health failed: {type(exc).__name__}: {exc}"]
+        report["problems"] = [*report["problems"], f"backup health failed: {type(exc).__name__}: {exc}"]
     return {"dir": str(folder), **report}
 
 

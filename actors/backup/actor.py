@@ -27,7 +27,6 @@ from actors.backup.snapshot import SnapshotError, delete_snapshot, make_snapshot
 from config.schema import BackupConfig
 from runtime.actor import SupervisedActor
 
-LEGACY_REQUEST = "backup_now"  # the string request of old: a frequent snapshot, answered with its path
 
 
 class BackupDue(msgspec.Struct, frozen=True, tag=True):
@@ -62,7 +61,9 @@ class BackupActor(SupervisedActor):
             logger.error("backup manifest unreadable, rebuilding it from the files: {}", exc)
             mf.path_of(self.dest_dir).replace(self.dest_dir / f"{mf.MANIFEST_FILE}.unreadable")
             loaded = mf.Manifest()
-        manifest, adopted, dropped = catalog.reconciled(self.dest_dir, loaded, plan.FREQUENT)
+        # Files the index does not list keep tier "unlisted", which no retention rule touches: a
+        # lost index must never turn daily or escalation backups into frequent ones to delete.
+        manifest, adopted, dropped = catalog.reconciled(self.dest_dir, loaded, catalog.UNLISTED)
         manifest = msgspec.structs.replace(
             manifest, db_file=self.db_path.name, interval_s=self.policy.interval_s,
             test_restore_interval_s=self.policy.test_restore_interval_s)
@@ -81,8 +82,6 @@ class BackupActor(SupervisedActor):
             return None
         if kind is BackupNow:
             return self.take(message.tier, message.reason or "requested")
-        if message == LEGACY_REQUEST:
-            return self.take(plan.FREQUENT, "requested").path
         return None
 
     # -- timers -> planner -> perform -------------------------------------------------------

@@ -47,7 +47,7 @@ class PortfolioActor(SupervisedActor):
             if message.mark is not None and message.product_id in self.products:
                 self.ledger.on_mark(message.product_id, message.mark)
         elif kind is Fill:
-            if self.ledger.on_fill(message):
+            if message.product_id in self.products and self.ledger.on_fill(message):
                 self._journal_position(message.product_id)
                 self._publish()
         elif kind is PublishPortfolio:
@@ -55,10 +55,13 @@ class PortfolioActor(SupervisedActor):
             self._publish()
         elif kind is FundingHistory:
             for record in message.records:
+                if record.product_id not in self.products:
+                    continue  # a product this run does not trade (the data dir's earlier runs)
                 self.ledger.restore_funding(record.product_id, record.slot, record.payment)
             self._publish()
         elif kind is VenueSnapshot:
-            touched = {fill.product_id for fill in message.fills if self.ledger.on_fill(fill)}
+            # The account's history may hold products this run does not trade: they are not ours to count.
+            touched = {f.product_id for f in message.fills if f.product_id in self.products and self.ledger.on_fill(f)}
             for product_id in sorted(touched):
                 self._journal_position(product_id)  # the journal's positions follow the venue's fills
             self._publish()

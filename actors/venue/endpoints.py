@@ -17,5 +17,5 @@ _SANDBOX_HOSTS = frozenset({"api-sandbox.coinbase.com"})
 
 def is_production(url: str) -> bool:
     """True for Coinbase's own hosts (anything under coinbase.com but the canned sandbox)."""
-    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    host = (urllib.parse.urlsplit(url).hostname or "").lower().rstrip(".")  # "api.coinbase.com." is the same host
     return (host == "coinbase.com" or host.endswith(".coinbase.com")) and host not in _SANDBOX_HOSTS

@@ -9,8 +9,8 @@ sent, accepted with a venue id, unknown, finished), the request budget, the fill
 - a timeout, a 5xx or an unreadable answer is UNKNOWN, not a rejection: the order stays in flight
   and is settled by the `user` channel or by re-sending the same create (the venue answers a
   repeated id with the original order) after a back-off;
-- a 429 waits for the budget's back-off and goes again, a cancel too (one unanswered or 5xx after
-  a back-off); a 401/403 is a rejection (not taken);
+- a 429 waits for the budget's back-off and goes again, a cancel too (unanswered or 5xx: again after
+  a back-off, capped, for as long as the order may be live); a 401/403 is a rejection (not taken);
 - a cancel for an order whose venue id is not known yet waits for the id, then goes; an order
   never sent (and never unknown) is cancelled here, without a request;
 - an order in flight or unknown while nobody heard the `user` channel (a restart, an outage) is
@@ -36,7 +36,6 @@ from typing import Union
 import msgspec
 
 from actors.execution.messages import KnownOrders, PlaceOrder
-from actors.streaming.codec import parse_timestamp
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_orders import (
     Accepted,
@@ -48,10 +47,10 @@ from actors.venue.coinbase_orders import (
     create_order_outcome,
 )
 from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder
-from actors.venue.wire import finite_decimal
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from actors.venue.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
+from actors.venue.wire import finite_decimal
 
 QUEUED, SENT, UNKNOWN, ACCEPTED, DONE = "queued", "sent", "unknown", "accepted", "done"
 RETRY_BASE_S = 0.5
@@ -400,15 +399,9 @@ class GatewayCore:
         return out
 
     def _rest_fills(self, venue_id: str, cid: str, trades: list[RestFill], now: float) -> list[Effect]:
-        def when(f: RestFill) -> tuple[float, str]:
-            try:
-                return parse_timestamp(f.trade_time), f.sequence_timestamp
-            except ValueError:
-                return 0.0, f.sequence_timestamp
-
         out: list[Effect] = []
         filled = _ZERO
-        for f in sorted(trades, key=when):  # the quantity reported so far is the earliest
+        for f in sorted(trades, key=RestFill.when):  # the quantity reported so far is the earliest
             size, price, fee = finite_decimal(f.size), finite_decimal(f.price), finite_decimal(f.commission or "0")
             if size is None or price is None or fee is None or size <= 0:
                 continue
@@ -424,7 +417,7 @@ class GatewayCore:
                 trade_id=f.trade_id if piece == size else f"{f.trade_id}:{filled}",
                 client_order_id=cid, venue_order_id=venue_id, product_id=f.product_id, side=f.side.upper(),
                 price=price, size=piece, fee=fee, liquidity=f.liquidity_indicator.upper() or "UNKNOWN",
-                ts=when(f)[0] or now)
+                ts=f.when()[0] or now)
             if self._record_fill(fill):
                 self.counters["fills_reconciled"] += 1
                 out.append(fill)

@@ -16,6 +16,7 @@ from typing import Any, Union
 
 import msgspec
 
+from actors.streaming.codec import parse_timestamp
 from actors.venue import coinbase_rest as rest
 from actors.venue.wire import finite_decimal
 
@@ -68,6 +69,14 @@ class RestFill(msgspec.Struct, frozen=True):
     liquidity_indicator: str = ""
     trade_time: str = ""
     sequence_timestamp: str = ""
+
+    def when(self) -> tuple[float, str]:
+        """The order fills happened in: trade time, then the venue's sequence stamp (lists may
+        come newest first)."""
+        try:
+            return parse_timestamp(self.trade_time), self.sequence_timestamp
+        except ValueError:
+            return 0.0, self.sequence_timestamp
 
 
 class _OrdersPage(msgspec.Struct):

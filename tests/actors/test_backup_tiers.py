@@ -104,11 +104,9 @@ def test_backup_now_and_the_shutdown_helper_answer_with_the_backup(h, tmp_path):
     assert done.ok and done.tier == "shutdown" and done.detail == "clean shutdown"
     refused = h.ask("backup", BackupNow("weekly", ""))
     assert not refused.ok and "unknown tier" in refused.detail
-    legacy = h.ask("backup", "backup_now")
-    assert Path(legacy).is_file()
     m = manifest(tmp_path)
-    assert tiers(m) == ["escalation", "shutdown", "frequent"]
-    assert [e.reason for e in m.entries] == ["by hand", "clean shutdown", "requested"]
+    assert tiers(m) == ["escalation", "shutdown"]
+    assert [e.reason for e in m.entries] == ["by hand", "clean shutdown"]
     assert shutdown_backup(h.services, 5.0, name="nobody").detail == "nobody is not running"
 
 
@@ -128,7 +126,7 @@ def test_a_restarted_actor_adopts_files_the_manifest_missed(tmp_path):
     h = Harness(specs(tmp_path))
     try:
         wait_until(lambda: len(mf.load(folder).entries) == 2, what="orphan adopted at start")
-        assert tiers(mf.load(folder)) == ["daily", "frequent"]
+        assert tiers(mf.load(folder)) == ["daily", "unlisted"]  # no retention rule touches it
         assert mf.load(folder).entries[0].file == Path(first).name
     finally:
         h.stop()
@@ -138,7 +136,8 @@ def test_a_restarted_actor_adopts_files_the_manifest_missed(tmp_path):
     try:
         wait_until(lambda: (folder / "manifest.json.unreadable").exists(), what="manifest set aside")
         rebuilt = wait_until(lambda: len(mf.load(folder).entries) == 2 and mf.load(folder), what="rebuilt")
-        assert tiers(rebuilt) == ["frequent", "frequent"] and rebuilt.db_file == "perpsbot.db"
+        # a lost index never makes a daily backup a frequent one that retention would delete
+        assert tiers(rebuilt) == ["unlisted", "unlisted"] and rebuilt.db_file == "perpsbot.db"
     finally:
         h.stop()
 

@@ -83,8 +83,11 @@ def start_run(exchange: Exchange, data: Path, *extra: str) -> subprocess.Popen:
 
 
 def journal_fills(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM fills").fetchone()[0]
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT count(*) FROM fills").fetchone()[0]
+    except sqlite3.OperationalError:  # the journal has not created its tables yet
+        return 0
 
 
 def test_run_trades_stops_on_sigterm_and_matches_the_exchange_then_restarts_on_the_same_database(exchange, tmp_path):

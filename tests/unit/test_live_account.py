@@ -8,7 +8,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.app.live import LiveError, RunTarget, check_target, starting_cash
+from actors.app.live import LiveError, RunTarget, check_target
+from actors.app.venue_account import starting_cash
 from actors.venue.endpoints import is_production
 from actors.portfolio.ledger import Ledger
 from actors.products import CATALOG
@@ -26,6 +27,7 @@ def fill(trade_id: str, product_id: str, side: str, price: str, size: str, fee: 
     ("wss://advanced-trade-ws.coinbase.com", True),
     ("wss://advanced-trade-ws-user.coinbase.com/", True),
     ("https://API.Coinbase.com:443/api", True),
+    ("https://api.coinbase.com./api", True),
     ("https://api-sandbox.coinbase.com", False),
     ("http://127.0.0.1:8741", False),
     ("https://notcoinbase.com", False),
