@@ -2,8 +2,10 @@
 
 Owns parsing of `ACTOR:KIND[:after=N|every=N][:on=MessageType]` and deciding, per handled message,
 whether a fault fires. A plan's counter is shared by every incarnation of its actor, so `after=N`
-fires once per run while `every=N` keeps firing (every=1 is a poison message). Must never decide
-anything about trading; the actor base performs the fault.
+fires once per run while `every=N` keeps firing (every=1 is a poison message). The actor base
+performs the generic kinds; an actor-specific kind (ACTOR_KINDS) is performed by its one actor:
+`journal:disk_full` makes the journal's database grow no further, so its next write needing a page
+fails with sqlite's own "database or disk is full". Must never decide anything about trading.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import threading
 
 import msgspec
 
-KINDS = ("crash", "hang", "slow", "drop", "duplicate")
+KINDS = ("crash", "hang", "slow", "drop", "duplicate", "disk_full")
+ACTOR_KINDS = {"disk_full": ("journal",)}  # kinds only these actors can perform
 
 
 class FaultSpecError(ValueError):
@@ -42,6 +45,8 @@ def parse_fault(text: str, actors: tuple[str, ...]) -> FaultSpec:
         raise FaultSpecError(f"--fault {text!r}: unknown actor {actor!r} (one of {', '.join(actors)})")
     if kind not in KINDS:
         raise FaultSpecError(f"--fault {text!r}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    if kind in ACTOR_KINDS and actor not in ACTOR_KINDS[kind]:
+        raise FaultSpecError(f"--fault {text!r}: {kind} applies only to {', '.join(ACTOR_KINDS[kind])}")
     fields: dict[str, object] = {}
     for option in options:
         key, sep, value = option.partition("=")

@@ -78,6 +78,13 @@ def risk_section(tree: Tree, status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def journal_section(tree: Tree) -> dict[str, Any]:
+    """Writes the journal's database refused (each one halts trading) and the last reason."""
+    journal = tree.ask("journal", "report", default={}) or {}
+    return {"write_errors": tree.services.metrics.value("journal.write_errors"),
+            "last_error": journal.get("last_error")}
+
+
 def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     metrics = tree.services.metrics
     status = tree.status()
@@ -171,6 +178,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
             "tick_to_order": {"n": latency.count, "p50": latency.percentile(50), "p99": latency.percentile(99)},
         },
         "risk": risk_section(tree, status),
+        "journal": journal_section(tree),
         "backups": metrics.value("backup.snapshots"),
         "machine": machine(),
     }
@@ -209,6 +217,9 @@ def render(report: dict[str, Any]) -> str:
     held = "  ".join(f"{source} {why}" for source, why in (risk.get("holds") or {}).items())
     lines.append(f"  risk      guards {risk.get('level')}  day loss {risk.get('daily_loss_pct')}%"
                  + (f"  held by {held}" if held else ""))
+    journal = report.get("journal") or {}
+    if journal.get("write_errors"):
+        lines.append(f"  journal   write errors {journal['write_errors']}  last {journal.get('last_error')}")
     lines.append(f"  supervision restarts {restarted or 'none'}  escalations {s['escalations']}")
     for event in s["events"]:
         lines.append(f"    {event}")

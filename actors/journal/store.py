@@ -6,7 +6,8 @@ write to it, through one sqlite-utils connection in WAL mode with synchronous=NO
 stored as TEXT holding the exact Decimal string, never REAL.
 
 Must never: be written by more than one owner (the journal actor), store a float as money, take
-time from the wall clock (timestamps come in as arguments), or swallow a write error.
+time from the wall clock (timestamps come in as arguments), or swallow a write error (it raises;
+a logical change made in one transaction() is rolled back whole).
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class JournalStore:
         conn = sqlite3.connect(str(self.path), check_same_thread=False)
         self._db = sqlite_utils.Database(conn)
         self._closed = False
+        self._unfrozen_pages: int | None = None  # max_page_count before freeze_size()
         self._db.enable_wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._create_schema()
@@ -214,9 +216,22 @@ class JournalStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[JournalStore]:
-        """Group writes into one commit (rolled back whole on an exception). Nests safely."""
+        """Group writes into one commit (rolled back whole on an exception, a failed COMMIT
+        included). Nests safely."""
         with self._db.atomic():
             yield self
+
+    def freeze_size(self, frozen: bool = True) -> None:
+        """Let the database grow no further on this connection (SQLite's max_page_count): a write
+        that needs a new page then fails with sqlite's own "database or disk is full". The
+        `journal:disk_full` fault drill; frozen=False lifts it."""
+        if frozen:
+            if self._unfrozen_pages is None:
+                self._unfrozen_pages = int(self._pragma("max_page_count"))
+            self._pragma(f"max_page_count={int(self._pragma('page_count'))}")
+        elif self._unfrozen_pages is not None:
+            self._pragma(f"max_page_count={self._unfrozen_pages}")
+            self._unfrozen_pages = None
 
     # -- orders -----------------------------------------------------------------------------
 

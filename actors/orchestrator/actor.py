@@ -9,7 +9,10 @@ changes or they restart. The state is the worst of the holds on it (actors.orche
   guard clears; a daily-loss breach also cancels every open order and stays latched until the
   UTC day rolls, even if the risk actor restarts and forgets it;
 - operator: `bin/perpsbot ctl halt|reduce|resume` (an OperatorCommand from the control actor),
-  answered with an OperatorReply that says the new state and what still holds it.
+  answered with an OperatorReply that says the new state and what still holds it;
+- journal: a journal write failed (JournalHealth ok=False): HALTED, open orders cancelled. Latched:
+  a refused write is lost, so the journal writing again does not release it; `ctl resume` does,
+  but only once the journal has reported ok since its last failure (else the hold stays, named).
 Entering HALTED cancels every open order at the venue. Every change is journaled as a Decision and
 logged as one `trading state OLD -> NEW: reason; held by ...` line; every operator command as one
 `operator COMMAND -> STATE` line.
@@ -32,6 +35,7 @@ from actors.orchestrator.messages import (
     BooksHealth,
     Decision,
     FeedHealth,
+    JournalHealth,
     OperatorCommand,
     OperatorReply,
     ResyncRequest,
@@ -60,6 +64,7 @@ class Orchestrator(Supervisor):
         self.books_valid = False
         self.daily_loss_day: int | None = None  # UTC day of the last daily-loss breach
         self.risk_level = "OK"
+        self.journal_ok = True  # the journal has written since its last failure
 
     def on_event(self, event: SupervisionEvent) -> None:
         self.services.send("journal", event)
@@ -85,6 +90,12 @@ class Orchestrator(Supervisor):
             self.books_valid = message.all_valid
         elif kind is RiskVerdict:
             self._on_risk(message)
+            return None
+        elif kind is JournalHealth:
+            self.journal_ok = message.ok
+            if not message.ok:
+                self.holds.put("journal", HALTED, f"journal: {message.reason}")
+                self._apply("journal")
             return None
         elif kind is OperatorCommand:
             self._on_operator(message)
@@ -130,6 +141,8 @@ class Orchestrator(Supervisor):
             self.holds.put("operator", _OPERATOR_STATES[name], f"operator {name}")
         elif name == "resume":
             self.holds.drop("operator")
+            if self.journal_ok:
+                self.holds.drop("journal")
         else:
             logger.warning("operator {!r}: unknown command, trading stays {}", name, self.trading_state)
             self._reply(command, f"unknown command {name!r}")

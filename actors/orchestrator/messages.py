@@ -36,6 +36,14 @@ class FeedHealth(msgspec.Struct, frozen=True, tag=True):
     attempts: int = 0
 
 
+class JournalHealth(msgspec.Struct, frozen=True, tag=True):
+    """From the journal: a write failed (ok=False, sqlite's or the OS's reason), or it writes again
+    (ok=True, also sent after the first good write of each incarnation)."""
+
+    ok: bool
+    reason: str
+
+
 class BooksHealth(msgspec.Struct, frozen=True, tag=True):
     """From market_data, on every change: are all books valid?"""
 

@@ -220,3 +220,30 @@ def test_held_orders_are_kept_replaced_and_forgotten_by_key(store):
     assert store.held() == [("pb-2", "replacement", '{"b":2}', 2.0), ("pb-1", "stop", '{"a":3}', 3.0)]
     store.hold("pb-2", "replacement", "", 4.0)
     assert store.held() == [("pb-1", "stop", '{"a":3}', 3.0)]
+
+
+def test_a_transaction_the_full_database_refuses_is_rolled_back_whole(store, tmp_path):
+    store.record_fill(make_fill("before"))
+    store.freeze_size()  # sqlite's own "database or disk is full" once a write needs a new page
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"), store.transaction():
+        for i in range(2000):  # the first rows fit the pages there are: they must go too
+            store.record_fill(make_fill(f"t{i}"))
+    assert [f.trade_id for f in store.fills()] == ["before"]
+    assert not store._db.conn.in_transaction, "nothing left open to capture the next write"
+    with sqlite3.connect(tmp_path / "journal.db") as other:
+        assert other.execute("SELECT count(*) FROM fills").fetchone() == (1,)
+    other.close()
+    store.freeze_size(False)
+    store.record_fill(make_fill("after"))
+    assert [f.trade_id for f in store.fills()] == ["before", "after"]
+
+
+def test_an_order_event_and_its_status_move_together_or_not_at_all(store):
+    store.record_place(PlaceOrder("c1", "BTC-USD", "BUY", "limit", Decimal("0.01"), Decimal("100")), "i1", 1.0)
+    # The event's INSERT succeeds, then the status UPDATE is refused: the event must go with it.
+    store._db.execute("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON orders BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sqlite3.DatabaseError, match="refused"):
+        store.record_order_event(client_order_id="c1", venue_order_id="v1", status="CANCELLED",
+                                 filled_size=Decimal(0), leaves_size=Decimal(0), reason="x", ts=2.0)
+    assert store.order_status("c1") == "PENDING" and store.counts()["order_events"] == 0
+    assert not store._db.conn.in_transaction
