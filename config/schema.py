@@ -69,6 +69,8 @@ class RunConfig(_Section):
     data_dir: Name = "data"
     # `run`: at a clean stop, cancel the orders still open at the venue (false: leave them working).
     cancel_on_exit: bool = True
+    # `run`: the private stream or its heartbeats silent this long: cancel every open order, REDUCING.
+    dead_man_s: Seconds = 30.0
 
 
 class ExchangeConfig(_Section):
@@ -269,6 +271,15 @@ class BackupConfig(_Section):
                 raise ValueError(f"{field}: must be >= the tier's period ({period:g} s), got {getattr(self, field):g}")
 
 
+class ReconcileConfig(_Section):
+    """Reconciliation with the venue: at every start of `run`, on a schedule, after a reconnect."""
+
+    interval_s: Seconds = 60.0
+    inflight_s: Seconds = 10.0  # an order with no answer this long is asked for at the venue
+    # Orders at the venue this bot never placed: left alone (and reported), cancelled, or adopted.
+    foreign_orders: Literal["ignore", "cancel", "adopt"] = "ignore"
+
+
 class SupervisorConfig(_Section):
     strategy: SupervisorStrategy = "one_for_one"
     max_restarts: Count = 5
@@ -310,4 +321,5 @@ class Profile(_Section):
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
     backup: BackupConfig = msgspec.field(default_factory=BackupConfig)
+    reconcile: ReconcileConfig = msgspec.field(default_factory=ReconcileConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)

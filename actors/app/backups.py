@@ -35,7 +35,6 @@ from runtime.data_dir import DataDirBusy, DataDirError, DataDirLock, holder
 
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
 ACTIONS = ("list", "verify", "restore")
-_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 class _Fail(Exception):
@@ -194,7 +193,7 @@ def _restore(data_dir: Path, backup_dir: Path, manifest: mf.Manifest, entries: t
             raise _Fail(f"refusing to restore {entry.id}: {problem}", EXIT_BAD)
         aside: dict[Path, Path] = {}
         try:
-            _move_aside(db, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), aside)
+            catalog.move_aside(db, f"before-restore-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}", aside)
             restore_snapshot(backup_dir / entry.file, db, sha256=entry.sha256)
         except (SnapshotError, OSError) as exc:
             _put_back(db, aside)
@@ -207,22 +206,6 @@ def _restore(data_dir: Path, backup_dir: Path, manifest: mf.Manifest, entries: t
         before = f"; the previous database is kept as {Path(kept).name}" if kept else ""
         print(f"restored {entry.id} ({entry.tier}, {entry.created_iso}) into {db}{before}")
     return EXIT_OK
-
-
-def _move_aside(db: Path, stamp: str, moved: dict[Path, Path]) -> None:
-    """Rename the database and its companions to `<db>.before-restore-<stamp>[-wal|-shm]` (so the
-    kept copy still opens with its WAL), recording {original: aside} in `moved` as it goes."""
-    base = db.with_name(f"{db.name}.before-restore-{stamp}")
-    n = 1
-    while any(Path(f"{base}{s}").exists() for s in ("", *_COMPANIONS)):
-        n += 1
-        base = db.with_name(f"{db.name}.before-restore-{stamp}-{n}")
-    for suffix in ("", *_COMPANIONS):
-        source = Path(f"{db}{suffix}")
-        if source.exists():
-            target = Path(f"{base}{suffix}")
-            source.rename(target)
-            moved[source] = target
 
 
 def _put_back(db: Path, moved: dict[Path, Path]) -> None:

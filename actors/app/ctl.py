@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the data dir of the process to command (found through its lock; default: data)")
     parser.add_argument("--run", metavar="RUN_DIR", help="this run directory instead")
     parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="wait this long for the answer")
+    parser.add_argument("--accept-venue", action="store_true",
+                        help="with resume: adopt the venue's positions where reconciliation found them different")
 
 
 def running(run_dir: Path) -> bool:
@@ -54,12 +56,12 @@ def held_run(data_dir: Path) -> Path | None:
     return Path(info["run_dir"])
 
 
-def request(run_dir: Path, command: str, timeout_s: float) -> dict | None:
+def request(run_dir: Path, command: str, timeout_s: float, accept_venue: bool = False) -> dict | None:
     """Send one command; the reply, or None if none came within `timeout_s`."""
     request_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}"
     folder = control_dir(run_dir)
     reply = folder / f"{request_id}{REPLY_SUFFIX}"
-    write_atomically(folder / f"{request_id}{COMMAND_SUFFIX}", {"command": command})
+    write_atomically(folder / f"{request_id}{COMMAND_SUFFIX}", {"command": command, "accept_venue": accept_venue})
     deadline = time.monotonic() + timeout_s
     pause = threading.Event()
     while time.monotonic() < deadline:
@@ -79,6 +81,8 @@ def request(run_dir: Path, command: str, timeout_s: float) -> dict | None:
 def run(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         return _fail(f"--timeout must be positive, got {args.timeout:g}")
+    if args.accept_venue and args.action != "resume":
+        return _fail("--accept-venue goes with resume only")
     if args.run is not None:
         run_dir = Path(args.run)
         if not running(run_dir):
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if found is None or not running(found):
             return _fail(f"no running perpsbot process holds {args.data_dir}")
         run_dir = found
-    answer = request(run_dir, args.action, args.timeout)
+    answer = request(run_dir, args.action, args.timeout, args.accept_venue)
     if answer is None:
         return _fail(f"no answer from {run_dir} within {args.timeout:g}s")
     if "error" in answer:

@@ -1,10 +1,11 @@
 """Finding backups on disk: the backup directory of a data dir, the database it belongs to, and
 snapshot files the manifest does not list (a crash between a snapshot's rename and the manifest
-write, or a directory written before manifests existed).
+write, or a directory written before manifests existed), and moving a database out of the way.
 
-Owns those lookups, turning a fresh snapshot into a manifest entry and making a manifest true to
-the disk (the backup actor saves the result). Must never write or delete anything: it only reads
-directories, file sizes and sidecars.
+Owns those lookups, turning a fresh snapshot into a manifest entry, making a manifest true to
+the disk (the backup actor saves the result) and `move_aside` (a rename before a restore). Must
+never delete anything or write a file: beyond that rename it only reads directories, file sizes
+and sidecars.
 """
 
 from __future__ import annotations
@@ -89,3 +90,22 @@ def reconciled(backup_dir: str | Path, manifest: mf.Manifest, tier: str) -> tupl
     for entry in loose:
         fixed = mf.add(fixed, entry)
     return fixed, len(loose), len(manifest.entries) - len(present)
+
+
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def move_aside(db: Path, label: str, moved: dict[Path, Path]) -> None:
+    """Rename the database and its companions to `<db>.<label>[-wal|-shm]` (so the kept copy still
+    opens with its WAL; never deleted), recording {original: aside} in `moved` as it goes."""
+    base = db.with_name(f"{db.name}.{label}")
+    n = 1
+    while any(Path(f"{base}{s}").exists() for s in ("", *COMPANIONS)):
+        n += 1
+        base = db.with_name(f"{db.name}.{label}-{n}")
+    for suffix in ("", *COMPANIONS):
+        source = Path(f"{db}{suffix}")
+        if source.exists():
+            target = Path(f"{base}{suffix}")
+            source.rename(target)
+            moved[source] = target

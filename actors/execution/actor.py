@@ -13,6 +13,9 @@ asks again for a sync not answered yet and re-sends the cancels it still wants. 
 order sent, refused and ended and each distinct fill once (actors.execution.log_lines), and a sync that finds the
 venue's view differing from its table at WARNING. Must never size positions or decide direction, and never send on
 an invalid or stale book.
+The gate sees the position portfolio last published plus the fills forwarded to it since (matched
+by the `last_fill` key each PortfolioUpdate carries), and the open size of the live orders: a fill on its
+way from the live orders to the position is still counted, and orders sent in a row are judged together.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from actors.execution.replace import PendingReplacements, replacement_intent
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.market_data.messages import BookStatus, ProductTradability, TradabilityRequest
 from actors.market_data.staleness import is_stale
-from actors.orchestrator.messages import ACTIVE, HALTED, Decision, TradingStateChanged
+from actors.orchestrator.messages import ACTIVE, HALTED, RECOVERING, Decision, Synced, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
 from actors.products import ProductSpec
 from actors.risk.projection import maintenance_margin
@@ -69,7 +72,11 @@ class ExecutionActor(SupervisedActor):
         self.tradable: dict[str, bool] = {}  # from the status channel; absent: tradable
         self.liquidity: dict[str, LiquiditySnapshot] = {}
         self.equity = _ZERO
-        self.positions: dict[str, Decimal] = {}
+        self.positions: dict[str, Decimal] = {}  # as portfolio last published them
+        # Fills forwarded to portfolio that its last update had not applied yet, oldest first:
+        # (product, trade id, side) -> signed size. Counted on top of `positions` by the gate.
+        self.unconfirmed: dict[tuple[str, str, str], tuple[str, Decimal]] = {}
+        self.portfolio_epoch: int | None = None
         self.marks: dict[str, Decimal] = {}
         self.refusals: Counter[str] = Counter()
         self.conflicts = self.metrics.counter("execution.conflicting_updates")
@@ -90,7 +97,8 @@ class ExecutionActor(SupervisedActor):
         kind = type(message)
         if kind is BookStatus:
             self.books[message.product_id] = message
-            if len(self.stops) and message.valid and message.mark is not None:
+            if len(self.stops) and message.valid and message.mark is not None and self.synced \
+                    and self.state != RECOVERING:  # a stop waits for the venue to confirm our books
                 self._fire_stops(message.product_id, message.mark)
         elif kind is LiquiditySnapshot:
             self.liquidity[message.product_id] = message
@@ -110,13 +118,13 @@ class ExecutionActor(SupervisedActor):
             if self.orders.on_fill(message):
                 log_lines.fill(message)
                 self._log_end(before, message.client_order_id)
+                delta = message.size if message.side == "BUY" else -message.size
+                self.unconfirmed[(message.product_id, message.trade_id, message.side)] = (message.product_id, delta)
                 self.send("portfolio", message)
                 self.send("journal", message)
                 self._settle_replacement(message.client_order_id)
         elif kind is PortfolioUpdate:
-            self.equity = message.equity
-            self.positions = dict(message.positions)
-            self.marks = dict(message.marks)
+            self._on_portfolio(message)
         elif kind is TradingStateChanged:
             self.state = message.state
             if message.state == HALTED:
@@ -126,6 +134,7 @@ class ExecutionActor(SupervisedActor):
             diff = self.orders.rebuild(message)
             log_lines.synced(len(message.open_orders), len(message.fills), diff, recovering=not self.synced)
             self.synced = True
+            self.tell_supervisor(Synced(self.name))
             self.filled_at_sync = {}
             for fill in message.fills:  # fills that arrived while we were down: both de-duplicate
                 self.send("portfolio", fill)
@@ -148,6 +157,32 @@ class ExecutionActor(SupervisedActor):
         elif message == "report":
             return self.report()
         return None
+
+    def _on_portfolio(self, update: PortfolioUpdate) -> None:
+        self.equity = update.equity
+        self.positions = dict(update.positions)
+        self.marks = dict(update.marks)
+        if self.portfolio_epoch is None:
+            self.portfolio_epoch = update.epoch
+        if update.epoch != self.portfolio_epoch:
+            # A restarted portfolio rebuilt itself from the venue, which has every fill we forwarded
+            # to the one before it; what it lost in its mailbox is in its positions now.
+            self.portfolio_epoch = update.epoch
+            self.unconfirmed.clear()
+        elif update.last_fill in self.unconfirmed:
+            unconfirmed = self.unconfirmed
+            for key in list(unconfirmed):  # applied in the order we forwarded them
+                del unconfirmed[key]
+                if key == update.last_fill:
+                    break
+
+    def _position(self, product_id: str) -> Decimal:
+        """Portfolio's position plus the fills we forwarded that it has not applied yet."""
+        position = self.positions.get(product_id, _ZERO)
+        for pid, delta in self.unconfirmed.values():
+            if pid == product_id:
+                position += delta
+        return position
 
     def _on_intent(self, intent: OrderIntent) -> None:
         self.orders.record_intent(intent)
@@ -183,7 +218,7 @@ class ExecutionActor(SupervisedActor):
             book_valid=book is not None and book.valid,
             book_stale=is_stale(book, now, self.stale_after_s),
             mark=book.mark if book is not None else None,
-            position=self.positions.get(quantized.product_id, _ZERO),
+            position=self._position(quantized.product_id),
             equity=self.equity,
             other_gross_exposure=other_gross,
             spec=spec,
@@ -191,6 +226,7 @@ class ExecutionActor(SupervisedActor):
             tradable=self.tradable.get(quantized.product_id, True),
             other_maintenance_margin=other_maintenance,
             open_reducing=self._open_reducing(quantized.product_id),
+            open_same_side=self._open_size(quantized.product_id, quantized.side),
             now=now,
             best_bid=book.best_bid if book is not None else None,
             best_ask=book.best_ask if book is not None else None,
@@ -358,23 +394,30 @@ class ExecutionActor(SupervisedActor):
             self.send("venue", CancelOrder(record.client_order_id))
 
     def _other_positions(self, excluding: str) -> tuple[Decimal, Decimal]:
-        """(gross exposure, maintenance margin) of every marked position but `excluding`'s, quote."""
+        """(gross exposure, maintenance margin) of every marked product but `excluding`, quote, each
+        at the larger of its positions once its live BUYs or its live SELLs have filled."""
         gross = maintenance = _ZERO
-        for product_id, size in self.positions.items():
+        for product_id in set(self.positions) | {r.product_id for r in self.orders.open_orders()}:
             mark = self.marks.get(product_id)
             spec = self.products.get(product_id)
-            if product_id != excluding and mark is not None and spec is not None:
-                gross += abs(spec.notional(size, mark))
-                maintenance += maintenance_margin(spec, size, mark)
+            if product_id == excluding or mark is None or spec is None:
+                continue
+            size = self._position(product_id)
+            size = max(size + self._open_size(product_id, "BUY"), size - self._open_size(product_id, "SELL"), key=abs)
+            gross += abs(spec.notional(size, mark))
+            maintenance += maintenance_margin(spec, size, mark)
         return gross, maintenance
+
+    def _open_size(self, product_id: str, side: str) -> Decimal:
+        """Unfilled size of this product's live orders on `side`."""
+        return sum((max(_ZERO, r.size - r.filled_size) for r in self.orders.open_orders()
+                    if r.product_id == product_id and r.side == side), _ZERO)
 
     def _open_reducing(self, product_id: str) -> Decimal:
         """Unfilled size of the live orders that shrink this product's position: a reduce-only
         order must leave room for them, or together they could flip it."""
-        position = self.positions.get(product_id, _ZERO)
-        reducing_side = "SELL" if position > 0 else "BUY" if position < 0 else ""
-        return sum((max(_ZERO, r.size - r.filled_size) for r in self.orders.open_orders()
-                    if r.product_id == product_id and r.side == reducing_side), _ZERO)
+        position = self._position(product_id)
+        return self._open_size(product_id, "SELL" if position > 0 else "BUY") if position else _ZERO
 
     def report(self) -> dict[str, Any]:
         counts = self.orders.counts

@@ -12,7 +12,9 @@ them). In order, the first refusal wins:
                          while trading is disabled or cancel-only (product_status), no market
                          order while limit-only (limit_only), only post-only orders while
                          post-only (post_only_required)
-   5 reducing            trading state REDUCING refuses risk-increasing orders
+   5 reducing            trading state REDUCING refuses risk-increasing orders; RECOVERING (a
+                         start rebuilt from the journal, not yet confirmed by the venue) refuses
+                         every order (reason `recovering`)
    6 product_status      no new risk on a product the `status` channel does not call online
    7 stale_book          no new risk on an invalid or stale book, or without a mark
    8 impact              estimated market impact of the order (no_liquidity_data without metrics)
@@ -27,6 +29,8 @@ them). In order, the first refusal wins:
   13 max_exposure_product projected product notional, percent of equity
   14 max_exposure_total  projected gross exposure, percent of equity
   15 liquidation_distance projected |mark - liquidation price| / mark, percent (liquidatable only)
+Checks 5-15 judge the position as it will be once the live orders on the order's side have filled
+(`open_same_side`), so orders sent one after another cannot together pass a limit each passes alone.
 Orders that only reduce a position (same side of zero, smaller) pass checks 6-15, so a position
 above its limits after a price move, on a product that went offline, or while its book resyncs
 can still be brought down. Projections assume a fill at the mark (actors.risk.projection).
@@ -49,13 +53,14 @@ import msgspec
 from actors.execution.quantize import QuantizedOrder
 from actors.liquidity.impact import impact_guard
 from actors.liquidity.messages import LiquiditySnapshot
-from actors.orchestrator.messages import HALTED, REDUCING
+from actors.orchestrator.messages import HALTED, RECOVERING, REDUCING
 from actors.products import ProductSpec
 from actors.risk.projection import Projection, project
 
 REFUSE_HALTED = "halted"
 REFUSE_REDUCE_ONLY = "reduce_only"
 REFUSE_REDUCING = "reducing"
+REFUSE_RECOVERING = "recovering"
 REFUSE_STALE_BOOK = "stale_book"
 REFUSE_MAX_POSITION = "max_position"
 REFUSE_MAX_LEVERAGE = "max_leverage"
@@ -82,7 +87,7 @@ _BPS = Decimal(10_000)
 class GateContext(msgspec.Struct, frozen=True):
     """What the gate needs to know about the world at the moment of one order."""
 
-    state: str  # trading state: "ACTIVE", "REDUCING" or "HALTED"
+    state: str  # trading state: "ACTIVE", "REDUCING", "RECOVERING" or "HALTED"
     book_valid: bool
     book_stale: bool
     mark: Decimal | None  # quote per base unit
@@ -94,6 +99,7 @@ class GateContext(msgspec.Struct, frozen=True):
     tradable: bool = True  # False while the product's status is not "online"
     other_maintenance_margin: Decimal = _ZERO  # maintenance margin of every other product, quote
     open_reducing: Decimal = _ZERO  # unfilled size of live orders that reduce this position
+    open_same_side: Decimal = _ZERO  # unfilled size of live orders on this order's side and product
     now: float | None = None  # epoch seconds, for the night leverage window (None: day)
     best_bid: Decimal | None = None  # top of the book as last seen, for the post-only check
     best_ask: Decimal | None = None
@@ -134,19 +140,22 @@ def in_window(now: float | None, start_hour: int, end_hour: int) -> bool:
 class _Facts:
     """What every check reads, worked out once per order."""
 
-    __slots__ = ("order", "ctx", "explain", "delta", "projected", "risky", "mark", "projection")
+    __slots__ = ("order", "ctx", "explain", "base", "delta", "projected", "risky", "mark", "projection")
 
     def __init__(self, order: QuantizedOrder, ctx: GateContext, explain: bool) -> None:
         self.order, self.ctx = order, ctx
         self.explain = explain  # False on the hot path: a pass needs no words
-        self.projected = projected_position(order, ctx.position)
-        self.delta = self.projected - ctx.position
-        self.risky = increases_risk(ctx.position, self.projected)
+        # The live orders on this side may all fill: the limits judge the position after them.
+        pending = ctx.open_same_side if order.side == "BUY" else -ctx.open_same_side
+        self.base = ctx.position + pending
+        self.projected = projected_position(order, self.base)
+        self.delta = self.projected - self.base
+        self.risky = increases_risk(self.base, self.projected)
         mark = ctx.mark
         self.mark = mark if mark is not None and mark > 0 else None
         self.projection: Projection | None = None
         if self.mark is not None:
-            self.projection = project(ctx.spec, ctx.position, self.delta, self.mark, ctx.equity,
+            self.projection = project(ctx.spec, self.base, self.delta, self.mark, ctx.equity,
                                       ctx.other_maintenance_margin)
 
 
@@ -272,10 +281,13 @@ def _check_reduce_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
 
 
 def _check_reducing(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+    if f.ctx.state == RECOVERING:
+        return CheckVerdict("reducing", REFUSE, REFUSE_RECOVERING,
+                            "trading is RECOVERING: nothing goes out until the venue confirmed the journal")
     if f.ctx.state == REDUCING and f.risky:
         return CheckVerdict("reducing", REFUSE, REFUSE_REDUCING,
-                            f"trading is REDUCING and {f.ctx.position} -> {f.projected} adds risk")
-    return CheckVerdict("reducing", PASS, detail=f"{f.ctx.position} -> {f.projected}") if f.explain else _PASSED
+                            f"trading is REDUCING and {f.base} -> {f.projected} adds risk")
+    return CheckVerdict("reducing", PASS, detail=f"{f.base} -> {f.projected}") if f.explain else _PASSED
 
 
 def _check_product_status(gate: PreTradeGate, f: _Facts) -> CheckVerdict:

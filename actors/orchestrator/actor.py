@@ -1,6 +1,6 @@
 """The orchestrator: root supervisor of the actor tree and owner of TradingState.
 
-Owns TradingState (ACTIVE / REDUCING / HALTED) and tells execution and strategy whenever it
+Owns TradingState (ACTIVE / REDUCING / RECOVERING / HALTED) and tells execution and strategy whenever it
 changes or they restart. The state is the worst of the holds on it (actors.orchestrator.holds):
 - escalation: restart intensity exceeded. The tree is not stopped (market data keeps flowing):
   the failing child stays down, trading is HALTED for good and every open order is cancelled;
@@ -10,6 +10,11 @@ changes or they restart. The state is the worst of the holds on it (actors.orche
   UTC day rolls, even if the risk actor restarts and forgets it;
 - operator: `bin/perpsbot ctl halt|reduce|resume` (an OperatorCommand from the control actor),
   answered with an OperatorReply that says the new state and what still holds it;
+- recovering: a `run` that started from its journal, RECOVERING until execution and portfolio have
+  both synced with the venue (Synced); given at construction (initial_holds) with the holds the
+  journal says were in force (an operator halt, a daily-loss latch of the same UTC day);
+- reconcile: the bot's and the venue's positions differ (PositionMismatch): REDUCING until
+  `ctl resume --accept-venue` (portfolio adopts the venue's sizes: AdoptPositions) or `ctl halt`;
 - journal: a journal write failed (JournalHealth ok=False): HALTED, open orders cancelled. Latched:
   a refused write is lost, so the journal writing again does not release it; `ctl resume` does,
   but only once the journal has reported ok since its last failure (else the hold stays, named).
@@ -27,19 +32,21 @@ from loguru import logger
 
 from actors.backup.messages import BackupNow
 from actors.execution.messages import CancelAll
-from actors.orchestrator.holds import Holds
+from actors.orchestrator.holds import Hold, Holds
 from actors.orchestrator.messages import (
-    ACTIVE,
     HALTED,
     REDUCING,
+    AdoptPositions,
     BooksHealth,
     Decision,
     FeedHealth,
     JournalHealth,
     OperatorCommand,
     OperatorReply,
+    PositionMismatch,
     ResyncRequest,
     Shutdown,
+    Synced,
     TradingStateChanged,
 )
 from actors.risk.guards import utc_day
@@ -54,12 +61,21 @@ DAILY_LOSS = "daily_loss"
 _OPERATOR_STATES = {"halt": HALTED, "reduce": REDUCING}
 
 
+RECOVERING_HOLD = "recovering"
+RECONCILE_HOLD = "reconcile"
+SYNCED_BEFORE_TRADING = frozenset({"execution", "portfolio"})
+
+
 class Orchestrator(Supervisor):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, initial_holds: tuple[Hold, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.trading_state = ACTIVE
-        self.state_reason = "start"
         self.holds = Holds()
+        for hold in initial_holds:
+            self.holds.put(hold.source, hold.state, hold.reason)
+        self.trading_state, held_by = self.holds.state()
+        self.state_reason = held_by or "start"
+        self.synced: set[str] = set()
+        self.mismatch: PositionMismatch | None = None
         self.feed_healthy = True
         self.books_valid = False
         self.daily_loss_day: int | None = None  # UTC day of the last daily-loss breach
@@ -96,6 +112,17 @@ class Orchestrator(Supervisor):
             if not message.ok:
                 self.holds.put("journal", HALTED, f"journal: {message.reason}")
                 self._apply("journal")
+            return None
+        elif kind is Synced:
+            self.synced.add(message.actor)
+            if self.holds.get(RECOVERING_HOLD) is not None and SYNCED_BEFORE_TRADING <= self.synced:
+                self.holds.drop(RECOVERING_HOLD)
+                self._apply("recovered: execution and portfolio synced with the venue")
+            return None
+        elif kind is PositionMismatch:
+            self.mismatch = message
+            self.holds.put(RECONCILE_HOLD, REDUCING, f"position mismatch ({message.source}): {message.describe()}")
+            self._apply(RECONCILE_HOLD)
             return None
         elif kind is OperatorCommand:
             self._on_operator(message)
@@ -143,11 +170,17 @@ class Orchestrator(Supervisor):
             self.holds.drop("operator")
             if self.journal_ok:
                 self.holds.drop("journal")
+            if command.accept_venue and self.mismatch is not None:
+                adopt = tuple((pid, venue) for pid, _, venue in self.mismatch.positions)
+                self.services.send("portfolio", AdoptPositions(adopt))
+                self.services.send("journal", Decision(now, "accept_venue", self.mismatch.describe()))
+                self.holds.drop(RECONCILE_HOLD)
+                self.mismatch = None
         else:
             logger.warning("operator {!r}: unknown command, trading stays {}", name, self.trading_state)
             self._reply(command, f"unknown command {name!r}")
             return
-        self.services.send("journal", Decision(now, "operator", name))
+        self.services.send("journal", Decision(now, "operator", name + (" --accept-venue" if command.accept_venue else "")))
         self._apply(f"operator {name}")
         held = self.holds.describe()
         logger.info("operator {} -> {}{}{}", name, self.trading_state, "; held by " if held else "", held)

@@ -114,7 +114,7 @@ class ControlActor(SupervisedActor):
                 self._write_reply(request_id, {"error": f"unknown command {command!r}"})
                 continue
             self.commands.inc()
-            self.tell_supervisor(OperatorCommand(command, request_id))
+            self.tell_supervisor(OperatorCommand(command, request_id, accept_venue=data.get("accept_venue") is True))
 
     def _write_reply(self, request_id: str, data: dict[str, Any]) -> None:
         if not request_id or "/" in request_id:

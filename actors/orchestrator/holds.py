@@ -1,8 +1,8 @@
 """What holds trading below ACTIVE: one hold per source, the trading state is the worst of them.
 
-Owns the holds by source ("escalation", "operator", "feed", "risk:<guard>"), each a state
-(REDUCING or HALTED) and a reason, and the rule that the trading state is the most severe hold
-(ACTIVE when none). So a release of one source (the feed is back, the operator resumes) returns
+Owns the holds by source ("escalation", "operator", "feed", "risk:<guard>", "journal", "shutdown",
+"recovering", "reconcile"), each a state (REDUCING, RECOVERING or HALTED) and a reason, and the
+rule that the trading state is the most severe hold (ACTIVE when none). So a release of one source (the feed is back, the operator resumes) returns
 trading only as far as the other sources allow, and says which still hold it. Pure. Must never
 send anything or read the clock (the orchestrator acts on what this says).
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.orchestrator.messages import ACTIVE, HALTED, REDUCING
+from actors.orchestrator.messages import ACTIVE, TRADING_STATES
 
-_RANK = {ACTIVE: 0, REDUCING: 1, HALTED: 2}
+_RANK = {state: rank for rank, state in enumerate(TRADING_STATES)}
 
 
 class Hold(msgspec.Struct, frozen=True):
     source: str
-    state: str  # REDUCING / HALTED
+    state: str  # REDUCING / RECOVERING / HALTED
     reason: str
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 
 ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
+# A start rebuilt from the journal, until the venue confirmed it: market data flows, no order goes out.
+RECOVERING = "RECOVERING"
+TRADING_STATES = (ACTIVE, REDUCING, RECOVERING, HALTED)  # least to most severe
 
 
 class TradingStateChanged(msgspec.Struct, frozen=True, tag=True):
-    state: str  # ACTIVE / REDUCING / HALTED
+    state: str  # one of TRADING_STATES
     reason: str
     ts: float
 
@@ -54,10 +59,36 @@ OPERATOR_COMMANDS = ("halt", "reduce", "resume")
 
 
 class OperatorCommand(msgspec.Struct, frozen=True, tag=True):
-    """From the control channel (`bin/perpsbot ctl`): halt, reduce or resume trading."""
+    """From the control channel (`bin/perpsbot ctl`): halt, reduce or resume trading. A resume with
+    `accept_venue` also adopts the venue's positions where reconciliation found them different."""
 
     command: str  # one of OPERATOR_COMMANDS
     request_id: str
+    accept_venue: bool = False
+
+
+class Synced(msgspec.Struct, frozen=True, tag=True):
+    """From execution and portfolio: rebuilt from the venue's snapshot (each start, each restart)."""
+
+    actor: str
+
+
+class PositionMismatch(msgspec.Struct, frozen=True, tag=True):
+    """From a reconciliation: the bot's and the venue's positions differ (after every repair it
+    could make). Holds trading at REDUCING until `ctl resume --accept-venue` or `ctl halt`."""
+
+    positions: tuple[tuple[str, Decimal, Decimal], ...]  # (product, bot's, venue's)
+    source: str  # "start" or "scheduled"
+
+    def describe(self) -> str:
+        return "; ".join(f"{pid}: journal {mine}, venue {venue}, delta {venue - mine}"
+                         for pid, mine, venue in self.positions)
+
+
+class AdoptPositions(msgspec.Struct, frozen=True, tag=True):
+    """To portfolio, on `ctl resume --accept-venue`: take the venue's size for these products."""
+
+    positions: tuple[tuple[str, Decimal], ...]
 
 
 class OperatorReply(msgspec.Struct, frozen=True, tag=True):

@@ -4,7 +4,8 @@ Owns the Ledger. Publishes equity, positions and margins to strategy, execution 
 timer and after fills, journals positions, and settles hourly funding on perpetual-style products
 on the injected clock, journaling each settlement. On (re)start it rebuilds the ledger from the
 venue's fills (de-duplicated by trade id) and the journal's funding settlements (once per product
-and interval).
+and interval), and tells the orchestrator it synced. On `ctl resume --accept-venue` it takes the
+venue's size where reconciliation found it different (AdoptPositions), journaled.
 Must never send an order.
 """
 
@@ -13,15 +14,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from loguru import logger
+
 from actors.execution.messages import SyncRequest
 from actors.market_data.messages import BookStatus
-from actors.portfolio.ledger import Ledger
+from actors.orchestrator.messages import AdoptPositions, Decision, Synced
+from actors.portfolio.ledger import Ledger, Position
 from actors.portfolio.messages import FundingHistory, FundingHistoryRequest, FundingRecord, PortfolioUpdate, PositionRecord
 from actors.products import ProductSpec
 from actors.venue.messages import Fill, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 PUBLISH_INTERVAL_S = 1.0
+_NO_POSITION = Position("", Decimal(0), Decimal(0))
 
 
 class PublishPortfolio:
@@ -34,6 +39,7 @@ class PortfolioActor(SupervisedActor):
         self.products = products
         self.config = config
         self.ledger = Ledger(config.starting_cash, products)
+        self.last_fill: tuple[str, str, str] | None = None  # the last Fill handled: execution's count
 
     def start_core(self) -> None:
         self.ledger.funding_due(self.clock.now())  # baseline: the first funding is the next one due
@@ -47,6 +53,7 @@ class PortfolioActor(SupervisedActor):
             if message.mark is not None and message.product_id in self.products:
                 self.ledger.on_mark(message.product_id, message.mark)
         elif kind is Fill:
+            self.last_fill = (message.product_id, message.trade_id, message.side)
             if message.product_id in self.products and self.ledger.on_fill(message):
                 self._journal_position(message.product_id)
                 self._publish()
@@ -65,9 +72,26 @@ class PortfolioActor(SupervisedActor):
             for product_id in sorted(touched):
                 self._journal_position(product_id)  # the journal's positions follow the venue's fills
             self._publish()
+            self.tell_supervisor(Synced(self.name))
+        elif kind is AdoptPositions:
+            self._adopt(message)
         elif message == "report":
             return self.report()
         return None
+
+    def _adopt(self, message: AdoptPositions) -> None:
+        now = self.clock.now()
+        for product_id, size in message.positions:
+            if product_id not in self.products:
+                continue
+            price = self.ledger.mark(product_id) or self.ledger.positions.get(product_id, _NO_POSITION).entry
+            change = self.ledger.adopt(product_id, size, price)
+            if change:
+                logger.warning("portfolio: {} adopted the venue's size {} (changed by {}) at {}", product_id, size,
+                               change, price)
+                self.send("journal", Decision(now, "position_adopted", f"{product_id}: {size} (change {change})"))
+                self._journal_position(product_id)
+        self._publish()
 
     def _settle_funding(self) -> None:
         now = self.clock.now()
@@ -91,6 +115,8 @@ class PortfolioActor(SupervisedActor):
             marks=tuple((pid, m) for pid in self.products if (m := ledger.mark(pid)) is not None),
             ts=self.clock.now(),
             maintenance_margin=ledger.maintenance_margin,
+            last_fill=self.last_fill,
+            epoch=self.epoch,
         )
         self.send("strategy", update)
         self.send("execution", update)

@@ -142,6 +142,19 @@ class Ledger:
         book.funding += payment
         return payment
 
+    def adopt(self, product_id: str, size: Decimal, price: Decimal) -> Decimal:
+        """Take the venue's size where reconciliation found ours different (an operator's `ctl
+        resume --accept-venue`): no PnL is realized; a position that keeps its side keeps its
+        entry, one that opens or changes side enters at `price` (the mark). Returns the change."""
+        self._spec(product_id)
+        book = self._books[product_id]
+        change = size - book.size
+        if change:
+            entry = book.entry if book.size and (book.size > 0) == (size > 0) else price
+            book.size, book.cost = size, size * entry
+            self._observe_equity()
+        return change
+
     def restore_funding(self, product_id: str, slot: int, payment: Decimal) -> bool:
         """A settlement recorded before a restart: counted once, and never settled again."""
         self._spec(product_id)

@@ -15,6 +15,10 @@ class PortfolioUpdate(msgspec.Struct, frozen=True, tag=True):
     marks: tuple[tuple[str, Decimal], ...]
     ts: float
     maintenance_margin: Decimal = Decimal(0)  # of the open positions at their marks, quote (risk guards)
+    # (product_id, trade_id, side) of the last Fill this portfolio handled, applied or a duplicate:
+    # execution counts the fills it forwarded after this one on top of `positions`.
+    last_fill: tuple[str, str, str] | None = None
+    epoch: int = 0  # the publishing portfolio's incarnation: a restarted one rebuilt from the venue
 
 
 class PositionRecord(msgspec.Struct, frozen=True, tag=True):
