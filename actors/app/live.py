@@ -22,8 +22,11 @@ import pykka
 from loguru import logger
 
 from actors.app.paper import collect_beside_exchange, exit_status
-from actors.app.tree import Tree
+from actors.app.recovery import recover
+from actors.app.tree import StartState, Tree
 from actors.app.venue_account import LiveError, journal_funding, read_account, starting_cash
+from actors.journal.store import JournalStore
+from actors.risk.guards import utc_day
 from actors.backup.actor import shutdown_backup
 from actors.orchestrator.messages import Shutdown
 from actors.products_rest import ProductsError, fetch_products
@@ -37,6 +40,7 @@ from runtime.scheduler import Scheduler
 from runtime.services import Services
 
 SETTLE_ORDERS_S = 10.0  # at a clean stop, how long cancels get to be confirmed
+EXIT_RECONCILE = 4  # `run --strict-reconcile`: the start found positions that differ from the venue's
 
 
 class RunTarget(msgspec.Struct, frozen=True):
@@ -84,25 +88,38 @@ def load_credentials(key_file: str | None) -> Credentials:
 # -- the session --------------------------------------------------------------------------------
 
 def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data_dir: Path,
-             duration_s: float | None, stop: Any, faults: list[Any] = ()) -> tuple[dict[str, Any], int]:
+             duration_s: float | None, stop: Any, faults: list[Any] = (),
+             strict_reconcile: bool = False) -> tuple[dict[str, Any], int]:
     """Trade until `stop` is set or `duration_s` passes; returns (report, exit status). The data
-    dir is checked and held by the caller; its database is `profile.journal.file` in it."""
+    dir is checked and held by the caller; its database is `profile.journal.file` in it. Every
+    start is a recovery (actors.app.recovery); with `strict_reconcile` a start whose positions
+    differ from the venue's returns at once with EXIT_RECONCILE, before the tree starts."""
     wanted = tuple(profile.strategy.products)
-    transport = RestTransport(target.rest_url, credentials, timeout_s=profile.venue.rest_timeout_s)
-    try:
-        balance, fills = read_account(transport)
-    finally:
-        transport.close()
+    db = data_dir / profile.journal.file
     try:
         products = fetch_products(target.rest_url, wanted)
     except ProductsError as exc:
         raise LiveError(f"the products endpoint did not answer: {exc}") from None
-    cash = starting_cash(balance, fills, products, journal_funding(data_dir / profile.journal.file, products))
+    perps = {pid for pid, spec in products.items() if spec.is_perpetual}
+    transport = RestTransport(target.rest_url, credentials, timeout_s=profile.venue.rest_timeout_s)
+    try:
+        balance, venue_fills = read_account(transport)
+        recovery = recover(db, transport, venue_fills, set(products), perps, profile.reconcile.foreign_orders,
+                           utc_day(time.time()))
+    finally:
+        transport.close()
+    if recovery.mismatch is not None and strict_reconcile:
+        logger.error("run: --strict-reconcile: positions differ from the venue's; nothing was started")
+        return {"mode": "run", "data_dir": str(data_dir), "recovery": recovery.report()}, EXIT_RECONCILE
+    with JournalStore(db) as store:
+        fills = tuple(f for f in store.fills() if f.product_id in products)
+    cash = starting_cash(balance, list(fills), products, journal_funding(db, products))
     profile = msgspec.structs.replace(profile, portfolio=msgspec.structs.replace(profile.portfolio, starting_cash=cash))
     logger.info("run: venue {} (market data {}, user data {}), data dir {}, products {}", target.rest_url,
                 target.ws_url, target.user_ws_url, data_dir, ", ".join(products))
-    logger.info("run: account balance {} USD, {} fills at the venue; the ledger starts from {}", balance,
-                len(fills), cash)
+    logger.info("run: account balance {} USD, {} fills at the venue, {} in the journal; the ledger starts from {}",
+                balance, len(venue_fills), len(fills), cash)
+    start = StartState(recovery.holds, fills, recovery.mismatch)
     scheduler = Scheduler(WallClock())
     scheduler.start()
     services = Services(scheduler.clock, scheduler, faults=FaultPlan(list(faults)))
@@ -110,13 +127,12 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
     try:
         started = time.monotonic()
         tree = Tree(profile, services, data_dir, target.ws_url, credentials, products, target.user_ws_url,
-                    "exchange", target.rest_url)
+                    "exchange", target.rest_url, start)
         stop.wait(duration_s)
         logger.info("run: stopping ({})", stop.signal_name or "duration reached")
         _stop_trading(tree, profile.run.cancel_on_exit)
         elapsed = time.monotonic() - started
-        perps = {pid for pid, spec in products.items() if spec.is_perpetual}
-        extra = {"data_dir": str(data_dir), "feed_url": target.ws_url, "venue": "exchange",
+        extra = {"recovery": recovery.report(), "data_dir": str(data_dir), "feed_url": target.ws_url, "venue": "exchange",
                  "rest_url": target.rest_url, "stopped_by": stop.signal_name or "duration"}
         report = collect_beside_exchange(tree, elapsed, extra, target.rest_url, credentials, perps, mode="run")
         # last, so the backup holds the stop's cancels and the fills that settled meanwhile

@@ -187,7 +187,22 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
     return _text(report)
 
 
+def render_recovery(recovery: dict[str, Any]) -> list[str]:
+    """The start's recovery in a few lines (a `run`)."""
+    lines = [f"  recovery  from {recovery['started_from']}  journal fills {recovery['journal_fills']}"
+             f"  inferred {recovery['venue_fills_inferred']}  intents settled {recovery['intents_settled']}"
+             f"  foreign orders {recovery['foreign_orders']}  adopted {recovery.get('orders_adopted', 0)}"
+             f"  {recovery['seconds']}s  {'clean' if recovery['clean'] else 'NOT CLEAN'}"
+             + (f"  ({recovery['detail']})" if recovery.get("detail") else "")]
+    for pid, pair in sorted(recovery["position_mismatches"].items()):
+        lines.append(f"  MISMATCH  {pid}: journal {pair['journal']}, venue {pair['venue']}")
+    return lines
+
+
 def render(report: dict[str, Any]) -> str:
+    if "trading" not in report:  # a `run --strict-reconcile` that stopped at its recovery
+        return "\n".join([f"perpsbot {report['mode']}: stopped at the start's reconciliation",
+                          *render_recovery(report["recovery"])])
     t = report["trading"]
     f = report["feed"]
     lines = [
@@ -204,6 +219,8 @@ def render(report: dict[str, Any]) -> str:
         f"  pnl       equity {t['equity']}  realized {t['realized_pnl']}  unrealized {t['unrealized_pnl']}"
         f"  fees {t['fees']}  funding {t['funding']}",
     ]
+    if report.get("recovery"):
+        lines += render_recovery(report["recovery"])
     for product_id, pos in report["positions"].items():
         lines.append(f"  position  {product_id}: {pos['size']} @ {pos['entry']}")
     for product_id, p in report["products"].items():

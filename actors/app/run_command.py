@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-json", metavar="PATH")
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
                         help="ACTOR:KIND[:after=N|every=N], repeatable (rehearsals)")
+    parser.add_argument("--strict-reconcile", action="store_true",
+                        help="exit 4 instead of trading REDUCING when the start finds positions that differ"
+                             " from the venue's")
     parser.add_argument("--live", action="store_true",
                         help="required against Coinbase's production hosts: this trades real money")
 
@@ -100,7 +103,8 @@ def _run(args: argparse.Namespace, target: Any) -> int:
         run_dir = str(Path(args.data_dir).expanduser().resolve())
         with private_files(), held_data_dir(args.data_dir, "run", run_dir=run_dir,
                                              profile=args.profile) as lock, StopSignals() as stop:
-            report, status = run_live(profile, target, credentials, lock.data_dir, args.duration, stop, faults)
+            report, status = run_live(profile, target, credentials, lock.data_dir, args.duration, stop, faults,
+                                      args.strict_reconcile)
             return finish(report, status, args.report_json)
     except PreflightError as exc:
         raise LiveError(str(exc)) from None

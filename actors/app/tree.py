@@ -9,9 +9,11 @@ handle is for the main thread and tests only (every ask it makes has a timeout).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pykka
 
 from actors.backup.actor import BackupActor
@@ -20,6 +22,8 @@ from actors.journal.actor import JournalActor
 from actors.liquidity.actor import LiquidityActor
 from actors.market_data.actor import MarketDataActor
 from actors.orchestrator.actor import Orchestrator
+from actors.orchestrator.holds import Hold
+from actors.orchestrator.messages import PositionMismatch
 from actors.orchestrator.control import ControlActor
 from actors.portfolio.actor import PortfolioActor
 from actors.products import CATALOG, ProductSpec
@@ -29,6 +33,7 @@ from actors.streaming.actor import StreamingActor
 from actors.streaming.rest_books import rest_base_for
 from actors.venue.actor import PaperVenueActor
 from actors.venue.gateway_actor import CoinbaseGatewayActor
+from actors.venue.messages import Fill
 from config.schema import Profile
 from runtime.backoff import Backoff
 from runtime.services import Services
@@ -41,6 +46,7 @@ FAULT_TARGETS = ("streaming", "market_data", "liquidity", "strategy", "execution
 USER_STREAM = "user_stream"
 PRIVATE_CHANNELS = ("user", "futures_balance_summary")  # heartbeats are always added
 VENUES = ("sim", "exchange")
+_ZERO = Decimal(0)
 
 
 def products_of(profile: Profile) -> dict[str, ProductSpec]:
@@ -56,9 +62,26 @@ def supervisor_config(profile: Profile) -> SupervisorConfig:
     )
 
 
+class StartState(msgspec.Struct, frozen=True):
+    """What a `run` start rebuilt from its journal (actors.app.recovery) for the tree to start from."""
+
+    holds: tuple[Hold, ...] = ()  # the orchestrator's first holds (RECOVERING, carried-over ones)
+    fills: tuple[Fill, ...] = ()  # the journal's fills: the portfolio's ledger
+    mismatch: PositionMismatch | None = None  # positions that still differ from the venue's
+
+    def reported(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+        """Per venue order, (quantity, value, fees) of the journaled fills: the gateway's seed."""
+        out: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+        for f in self.fills:
+            if f.venue_order_id:
+                q, v, fee = out.get(f.venue_order_id, (_ZERO, _ZERO, _ZERO))
+                out[f.venue_order_id] = (q + f.size, v + f.size * f.price, fee + f.fee)
+        return out
+
+
 def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentials: Any = None,
                 products: dict[str, ProductSpec] | None = None, user_url: str | None = None,
-                venue: str = "sim", rest_url: str | None = None) -> list[ChildSpec]:
+                venue: str = "sim", rest_url: str | None = None, start: StartState | None = None) -> list[ChildSpec]:
     """Children in dependency order: each starts after everything it sends to. `feed_url` None:
     frames come from a replay driver, not a socket. `products`: rules read from the venue
     (default: the static catalog). With credentials and a feed, the private stream runs last
@@ -81,7 +104,7 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
     else:
         venue_spec = ("venue", CoinbaseGatewayActor, {
             "rest_url": rest_url, "credentials": credentials, "timeout_s": profile.venue.rest_timeout_s,
-            "private_per_s": profile.venue.private_per_s})
+            "private_per_s": profile.venue.private_per_s, "reported": start.reported() if start else None})
         book_consumers = ("market_data",)  # a real venue has its own book
     specs = [
         ("journal", JournalActor, {"db_path": db_path}),
@@ -90,7 +113,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
                                           "stale_after_s": profile.market_data.stale_after_s,
                                           "view_interval_s": profile.market_data.view_interval_s}),
         ("liquidity", LiquidityActor, {"products": products}),
-        ("portfolio", PortfolioActor, {"products": products, "config": profile.portfolio}),
+        ("portfolio", PortfolioActor, {"products": products, "config": profile.portfolio,
+                                       "journal_fills": start.fills if start else ()}),
         ("execution", ExecutionActor, {"products": products, "config": profile.execution, "risk": profile.risk,
                                        "stale_after_s": profile.market_data.stale_after_s}),
         ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
@@ -121,13 +145,17 @@ class Tree:
 
     def __init__(self, profile: Profile, services: Services, run_dir: Path, feed_url: str | None,
                  credentials: Any = None, products: dict[str, ProductSpec] | None = None,
-                 user_url: str | None = None, venue: str = "sim", rest_url: str | None = None) -> None:
+                 user_url: str | None = None, venue: str = "sim", rest_url: str | None = None,
+                 start: StartState | None = None) -> None:
         self.profile = profile
         self.services = services
         self.run_dir = run_dir
         self.venue = venue
-        self.specs = child_specs(profile, run_dir, feed_url, credentials, products, user_url, venue, rest_url)
-        self.orchestrator = Orchestrator.start(self.specs, supervisor_config(profile), services)
+        self.specs = child_specs(profile, run_dir, feed_url, credentials, products, user_url, venue, rest_url, start)
+        self.orchestrator = Orchestrator.start(self.specs, supervisor_config(profile), services,
+                                               initial_holds=start.holds if start else ())
+        if start is not None and start.mismatch is not None:
+            self.orchestrator.tell(start.mismatch)
 
     def names(self) -> list[str]:
         return [spec.name for spec in self.specs]

@@ -34,11 +34,15 @@ class PublishPortfolio:
 
 
 class PortfolioActor(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any) -> None:
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
+                 journal_fills: tuple[Fill, ...] = ()) -> None:
         super().__init__(name, epoch, services)
         self.products = products
         self.config = config
         self.ledger = Ledger(config.starting_cash, products)
+        for fill in journal_fills:  # a `run` start: the journal is the memory, the venue adds what it lacks
+            if fill.product_id in products:
+                self.ledger.on_fill(fill)
         self.last_fill: tuple[str, str, str] | None = None  # the last Fill handled: execution's count
 
     def start_core(self) -> None:

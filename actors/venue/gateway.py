@@ -195,6 +195,13 @@ class GatewayCore:
         ids = venue_ids if len(venue_ids) <= FILTER_IDS_MAX else ()
         return self._start_job(RECONCILE, Listing(orders=True, fills=True, order_ids=ids), now)
 
+    def seed(self, reported: dict[str, tuple[Decimal, Decimal, Decimal]]) -> None:
+        """At a process start: per venue order id, the (quantity, quote value, fees) of its fills the
+        journal already holds, so a sync reports only what came after (fills the bot missed)."""
+        for venue_id, piece in reported.items():
+            if piece[0] > self._reported.get(venue_id, (_ZERO, _ZERO, _ZERO))[0]:
+                self._reported[venue_id] = piece
+
     def resume(self, known: KnownOrders, now: float) -> list[Effect]:
         """After a restart of this gateway: take back from execution (the owner of order state)
         the live orders and the fills already reported, so that neither the socket nor a REST

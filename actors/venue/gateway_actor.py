@@ -17,6 +17,7 @@ Must never block in a handler (no HTTP here), decide what to trade, or invent a 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -53,11 +54,14 @@ class CoinbaseGatewayActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, rest_url: str, credentials: Any = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, private_per_s: float = DEFAULT_PRIVATE_PER_S,
                  public_per_s: float = DEFAULT_PUBLIC_PER_S, threads: int = 2,
-                 make_transport: Any = None, stop_timeout_s: float = 1.5) -> None:
+                 make_transport: Any = None, stop_timeout_s: float = 1.5,
+                 reported: dict[str, tuple[Decimal, Decimal, Decimal]] | None = None) -> None:
         """`make_transport`: builds one transport per worker thread (default: an AbortableTransport
-        to `rest_url` signing with `credentials`). `stop_timeout_s` bounds the worker's join."""
+        to `rest_url` signing with `credentials`). `stop_timeout_s` bounds the worker's join.
+        `reported`: per venue order id, the fills the journal holds (GatewayCore.seed)."""
         super().__init__(name, epoch, services)
         self.core = GatewayCore(RateLimiter(private_per_s, public_per_s))
+        self.core.seed(reported or {})
         self.stop_timeout_s = stop_timeout_s
         self.make_transport = make_transport or (
             lambda: AbortableTransport(rest_url, credentials, timeout_s))
