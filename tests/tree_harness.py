@@ -37,6 +37,7 @@ FAST = {
     "supervisor.backoff_cap_s": 0.2,
     "supervisor.max_restarts": 3,
     "backup.interval_s": 5.0,
+    "reconcile.interval_s": 2.0,
 }
 
 

@@ -27,6 +27,7 @@ from actors.orchestrator.messages import PositionMismatch
 from actors.orchestrator.control import ControlActor
 from actors.portfolio.actor import PortfolioActor
 from actors.products import CATALOG, ProductSpec
+from actors.reconcile.actor import ReconcilerActor
 from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.streaming.actor import StreamingActor
@@ -41,6 +42,7 @@ from runtime.supervisor import ChildSpec, SupervisorConfig
 
 # The actors a --fault may target (the venue stands in for the exchange and is not one of them).
 FAULT_TARGETS = ("streaming", "market_data", "liquidity", "strategy", "execution", "portfolio", "journal", "backup",
+                 "reconciler",
                  "risk")
 
 USER_STREAM = "user_stream"
@@ -124,6 +126,7 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
                                        "credentials": credentials}),
         ("backup", BackupActor, {"db_path": db_path, "dest_dir": str(run_dir / profile.backup.dir),
                                  "config": profile.backup}),
+        ("reconciler", ReconcilerActor, {"products": tuple(products), "interval_s": profile.reconcile.interval_s}),
         # Last, so a restart under rest_for_one takes nothing else down; it tells only the orchestrator.
         ("risk", RiskActor, {"products": products, "config": profile.risk,
                              "bar_interval_s": profile.market_data.bar_interval_s}),

@@ -18,14 +18,23 @@ from loguru import logger
 
 from actors.execution.messages import SyncRequest
 from actors.market_data.messages import BookStatus
-from actors.orchestrator.messages import AdoptPositions, Decision, Synced
+from actors.orchestrator.messages import AdoptPositions, Decision, PositionMismatch, Synced
 from actors.portfolio.ledger import Ledger, Position
-from actors.portfolio.messages import FundingHistory, FundingHistoryRequest, FundingRecord, PortfolioUpdate, PositionRecord
+from actors.portfolio.messages import (
+    CheckPositions,
+    FundingHistory,
+    FundingHistoryRequest,
+    FundingRecord,
+    PortfolioUpdate,
+    PositionRecord,
+    RepairFills,
+)
 from actors.products import ProductSpec
 from actors.venue.messages import Fill, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 PUBLISH_INTERVAL_S = 1.0
+_ZERO = Decimal(0)
 _NO_POSITION = Position("", Decimal(0), Decimal(0))
 
 
@@ -44,6 +53,9 @@ class PortfolioActor(SupervisedActor):
             if fill.product_id in products:
                 self.ledger.on_fill(fill)
         self.last_fill: tuple[str, str, str] | None = None  # the last Fill handled: execution's count
+        self.repaired = self.metrics.counter("reconcile.fills_repaired")
+        self.checked_keys: set[tuple[str, str, str]] = set()  # the fills of the last RepairFills
+        self.checked_at = 0.0  # and when the venue's snapshot was in hand
 
     def start_core(self) -> None:
         self.ledger.funding_due(self.clock.now())  # baseline: the first funding is the next one due
@@ -79,9 +91,39 @@ class PortfolioActor(SupervisedActor):
             self.tell_supervisor(Synced(self.name))
         elif kind is AdoptPositions:
             self._adopt(message)
+        elif kind is RepairFills:
+            self._repair(message.fills, message.ts)
+        elif kind is CheckPositions:
+            self._check(message)
         elif message == "report":
             return self.report()
         return None
+
+    def _repair(self, fills: tuple[Fill, ...], read_by: float) -> None:
+        """The venue's fills from a reconciliation: the ones we missed (a lost message) applied once."""
+        self.checked_keys = {(f.product_id, f.trade_id, f.side) for f in fills}
+        self.checked_at = read_by
+        missed = [f for f in fills if f.product_id in self.products and self.ledger.on_fill(f)]
+        for fill in missed:
+            logger.warning("reconcile: portfolio had missed fill {} {} {} {} @ {} (order {}): applied", fill.trade_id,
+                           fill.product_id, fill.side, fill.size, fill.price, fill.client_order_id)
+        if missed:
+            self.repaired.inc(len(missed))
+            self.send("journal", Decision(self.clock.now(), "fills_repaired", f"{len(missed)} fills portfolio missed"))
+            for product_id in sorted({f.product_id for f in missed}):
+                self._journal_position(product_id)
+            self._publish()
+
+    def _check(self, check: CheckPositions) -> None:
+        """Our positions against the venue's; a difference goes to the orchestrator (REDUCING)."""
+        mine = self.ledger.sizes_as_of(self.checked_keys, self.checked_at)  # fills after the snapshot do not count
+        venue = dict(check.positions)
+        differ = tuple((pid, mine.get(pid, _ZERO), venue.get(pid, _ZERO)) for pid in sorted(self.products)
+                       if mine.get(pid, _ZERO) != venue.get(pid, _ZERO))
+        if differ:
+            mismatch = PositionMismatch(differ, check.source)
+            logger.warning("reconcile: positions differ from the venue's: {}", mismatch.describe())
+            self.tell_supervisor(mismatch)
 
     def _adopt(self, message: AdoptPositions) -> None:
         now = self.clock.now()

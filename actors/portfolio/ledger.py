@@ -63,7 +63,8 @@ class Ledger:
         self._specs = dict(products)
         self._books = {pid: _Book() for pid in self._specs}
         self._marks: dict[str, Decimal] = {}
-        self._seen: set[tuple[str, str, str]] = set()
+        self._seen: dict[tuple[str, str, str], tuple[Decimal, float]] = {}  # applied fill -> (signed size, ts)
+        self._adopted: dict[str, Decimal] = {}  # per product, what adopt() changed
         self._funding_slot: dict[str, int] = {}
         self._funding_settled: set[tuple[str, int]] = set()  # (product, slot) settled or restored
         self.realized_pnl = _ZERO
@@ -84,10 +85,9 @@ class Ledger:
         spec = self._spec(fill.product_id)
         if fill.side not in ("BUY", "SELL") or not fill.size > 0:
             raise ValueError(f"bad fill {fill.trade_id}: side {fill.side!r}, size {fill.size}")
-        self._seen.add(key)
-
         book = self._books[fill.product_id]
         delta = fill.size if fill.side == "BUY" else -fill.size
+        self._seen[key] = (delta, fill.ts)
         if book.size == 0 or (book.size > 0) == (delta > 0):
             book.cost += delta * fill.price
         else:
@@ -150,6 +150,7 @@ class Ledger:
         book = self._books[product_id]
         change = size - book.size
         if change:
+            self._adopted[product_id] = self._adopted.get(product_id, _ZERO) + change
             entry = book.entry if book.size and (book.size > 0) == (size > 0) else price
             book.size, book.cost = size, size * entry
             self._observe_equity()
@@ -197,6 +198,16 @@ class Ledger:
             for pid, b in self._books.items()
             if b.size != 0
         }
+
+    def sizes_as_of(self, listed: set[tuple[str, str, str]], cutoff: float) -> dict[str, Decimal]:
+        """Signed size per product as of a venue snapshot that listed the fills `listed` and was
+        read by `cutoff`: an applied fill it does not list counts only if it is no newer than the
+        cutoff (so it should have been listed: it is not the venue's), and adoptions count."""
+        sizes = dict(self._adopted)
+        for key, (delta, ts) in self._seen.items():
+            if key in listed or ts <= cutoff:
+                sizes[key[0]] = sizes.get(key[0], _ZERO) + delta
+        return sizes
 
     def position_sizes(self) -> dict[str, Decimal]:
         """Signed sizes of open positions, the shape `CrossoverCore.on_portfolio` takes."""

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import msgspec
 
+from actors.venue.messages import Fill
+
 
 class PortfolioUpdate(msgspec.Struct, frozen=True, tag=True):
     """Equity and signed positions (venue units), for sizing and the pre-trade gate."""
@@ -19,6 +21,20 @@ class PortfolioUpdate(msgspec.Struct, frozen=True, tag=True):
     # execution counts the fills it forwarded after this one on top of `positions`.
     last_fill: tuple[str, str, str] | None = None
     epoch: int = 0  # the publishing portfolio's incarnation: a restarted one rebuilt from the venue
+
+
+class RepairFills(msgspec.Struct, frozen=True, tag=True):
+    """From the reconciler: the venue's fills; portfolio applies the ones it missed (by key)."""
+
+    fills: tuple[Fill, ...]
+    ts: float  # when the reconciler had the venue's snapshot (fills after it are not in it)
+
+
+class CheckPositions(msgspec.Struct, frozen=True, tag=True):
+    """From the reconciler, after RepairFills: the venue's signed positions, to compare with ours."""
+
+    positions: tuple[tuple[str, Decimal], ...]
+    source: str
 
 
 class PositionRecord(msgspec.Struct, frozen=True, tag=True):

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.venue.messages import Fill
+from actors.venue.messages import Fill, net_positions
 
 _ZERO = Decimal(0)
 OUR_PREFIX = "pb-"  # actors.execution.orders.client_order_id
@@ -73,20 +73,6 @@ class Reconciliation(msgspec.Struct, frozen=True):
     @property
     def clean(self) -> bool:
         return not self.mismatches
-
-
-def signed_sizes(fills: tuple[Fill, ...] | list[Fill], products: set[str]) -> dict[str, Decimal]:
-    """Net signed size per product over `fills` (each trade once by trade id and side)."""
-    seen: set[tuple[str, str]] = set()
-    sizes: dict[str, Decimal] = {}
-    for fill in fills:
-        key = (fill.trade_id, fill.side)
-        if fill.product_id not in products or key in seen:
-            continue
-        seen.add(key)
-        delta = fill.size if fill.side == "BUY" else -fill.size
-        sizes[fill.product_id] = sizes.get(fill.product_id, _ZERO) + delta
-    return sizes
 
 
 def journaled_quantities(fills: tuple[Fill, ...] | list[Fill]) -> dict[str, Decimal]:
@@ -144,7 +130,7 @@ def reconcile(journal: JournalView, venue: VenueView, products: set[str], perpet
                if o.live and o.product_id in products and o.client_order_id not in journal.orders]
     adopted = tuple(o for o in unknown if o.client_order_id.startswith(OUR_PREFIX))
     foreign = tuple(o for o in unknown if not o.client_order_id.startswith(OUR_PREFIX))
-    ours = signed_sizes(list(journal.fills) + list(inferred), products)
+    ours = dict(net_positions([f for f in (*journal.fills, *inferred) if f.product_id in products]))
     positions = {pid: (ours.get(pid, _ZERO), venue.positions.get(pid, _ZERO)) for pid in sorted(perpetuals & products)}
     mismatches = {pid: pair for pid, pair in positions.items() if pair[0] != pair[1]}
     return Reconciliation(inferred, settled, foreign, adopted, positions, mismatches)

@@ -19,7 +19,7 @@ from typing import Any
 from actors.execution.messages import CancelAll, CancelOrder, PlaceOrder, SyncRequest
 from actors.products import ProductSpec
 from actors.streaming.messages import L2Update, TradePrint
-from actors.venue.messages import VenueSnapshot
+from actors.venue.messages import VenueSnapshot, net_positions
 from actors.venue.paper import PaperVenue
 from runtime.actor import SupervisedActor
 
@@ -66,7 +66,8 @@ class PaperVenueActor(SupervisedActor):
             self.cancel_alls.inc()
             self._route(self.core.cancel_all(now))
         elif kind is SyncRequest:
-            self.send(message.reply_to, VenueSnapshot(self.core.open_orders(), self.core.fills()))
+            fills = self.core.fills()
+            self.send(message.reply_to, VenueSnapshot(self.core.open_orders(), fills, net_positions(fills)))
         elif message == "fills":
             return self.core.fills()
         elif message == "open_orders":

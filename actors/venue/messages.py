@@ -38,3 +38,19 @@ class VenueSnapshot(msgspec.Struct, frozen=True, tag=True):
 
     open_orders: tuple[OrderUpdate, ...]
     fills: tuple[Fill, ...]
+    # Signed positions per product where the venue states them (the paper venue: the net of its
+    # fills); None where this snapshot does not say (the Coinbase gateway reads them at a start).
+    positions: tuple[tuple[str, Decimal], ...] | None = None
+
+
+def net_positions(fills: tuple[Fill, ...] | list[Fill]) -> tuple[tuple[str, Decimal], ...]:
+    """Signed net size per product over `fills`, each trade once (by product, trade id and side)."""
+    seen: set[tuple[str, str, str]] = set()
+    sizes: dict[str, Decimal] = {}
+    for fill in fills:
+        key = (fill.product_id, fill.trade_id, fill.side)
+        if key in seen:
+            continue
+        seen.add(key)
+        sizes[fill.product_id] = sizes.get(fill.product_id, Decimal(0)) + (fill.size if fill.side == "BUY" else -fill.size)
+    return tuple(sorted(sizes.items()))

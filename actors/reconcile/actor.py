@@ -1,0 +1,53 @@
+"""The reconciler: the scheduled comparison of the bot's books with the venue's, while running.
+
+Owns the schedule (`reconcile.interval_s`): it asks the venue for a snapshot (SyncRequest, the same
+snapshot a restarted actor rebuilds from: open orders and every fill; on the paper venue also its
+positions), and hands the venue's fills to portfolio (RepairFills: applied once by key, each one it
+had missed counted and logged) and to the journal (Fill: written once by trade id), so a fill lost
+on its way to either (a crash or a dropped message) is repaired within one interval; then, where
+the venue states positions, portfolio compares its own with them (after the fills: mailbox order)
+and tells the orchestrator of a difference (PositionMismatch: REDUCING until an operator decides).
+Must never send an order, rebuild execution's order table, or decide what a difference means.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.execution.messages import SyncRequest
+from actors.portfolio.messages import CheckPositions, RepairFills
+from actors.venue.messages import VenueSnapshot
+from runtime.actor import SupervisedActor
+
+
+class ReconcileNow:
+    """Timer message: ask the venue for its snapshot."""
+
+
+class ReconcilerActor(SupervisedActor):
+    def __init__(self, name: str, epoch: int, services: Any, products: tuple[str, ...], interval_s: float) -> None:
+        super().__init__(name, epoch, services)
+        self.products = frozenset(products)
+        self.interval_s = interval_s
+        self.runs = self.metrics.counter("reconcile.runs")
+        self.answered = self.metrics.counter("reconcile.answered")
+
+    def start_core(self) -> None:
+        self.every(self.interval_s, ReconcileNow())
+
+    def handle(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is ReconcileNow:
+            self.runs.inc()
+            self.send("venue", SyncRequest(reply_to=self.name))
+        elif kind is VenueSnapshot:
+            self.answered.inc()
+            fills = tuple(f for f in message.fills if f.product_id in self.products)
+            self.send("portfolio", RepairFills(fills, self.clock.now()))
+            for fill in fills:
+                self.send("journal", fill)
+            if message.positions is not None:
+                self.send("portfolio", CheckPositions(message.positions, "scheduled"))
+        elif message == "report":
+            return {"runs": self.runs.value, "answered": self.answered.value}
+        return None

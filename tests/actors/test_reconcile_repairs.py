@@ -1,0 +1,87 @@
+"""The scheduled reconciliation on the whole tree against the paper venue (manual clock): a fill
+dropped on its way to portfolio or to the journal is repaired from the venue's snapshot within one
+`reconcile.interval_s`, and a position the venue does not have moves trading to REDUCING with the
+difference named, until `resume --accept-venue` adopts the venue's size."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from actors.app.tree import FAULT_TARGETS
+from actors.orchestrator.messages import OperatorCommand
+from actors.venue.messages import Fill, net_positions
+from runtime.faults import parse_fault
+from tests.tree_harness import TreeHarness
+
+INTERVAL_S = 2.0
+
+
+@pytest.fixture
+def harness():
+    made: list[TreeHarness] = []
+
+    def make(**kwargs) -> TreeHarness:
+        h = TreeHarness(**kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+def venue_positions(h: TreeHarness) -> dict[str, Decimal]:
+    return {pid: size for pid, size in net_positions(h.fills()) if size}
+
+
+def portfolio_positions(h: TreeHarness) -> dict[str, Decimal]:
+    positions = h.tree.ask("portfolio", "report", timeout=5)["positions"]
+    return {pid: Decimal(str(p["size"])) for pid, p in positions.items()}
+
+
+def journal_fills(h: TreeHarness) -> int:
+    return h.tree.ask("journal", "counts", timeout=5)["fills"]
+
+
+def reconciled_after(h: TreeHarness, runs_before: int) -> None:
+    """Two more reconciliations answered: the second one ran after the repairs of the first."""
+    h.run_until(lambda: h.services.metrics.value("reconcile.runs") >= runs_before + 2, max_seconds=3 * INTERVAL_S + 1,
+                what="two reconciliations")
+
+
+@pytest.mark.parametrize("fault", ["portfolio:drop:after=1:on=Fill", "journal:drop:after=1:on=Fill"])
+def test_a_fill_lost_on_its_way_is_repaired_within_one_interval(harness, fault):
+    h = harness(**{"reconcile.interval_s": INTERVAL_S})
+    h.faults.arm(parse_fault(fault, FAULT_TARGETS))
+    h.run_until(lambda: len(h.fills()) >= 2 and h.faults.fired().get(fault.split(":")[0], 0) >= 1, max_seconds=60,
+                what="the fault fired on a fill")
+    reconciled_after(h, h.services.metrics.value("reconcile.runs"))
+    h.run(0.5)
+    fills = h.fills()
+    assert portfolio_positions(h) == venue_positions(h)
+    assert journal_fills(h) == len({f.trade_id for f in fills}), "the journal holds every venue fill once"
+    if fault.startswith("portfolio"):
+        assert h.services.metrics.value("reconcile.fills_repaired") >= 1, "the dropped fill came back by reconciliation"
+    assert h.status()["trading_state"] == "ACTIVE", "a repaired loss is not a mismatch"
+
+
+def test_a_position_the_venue_does_not_have_holds_trading_reducing_until_the_operator_accepts(harness):
+    h = harness(**{"reconcile.interval_s": INTERVAL_S})
+    h.run_until(lambda: len(h.fills()) >= 1, max_seconds=60, what="a first fill")
+    ghost = Fill("ghost-1", "pb-ghost", "v-ghost", "BTC-USD", "BUY", Decimal("50000"), Decimal("0.5"), Decimal(0),
+                 "TAKER", h.clock.now() - 1)
+    h.services.send("portfolio", ghost)  # a fill portfolio holds and the venue never made
+    h.run_until(lambda: h.status()["trading_state"] == "REDUCING", max_seconds=3 * INTERVAL_S + 1,
+                what="REDUCING on the mismatch")
+    holds = h.status()["holds"]
+    assert "position mismatch" in holds["reconcile"] and "BTC-USD" in holds["reconcile"]
+
+    h.services.tell_supervisor(OperatorCommand("resume", "r-1", accept_venue=True), "control", 1)
+    h.run_until(lambda: h.status()["trading_state"] == "ACTIVE", max_seconds=5, what="ACTIVE after accept-venue")
+    h.run(0.5)
+    assert portfolio_positions(h).get("BTC-USD", Decimal(0)) == venue_positions(h).get("BTC-USD", Decimal(0))
+    runs = h.services.metrics.value("reconcile.runs")
+    reconciled_after(h, runs)
+    assert h.status()["trading_state"] == "ACTIVE", "the adopted position agrees with the venue's from then on"
