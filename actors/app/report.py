@@ -179,6 +179,11 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
         },
         "risk": risk_section(tree, status),
         "journal": journal_section(tree),
+        "reconcile": {"runs": metrics.value("reconcile.runs"), "answered": metrics.value("reconcile.answered"),
+                      "fills_repaired": metrics.value("reconcile.fills_repaired"),
+                      "clean_checks": metrics.value("reconcile.clean_checks"),
+                      "mismatches": metrics.value("reconcile.mismatches"),
+                      "last_clean_ts": portfolio.get("last_clean_reconcile")},
         "backups": metrics.value("backup.snapshots"),
         "machine": machine(),
     }
@@ -237,6 +242,10 @@ def render(report: dict[str, Any]) -> str:
     journal = report.get("journal") or {}
     if journal.get("write_errors"):
         lines.append(f"  journal   write errors {journal['write_errors']}  last {journal.get('last_error')}")
+    rec = report.get("reconcile") or {}
+    if rec.get("runs"):
+        lines.append(f"  reconcile runs {rec['runs']}  answered {rec['answered']}  fills repaired {rec['fills_repaired']}"
+                     f"  clean {rec['clean_checks']}  mismatches {rec['mismatches']}")
     lines.append(f"  supervision restarts {restarted or 'none'}  escalations {s['escalations']}")
     for event in s["events"]:
         lines.append(f"    {event}")

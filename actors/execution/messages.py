@@ -35,9 +35,11 @@ class CancelAll(msgspec.Struct, frozen=True, tag=True):
 
 
 class SyncRequest(msgspec.Struct, frozen=True, tag=True):
-    """Ask the venue to report open orders and all fills to `reply_to` (a logical name)."""
+    """Ask the venue to report open orders and all fills to `reply_to` (a logical name); with
+    `positions`, also the positions it holds (a reconciliation's comparison)."""
 
     reply_to: str
+    positions: bool = False
 
 
 class OrderPlaced(msgspec.Struct, frozen=True, tag=True):

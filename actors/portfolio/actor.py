@@ -30,7 +30,7 @@ from actors.portfolio.messages import (
     RepairFills,
 )
 from actors.products import ProductSpec
-from actors.venue.messages import Fill, VenueSnapshot
+from actors.venue.messages import FUTURES_ONLY, Fill, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 PUBLISH_INTERVAL_S = 1.0
@@ -54,6 +54,9 @@ class PortfolioActor(SupervisedActor):
                 self.ledger.on_fill(fill)
         self.last_fill: tuple[str, str, str] | None = None  # the last Fill handled: execution's count
         self.repaired = self.metrics.counter("reconcile.fills_repaired")
+        self.clean_checks = self.metrics.counter("reconcile.clean_checks")
+        self.mismatches = self.metrics.counter("reconcile.mismatches")
+        self.last_clean: float | None = None
         self.checked_keys: set[tuple[str, str, str]] = set()  # the fills of the last RepairFills
         self.checked_at = 0.0  # and when the venue's snapshot was in hand
 
@@ -118,9 +121,15 @@ class PortfolioActor(SupervisedActor):
         """Our positions against the venue's; a difference goes to the orchestrator (REDUCING)."""
         mine = self.ledger.sizes_as_of(self.checked_keys, self.checked_at)  # fills after the snapshot do not count
         venue = dict(check.positions)
-        differ = tuple((pid, mine.get(pid, _ZERO), venue.get(pid, _ZERO)) for pid in sorted(self.products)
+        covered = [pid for pid, spec in sorted(self.products.items())
+                   if check.cover != FUTURES_ONLY or spec.product_type == "FUTURE"]
+        differ = tuple((pid, mine.get(pid, _ZERO), venue.get(pid, _ZERO)) for pid in covered
                        if mine.get(pid, _ZERO) != venue.get(pid, _ZERO))
-        if differ:
+        if not differ:
+            self.clean_checks.inc()
+            self.last_clean = self.clock.now()
+        else:
+            self.mismatches.inc()
             mismatch = PositionMismatch(differ, check.source)
             logger.warning("reconcile: positions differ from the venue's: {}", mismatch.describe())
             self.tell_supervisor(mismatch)
@@ -186,5 +195,5 @@ class PortfolioActor(SupervisedActor):
             "funding": ledger.funding, "equity": ledger.equity,
             "positions": {pid: self._position_report(pid, p) for pid, p in ledger.positions.items()},
             "margin_used": ledger.margin_used, "margin_available": ledger.margin_available,
-            "drawdown": ledger.drawdown,
+            "drawdown": ledger.drawdown, "last_clean_reconcile": self.last_clean,
         }

@@ -35,6 +35,7 @@ class CheckPositions(msgspec.Struct, frozen=True, tag=True):
 
     positions: tuple[tuple[str, Decimal], ...]
     source: str
+    cover: str = "all"  # "all" products, or FUTURES_ONLY (spot holdings are not positions there)
 
 
 class PositionRecord(msgspec.Struct, frozen=True, tag=True):

@@ -39,7 +39,7 @@ class ReconcilerActor(SupervisedActor):
         kind = type(message)
         if kind is ReconcileNow:
             self.runs.inc()
-            self.send("venue", SyncRequest(reply_to=self.name))
+            self.send("venue", SyncRequest(reply_to=self.name, positions=True))
         elif kind is VenueSnapshot:
             self.answered.inc()
             fills = tuple(f for f in message.fills if f.product_id in self.products)
@@ -47,7 +47,7 @@ class ReconcilerActor(SupervisedActor):
             for fill in fills:
                 self.send("journal", fill)
             if message.positions is not None:
-                self.send("portfolio", CheckPositions(message.positions, "scheduled"))
+                self.send("portfolio", CheckPositions(message.positions, "scheduled", message.positions_cover))
         elif message == "report":
             return {"runs": self.runs.value, "answered": self.answered.value}
         return None

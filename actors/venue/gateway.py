@@ -47,7 +47,7 @@ from actors.venue.coinbase_orders import (
     create_order_outcome,
 )
 from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from actors.venue.messages import FUTURES_ONLY, Fill, OrderUpdate, VenueSnapshot
 from actors.venue.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
 from actors.venue.wire import finite_decimal
@@ -176,11 +176,11 @@ class GatewayCore:
         self.counters["sweeps"] += 1
         return self.cancel_all(now) + self._start_job(SWEEP, Listing(orders=True, fills=False), now)
 
-    def sync(self, reply_to: str, now: float) -> list[Effect]:
-        """Read open orders and every fill over REST; answer `reply_to` with a VenueSnapshot when
-        both lists are read (a Snapshot effect)."""
+    def sync(self, reply_to: str, now: float, positions: bool = False) -> list[Effect]:
+        """Read open orders, every fill (and, with `positions`, the futures positions) over REST;
+        answer `reply_to` with a VenueSnapshot when all are read (a Snapshot effect)."""
         self.counters["syncs"] += 1
-        return self._start_job(SYNC, Listing(orders=True, fills=True), now, (reply_to,))
+        return self._start_job(SYNC, Listing(orders=True, fills=True, positions=positions), now, (reply_to,))
 
     def reconcile(self, now: float) -> list[Effect]:
         """The `user` stream reconnected: re-read the orders not finished here and their fills, and
@@ -377,7 +377,9 @@ class GatewayCore:
             return []
         out = self._absorb(listing, now)
         if job.kind == SYNC:
-            snapshot = VenueSnapshot(self._snapshot_orders(listing, now), tuple(self._fills))
+            positions = None if listing.positions is None else tuple(sorted(listing.positions.items()))
+            snapshot = VenueSnapshot(self._snapshot_orders(listing, now), tuple(self._fills), positions,
+                                     positions_cover=FUTURES_ONLY)
             out.append(Snapshot(job.reply_to, snapshot))
         return out
 

@@ -114,7 +114,7 @@ class CoinbaseGatewayActor(SupervisedActor):
             logger.warning("{}: cancel all ({})", self.name, message.reason)
             self._perform(self.core.cancel_everything(now))
         elif kind is SyncRequest:
-            self._perform(self.core.sync(message.reply_to, now))
+            self._perform(self.core.sync(message.reply_to, now, message.positions))
         elif kind is KnownOrders:
             if self.awaiting_known:  # late (after the deadline) or not, its live orders must not be lost
                 self.awaiting_known = False

@@ -2,6 +2,7 @@
 a reconnect or before a cancel-all.
 
 Owns the typed decode of `GET /orders/historical/batch` and `GET /orders/historical/fills` pages
+(and, when asked, the one page of `GET /cfm/positions`)
 (only the fields used; Coinbase adds fields, so unknown ones are ignored), the cursor walk (the
 next page is asked while the answer carries a new cursor; an orders page also says `has_next`),
 and which orders count as live. A failed page is reported as failed, to be asked again as it was.
@@ -24,7 +25,7 @@ from actors.venue.wire import finite_decimal
 CANCELABLE = frozenset({"PENDING", "QUEUED", "OPEN"})
 LIVE = CANCELABLE | {"CANCEL_QUEUED"}
 MAX_PAGES = 1_000  # per list: a venue that keeps answering with new cursors is cut off here
-ORDERS, FILLS = "orders", "fills"
+ORDERS, FILLS, POSITIONS = "orders", "fills", "positions"
 _ZERO = Decimal(0)
 
 
@@ -90,6 +91,17 @@ class _FillsPage(msgspec.Struct):
     cursor: str = ""
 
 
+class RestPosition(msgspec.Struct, frozen=True):
+    product_id: str
+    side: str = ""
+    number_of_contracts: str = "0"
+
+
+class _PositionsPage(msgspec.Struct):
+    positions: tuple[RestPosition, ...] = ()
+
+
+_positions_decoder = msgspec.json.Decoder(_PositionsPage, strict=False)
 _orders_decoder = msgspec.json.Decoder(_OrdersPage, strict=False)
 _fills_decoder = msgspec.json.Decoder(_FillsPage, strict=False)
 
@@ -120,18 +132,19 @@ class Listing:
     narrows both lists at the venue; callers still check what comes back."""
 
     def __init__(self, orders: bool = True, fills: bool = True, order_ids: tuple[str, ...] = (),
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, positions: bool = False) -> None:
         self.order_ids = order_ids
         self.page_size = page_size
         self.orders: list[RestOrder] = []
         self.fills: list[RestFill] = []
+        self.positions: dict[str, Decimal] | None = None  # cfm/positions, signed contracts, when asked
         self.pages = 0
         self.truncated = False  # cut off at MAX_PAGES
         self._open: set[str] = set()
-        self._cursors: dict[str, set[str]] = {ORDERS: set(), FILLS: set()}
-        self._counts = {ORDERS: 0, FILLS: 0}
+        self._cursors: dict[str, set[str]] = {ORDERS: set(), FILLS: set(), POSITIONS: set()}
+        self._counts = {ORDERS: 0, FILLS: 0, POSITIONS: 0}
         self._current: dict[str, rest.Request] = {}  # the page asked last, per list
-        self._wanted = [w for w, on in ((ORDERS, orders), (FILLS, fills)) if on]
+        self._wanted = [w for w, on in ((ORDERS, orders), (FILLS, fills), (POSITIONS, positions)) if on]
 
     def start(self) -> list[tuple[str, rest.Request]]:
         """The first page of each list wanted."""
@@ -149,9 +162,23 @@ class Listing:
     def on_page(self, which: str, response: rest.Response) -> PageResult:
         if response.status == 429:
             return Failed("HTTP 429", throttled=True, headers=response.headers)
+        if which == POSITIONS and response.status != 200:  # an account without futures: positions unknown
+            self._open.discard(which)
+            return Complete()
         if response.status != 200:
             return Failed(response.error or f"HTTP {response.status}")
         try:
+            if which == POSITIONS:  # one page, no cursor
+                held = _positions_decoder.decode(response.body).positions
+                self.positions = {}
+                for p in held:
+                    contracts = finite_decimal(p.number_of_contracts)
+                    if contracts is None:
+                        return Failed(f"unreadable positions page: {p.product_id} {p.number_of_contracts!r}")
+                    self.positions[p.product_id] = -contracts if p.side.upper() == "SHORT" else contracts
+                self.pages += 1
+                self._open.discard(which)
+                return Complete()
             if which == ORDERS:
                 page: Any = _orders_decoder.decode(response.body)
                 self.orders.extend(page.orders)
@@ -177,7 +204,9 @@ class Listing:
         return Next(self._request(which, cursor))
 
     def _request(self, which: str, cursor: str) -> rest.Request:
-        if which == ORDERS:
+        if which == POSITIONS:
+            request = rest.cfm_positions()
+        elif which == ORDERS:
             request = rest.list_orders(order_ids=self.order_ids, limit=self.page_size, cursor=cursor)
         else:
             request = rest.list_fills(order_ids=self.order_ids, limit=self.page_size, cursor=cursor)

@@ -33,6 +33,9 @@ class Fill(msgspec.Struct, frozen=True, tag=True):
     ts: float
 
 
+FUTURES_ONLY = "futures"  # cfm/positions lists futures positions; spot holdings are balances
+
+
 class VenueSnapshot(msgspec.Struct, frozen=True, tag=True):
     """Reply to SyncRequest: everything needed to rebuild order and position state."""
 
@@ -41,6 +44,7 @@ class VenueSnapshot(msgspec.Struct, frozen=True, tag=True):
     # Signed positions per product where the venue states them (the paper venue: the net of its
     # fills); None where this snapshot does not say (the Coinbase gateway reads them at a start).
     positions: tuple[tuple[str, Decimal], ...] | None = None
+    positions_cover: str = "all"  # the products `positions` is complete for: "all", or FUTURES_ONLY
 
 
 def net_positions(fills: tuple[Fill, ...] | list[Fill]) -> tuple[tuple[str, Decimal], ...]:
