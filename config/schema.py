@@ -241,6 +241,9 @@ class VenueConfig(_Section):
 
 class JournalConfig(_Section):
     file: Name = "perpsbot.db"
+    # Every order is journaled (its intent, then the order as PENDING) before it is sent: the
+    # journal sends it on after the commit. false: sent and journaled side by side (bench's baseline).
+    write_ahead: bool = True
 
 
 class BackupConfig(_Section):

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
+from actors.execution.messages import PlaceOrder, WriteAhead
 from actors.market_data.messages import BookStatus
 from actors.portfolio.messages import PortfolioUpdate
 from actors.strategy.messages import OrderIntent
@@ -96,6 +96,17 @@ def _execution_view(events: Iterable[TraceEvent], execution: str
         yield e, books, positions.get(e.thread, {})
 
 
+def sent_order(e: TraceEvent, venue: str = "venue") -> PlaceOrder | None:
+    """The order an execution event sends: a PlaceOrder to the venue, or the one in a WriteAhead to
+    the journal (which sends it on once written: the decision was made here, at this instant)."""
+    m = e.message
+    if e.way == "out:" + venue and type(m) is PlaceOrder:
+        return m
+    if e.way == "out:journal" and type(m) is WriteAhead:
+        return m.order
+    return None
+
+
 def orders_on_bad_books(events: Iterable[TraceEvent], stale_after_s: float, slack_s: float = 0.0,
                         reducing_allowed: bool = False, execution: str = "execution",
                         venue: str = "venue") -> list[str]:
@@ -109,10 +120,9 @@ def orders_on_bad_books(events: Iterable[TraceEvent], stale_after_s: float, slac
     execution handled) are not violations: the gate lets them go on a stale book, by design.
     """
     violations: list[str] = []
-    sent = "out:" + venue
     for e, books, positions in _execution_view(events, execution):
-        m = e.message
-        if e.way != sent or type(m) is not PlaceOrder:
+        m = sent_order(e, venue)
+        if m is None:
             continue
         problem = _book_problem(books.get((e.thread, m.product_id)), e.t, stale_after_s + slack_s)
         if problem is None:

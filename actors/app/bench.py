@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import msgspec
 
+from actors.app.bench_recovery import RECOVERY_FILLS, measure_journal_overhead, measure_recovery
 from actors.app.report import machine
 from actors.exchange import frames
 from actors.exchange.market import SyntheticMarket
@@ -247,12 +248,13 @@ def _paper_profile(data_dir: str, **overrides: Any) -> Any:
     return apply_overrides(load_profile("paper"), **{"run.data_dir": data_dir, **overrides})
 
 
-def measure_tick_to_order(duration_s: float = PAPER_OVERRIDES["run.duration_s"]) -> dict[str, Any]:
+def measure_tick_to_order(duration_s: float = PAPER_OVERRIDES["run.duration_s"],
+                          overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Tick-to-order latency of a short real paper session (frame in -> order at the venue)."""
     from actors.app.paper import run_paper
 
     with tempfile.TemporaryDirectory(prefix="perpsbot-bench-") as data_dir:
-        profile = _paper_profile(data_dir, **{**PAPER_OVERRIDES, "run.duration_s": duration_s})
+        profile = _paper_profile(data_dir, **{**PAPER_OVERRIDES, "run.duration_s": duration_s, **(overrides or {})})
         report, _ = run_paper(profile, [])
     latency = report["latency_us"]["tick_to_order"]
     return {
@@ -304,11 +306,17 @@ def run_bench(as_json: bool) -> int:
     ingest["snapshot_2000_ms"] = measure_snapshot()
     progress(f"tick-to-order: a {PAPER_OVERRIDES['run.duration_s']:g} s paper session ...")
     latency = measure_tick_to_order()
+    progress("journal overhead: the same session with orders sent beside the journal, not after it ...")
+    overhead = measure_journal_overhead(latency, measure_tick_to_order)
     progress("replay: the bundled sample capture ...")
     replay = measure_replay()
+    progress(f"recovery: rebuilding from a journal of {RECOVERY_FILLS:,} fills ...")
+    recovery = measure_recovery()
     result = {
         "ingest": ingest,
         "tick_to_order_us": latency,
+        "journal_overhead": overhead,
+        "recovery": recovery,
         "replay": replay,
         "memory": {"peak_rss_mb": _peak_rss_mb()},
         "bench_wall_s": round(time.perf_counter() - started, 1),
@@ -353,6 +361,15 @@ def render(result: dict[str, Any]) -> str:
         f"latency  tick-to-order (frame in -> order at venue), paper session of {t['session_s']} s",
         _row(f"p50 of n={t['n']}", _n(t["p50"]), "us"),
         _row("p99", _n(t["p99"]), "us"),
+        "",
+    ]
+    o, rec = result["journal_overhead"], result["recovery"]
+    rows += [
+        _row("  p50 with orders sent beside the journal (no write-ahead)", _n(o["p50_without_us"]), "us"),
+        f"  write-ahead / none: {o['ratio']}x (the write-ahead adds {((o['ratio'] or 1) - 1) * 100:.0f}%)",
+        "",
+        f"recovery rebuilding trading-ready state from a journal of {rec['fills']:,} fills (no venue round trips)",
+        _row("integrity check, read, ledger replay, gateway seed, reconciliation", f"{rec['seconds']:.2f}", "s"),
         "",
     ]
     if r.get("events_per_s") is None:

@@ -29,6 +29,7 @@ from loguru import logger
 from actors.app.exchange_view import read_listing
 from actors.app.venue_account import LiveError
 from actors.journal.store import JournalStore
+from actors.orchestrator.actor import RECOVERING_HOLD
 from actors.orchestrator.holds import Hold
 from actors.orchestrator.messages import RECOVERING, PositionMismatch
 from actors.recovery.journal_file import Opened, open_journal
@@ -39,7 +40,7 @@ from actors.venue.messages import Fill
 from actors.venue.wire import finite_decimal
 
 _ZERO = Decimal(0)
-RECOVERING_HOLD = "recovering"  # actors.orchestrator.actor.RECOVERING_HOLD
+_CARRIED = "(carried over from before the restart)"
 
 
 class Recovery(msgspec.Struct, frozen=True):
@@ -152,7 +153,7 @@ def carried_holds(db: Path, today: int) -> tuple[Hold, ...]:
     if not db.exists():
         return ()
     with JournalStore(db) as store:
-        last = store.last_trading_state() if hasattr(store, "last_trading_state") else None
+        last = store.last_trading_state()
     if last is None:
         return ()
     _, _, holds, daily_loss_day = last
@@ -160,7 +161,8 @@ def carried_holds(db: Path, today: int) -> tuple[Hold, ...]:
     for source, text in sorted(holds.items()):
         state, _, reason = text.partition(": ")
         if source == "operator" or source == "risk:daily_loss" and daily_loss_day == today:
-            carried.append(Hold(source, state, f"{reason} (carried over from before the restart)"))
+            note = "" if reason.endswith(_CARRIED) else f" {_CARRIED}"
+            carried.append(Hold(source, state, f"{reason}{note}"))
     return tuple(carried)
 
 

@@ -106,7 +106,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
     else:
         venue_spec = ("venue", CoinbaseGatewayActor, {
             "rest_url": rest_url, "credentials": credentials, "timeout_s": profile.venue.rest_timeout_s,
-            "private_per_s": profile.venue.private_per_s, "reported": start.reported() if start else None})
+            "private_per_s": profile.venue.private_per_s, "reported": start.reported() if start else None,
+            "dead_man_s": profile.run.dead_man_s if credentials is not None else None})
         book_consumers = ("market_data",)  # a real venue has its own book
     specs = [
         ("journal", JournalActor, {"db_path": db_path}),
@@ -118,7 +119,9 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
         ("portfolio", PortfolioActor, {"products": products, "config": profile.portfolio,
                                        "journal_fills": start.fills if start else ()}),
         ("execution", ExecutionActor, {"products": products, "config": profile.execution, "risk": profile.risk,
-                                       "stale_after_s": profile.market_data.stale_after_s}),
+                                       "stale_after_s": profile.market_data.stale_after_s,
+                                       "inflight_s": profile.reconcile.inflight_s,
+                                       "write_ahead": profile.journal.write_ahead}),
         ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
         ("streaming", StreamingActor, {"products": tuple(products), "config": profile.streaming, "url": feed_url,
                                        "rest_url": rest_url or (rest_base_for(feed_url) if feed_url else None),

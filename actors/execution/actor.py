@@ -13,9 +13,8 @@ asks again for a sync not answered yet and re-sends the cancels it still wants. 
 order sent, refused and ended and each distinct fill once (actors.execution.log_lines), and a sync that finds the
 venue's view differing from its table at WARNING. Must never size positions or decide direction, and never send on
 an invalid or stale book.
-The gate sees the position portfolio last published plus the fills forwarded to it since (matched
-by the `last_fill` key each PortfolioUpdate carries), and the open size of the live orders: a fill on its
-way from the live orders to the position is still counted, and orders sent in a row are judged together.
+The gate sees what actors.execution.exposure holds: portfolio's positions, the fills on their way
+to it and the open size of the live orders, so orders sent in a row are judged together.
 """
 
 from __future__ import annotations
@@ -25,8 +24,10 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+from loguru import logger
 
 from actors.execution import log_lines
+from actors.execution.exposure import Exposure
 from actors.execution.gate import GateContext, PreTradeGate
 from actors.execution.messages import (
     CancelOrder,
@@ -37,19 +38,38 @@ from actors.execution.messages import (
     KnownOrders,
     OrderPlaced,
     OrdersRequest,
+    OrderState,
+    QueryOrders,
     SyncRequest,
+    WriteAhead,
 )
 from actors.execution.local_stops import LocalStops
-from actors.execution.orders import FILLED, TERMINAL, OrderBookkeeper, OrderRecord, client_order_id
+from actors.execution.orders import (
+    FILLED,
+    PENDING,
+    TERMINAL,
+    VENUE_STATUS,
+    OrderBookkeeper,
+    OrderRecord,
+    client_order_id,
+)
 from actors.execution.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
 from actors.execution.replace import PendingReplacements, replacement_intent
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.market_data.messages import BookStatus, ProductTradability, TradabilityRequest
 from actors.market_data.staleness import is_stale
-from actors.orchestrator.messages import ACTIVE, HALTED, RECOVERING, Decision, Synced, TradingStateChanged
+from actors.orchestrator.messages import (
+    ACTIVE,
+    HALTED,
+    RECOVERING,
+    Decision,
+    JournalRestarted,
+    PositionMismatch,
+    Synced,
+    TradingStateChanged,
+)
 from actors.portfolio.messages import PortfolioUpdate
 from actors.products import ProductSpec
-from actors.risk.projection import maintenance_margin
 from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from runtime.actor import SupervisedActor
@@ -57,10 +77,18 @@ from runtime.actor import SupervisedActor
 _ZERO = Decimal(0)
 
 
+class CheckInflight:
+    """Timer message: ask the venue about orders it has not answered for."""
+
+
 class ExecutionActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
-                 stale_after_s: float, risk: Any = None) -> None:
+                 stale_after_s: float, risk: Any = None, inflight_s: float = 10.0, write_ahead: bool = False) -> None:
         super().__init__(name, epoch, services)
+        self.write_ahead = write_ahead
+        self.inflight_s = inflight_s
+        self.queried: dict[str, float] = {}  # client id -> when we last asked the venue about it
+        self.inflight_queries = self.metrics.counter("execution.inflight_queries")
         self.products = products
         self.gate = PreTradeGate.from_config(config, risk)
         self.stale_after_s = stale_after_s
@@ -71,13 +99,8 @@ class ExecutionActor(SupervisedActor):
         self.books: dict[str, BookStatus] = {}
         self.tradable: dict[str, bool] = {}  # from the status channel; absent: tradable
         self.liquidity: dict[str, LiquiditySnapshot] = {}
-        self.equity = _ZERO
-        self.positions: dict[str, Decimal] = {}  # as portfolio last published them
-        # Fills forwarded to portfolio that its last update had not applied yet, oldest first:
-        # (product, trade id, side) -> signed size. Counted on top of `positions` by the gate.
-        self.unconfirmed: dict[tuple[str, str, str], tuple[str, Decimal]] = {}
-        self.portfolio_epoch: int | None = None
-        self.marks: dict[str, Decimal] = {}
+        self.exposure = Exposure(products)
+        self.disputed: frozenset[str] = frozenset()  # products whose position the venue disputes
         self.refusals: Counter[str] = Counter()
         self.conflicts = self.metrics.counter("execution.conflicting_updates")
         # Process-wide counters: they survive restarts, unlike the rebuilt order table's counts.
@@ -89,6 +112,7 @@ class ExecutionActor(SupervisedActor):
         self.filled_at_sync: dict[str, Decimal] = {}  # client_order_id -> filled, per the venue's last snapshot
 
     def start_core(self) -> None:
+        self.every(self.inflight_s / 2, CheckInflight())
         self.send("venue", SyncRequest(reply_to=self.name))
         self.send("journal", HeldOrdersRequest(reply_to=self.name))  # stops and replacements survive us
         self.send("market_data", TradabilityRequest(reply_to=self.name))  # a restart must not forget
@@ -98,7 +122,8 @@ class ExecutionActor(SupervisedActor):
         if kind is BookStatus:
             self.books[message.product_id] = message
             if len(self.stops) and message.valid and message.mark is not None and self.synced \
-                    and self.state != RECOVERING:  # a stop waits for the venue to confirm our books
+                    and self.state != RECOVERING and message.product_id not in self.disputed:
+                # a stop waits while the venue has not confirmed the position it protects
                 self._fire_stops(message.product_id, message.mark)
         elif kind is LiquiditySnapshot:
             self.liquidity[message.product_id] = message
@@ -118,13 +143,12 @@ class ExecutionActor(SupervisedActor):
             if self.orders.on_fill(message):
                 log_lines.fill(message)
                 self._log_end(before, message.client_order_id)
-                delta = message.size if message.side == "BUY" else -message.size
-                self.unconfirmed[(message.product_id, message.trade_id, message.side)] = (message.product_id, delta)
+                self.exposure.forwarded(message)
                 self.send("portfolio", message)
                 self.send("journal", message)
                 self._settle_replacement(message.client_order_id)
         elif kind is PortfolioUpdate:
-            self._on_portfolio(message)
+            self.exposure.on_portfolio(message)
         elif kind is TradingStateChanged:
             self.state = message.state
             if message.state == HALTED:
@@ -144,6 +168,12 @@ class ExecutionActor(SupervisedActor):
             self._resume_replacements()
         elif kind is HeldOrders:
             self._restore(message)
+        elif kind is CheckInflight:
+            self._query_unanswered()
+        elif kind is JournalRestarted:
+            self._journal_again()
+        elif kind is PositionMismatch:  # from the orchestrator; an empty one: the operator decided
+            self.disputed = frozenset(pid for pid, _, _ in message.positions)
         elif kind is OrdersRequest:
             self.send(message.reply_to, KnownOrders(tuple(
                 KnownOrder(r.client_order_id, r.venue_order_id, r.is_live, r.order, r.fills_size, r.fills_notional,
@@ -158,31 +188,40 @@ class ExecutionActor(SupervisedActor):
             return self.report()
         return None
 
-    def _on_portfolio(self, update: PortfolioUpdate) -> None:
-        self.equity = update.equity
-        self.positions = dict(update.positions)
-        self.marks = dict(update.marks)
-        if self.portfolio_epoch is None:
-            self.portfolio_epoch = update.epoch
-        if update.epoch != self.portfolio_epoch:
-            # A restarted portfolio rebuilt itself from the venue, which has every fill we forwarded
-            # to the one before it; what it lost in its mailbox is in its positions now.
-            self.portfolio_epoch = update.epoch
-            self.unconfirmed.clear()
-        elif update.last_fill in self.unconfirmed:
-            unconfirmed = self.unconfirmed
-            for key in list(unconfirmed):  # applied in the order we forwarded them
-                del unconfirmed[key]
-                if key == update.last_fill:
-                    break
+    def _journal_again(self) -> None:
+        """A restarted journal lost what was in its mailbox: tell it again all we know (each write
+        is idempotent by key: the order row, its status, the orders we hold)."""
+        now = self.clock.now()
+        for r in self.orders.records():
+            if r.order is not None:
+                self.send("journal", OrderPlaced(r.order, r.intent_id, r.updated_at))
+            if r.state != PENDING:
+                leaves = max(_ZERO, r.size - r.filled_size) if r.is_live else _ZERO
+                self.send("journal", OrderState(OrderUpdate(r.client_order_id, r.venue_order_id, r.product_id,
+                                                            VENUE_STATUS[r.state], r.filled_size, leaves,
+                                                            r.reason, now)))
+        for stop in self.stops.armed():
+            self.send("journal", HeldOrder(stop.client_order_id, "stop", msgspec.json.encode(stop.order).decode(),
+                                           stop.armed_at))
+        for original in self.replacing.originals():
+            intent = self.replacing.waiting(original)
+            self.send("journal", HeldOrder(original, "replacement", msgspec.json.encode(intent).decode(), now))
 
-    def _position(self, product_id: str) -> Decimal:
-        """Portfolio's position plus the fills we forwarded that it has not applied yet."""
-        position = self.positions.get(product_id, _ZERO)
-        for pid, delta in self.unconfirmed.values():
-            if pid == product_id:
-                position += delta
-        return position
+    def _query_unanswered(self) -> None:
+        """Orders sent `inflight_s` ago with no word from the venue (their PlaceOrder or its answer
+        may have been lost): ask the venue, once per `inflight_s` each."""
+        now = self.clock.now()
+        due = self.inflight_s
+        ask = [r for r in self.orders.open_orders() if r.state == PENDING and now - r.updated_at >= due
+               and now - self.queried.get(r.client_order_id, -due) >= due]
+        if not ask:
+            return
+        for record in ask:
+            self.queried[record.client_order_id] = now
+            logger.warning("order {}: no answer from the venue in {:.0f}s: asking it", record.client_order_id,
+                           now - record.updated_at)
+        self.inflight_queries.inc(len(ask))
+        self.send("venue", QueryOrders(tuple((r.client_order_id, r.product_id) for r in ask)))
 
     def _on_intent(self, intent: OrderIntent) -> None:
         self.orders.record_intent(intent)
@@ -212,21 +251,23 @@ class ExecutionActor(SupervisedActor):
         spec = self.products[quantized.product_id]
         book = self.books.get(quantized.product_id)
         now = self.clock.now()
-        other_gross, other_maintenance = self._other_positions(excluding=quantized.product_id)
+        live = self.orders.open_orders()
+        other_gross, other_maintenance = self.exposure.others(live, excluding=quantized.product_id)
         context = GateContext(
             state=self.state,
             book_valid=book is not None and book.valid,
             book_stale=is_stale(book, now, self.stale_after_s),
             mark=book.mark if book is not None else None,
-            position=self._position(quantized.product_id),
-            equity=self.equity,
+            position=self.exposure.position(quantized.product_id),
+            equity=self.exposure.equity,
             other_gross_exposure=other_gross,
             spec=spec,
             liquidity=self.liquidity.get(quantized.product_id),
             tradable=self.tradable.get(quantized.product_id, True),
             other_maintenance_margin=other_maintenance,
-            open_reducing=self._open_reducing(quantized.product_id),
-            open_same_side=self._open_size(quantized.product_id, quantized.side),
+            open_reducing=self.exposure.open_reducing(live, quantized.product_id),
+            open_same_side=self.exposure.open_size(live, quantized.product_id, quantized.side),
+            disputed=quantized.product_id in self.disputed,
             now=now,
             best_bid=book.best_bid if book is not None else None,
             best_ask=book.best_ask if book is not None else None,
@@ -238,9 +279,12 @@ class ExecutionActor(SupervisedActor):
         order = quantized.to_place_order(client_order_id(quantized.intent_id))
         if self.orders.on_submit(order, quantized.intent_id, now):
             self.orders_sent.inc()
-            self.send("venue", order)
+            if self.write_ahead:  # the journal sends it on once the intent is committed
+                self.send("journal", WriteAhead(order, quantized.intent_id, now))
+            else:
+                self.send("venue", order)
+                self.send("journal", OrderPlaced(order, quantized.intent_id, now))
             log_lines.order_sent(order, quantized.intent_id)
-            self.send("journal", OrderPlaced(order, quantized.intent_id, now))
 
     # -- local stops -----------------------------------------------------------------------
 
@@ -392,32 +436,6 @@ class ExecutionActor(SupervisedActor):
     def _cancel_open_orders(self) -> None:
         for record in self.orders.open_orders():
             self.send("venue", CancelOrder(record.client_order_id))
-
-    def _other_positions(self, excluding: str) -> tuple[Decimal, Decimal]:
-        """(gross exposure, maintenance margin) of every marked product but `excluding`, quote, each
-        at the larger of its positions once its live BUYs or its live SELLs have filled."""
-        gross = maintenance = _ZERO
-        for product_id in set(self.positions) | {r.product_id for r in self.orders.open_orders()}:
-            mark = self.marks.get(product_id)
-            spec = self.products.get(product_id)
-            if product_id == excluding or mark is None or spec is None:
-                continue
-            size = self._position(product_id)
-            size = max(size + self._open_size(product_id, "BUY"), size - self._open_size(product_id, "SELL"), key=abs)
-            gross += abs(spec.notional(size, mark))
-            maintenance += maintenance_margin(spec, size, mark)
-        return gross, maintenance
-
-    def _open_size(self, product_id: str, side: str) -> Decimal:
-        """Unfilled size of this product's live orders on `side`."""
-        return sum((max(_ZERO, r.size - r.filled_size) for r in self.orders.open_orders()
-                    if r.product_id == product_id and r.side == side), _ZERO)
-
-    def _open_reducing(self, product_id: str) -> Decimal:
-        """Unfilled size of the live orders that shrink this product's position: a reduce-only
-        order must leave room for them, or together they could flip it."""
-        position = self._position(product_id)
-        return self._open_size(product_id, "SELL" if position > 0 else "BUY") if position else _ZERO
 
     def report(self) -> dict[str, Any]:
         counts = self.orders.counts

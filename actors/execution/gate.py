@@ -14,7 +14,9 @@ them). In order, the first refusal wins:
                          post-only (post_only_required)
    5 reducing            trading state REDUCING refuses risk-increasing orders; RECOVERING (a
                          start rebuilt from the journal, not yet confirmed by the venue) refuses
-                         every order (reason `recovering`)
+                         every order (reason `recovering`); a product whose position
+                         reconciliation found different from the venue's refuses every order
+                         (reason `position_disputed`) until an operator decides
    6 product_status      no new risk on a product the `status` channel does not call online
    7 stale_book          no new risk on an invalid or stale book, or without a mark
    8 impact              estimated market impact of the order (no_liquidity_data without metrics)
@@ -61,6 +63,7 @@ REFUSE_HALTED = "halted"
 REFUSE_REDUCE_ONLY = "reduce_only"
 REFUSE_REDUCING = "reducing"
 REFUSE_RECOVERING = "recovering"
+REFUSE_DISPUTED = "position_disputed"
 REFUSE_STALE_BOOK = "stale_book"
 REFUSE_MAX_POSITION = "max_position"
 REFUSE_MAX_LEVERAGE = "max_leverage"
@@ -100,6 +103,7 @@ class GateContext(msgspec.Struct, frozen=True):
     other_maintenance_margin: Decimal = _ZERO  # maintenance margin of every other product, quote
     open_reducing: Decimal = _ZERO  # unfilled size of live orders that reduce this position
     open_same_side: Decimal = _ZERO  # unfilled size of live orders on this order's side and product
+    disputed: bool = False  # reconciliation found our position in this product different from the venue's
     now: float | None = None  # epoch seconds, for the night leverage window (None: day)
     best_bid: Decimal | None = None  # top of the book as last seen, for the post-only check
     best_ask: Decimal | None = None
@@ -284,6 +288,9 @@ def _check_reducing(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
     if f.ctx.state == RECOVERING:
         return CheckVerdict("reducing", REFUSE, REFUSE_RECOVERING,
                             "trading is RECOVERING: nothing goes out until the venue confirmed the journal")
+    if f.ctx.disputed:  # "reducing" a position we do not know could open one at the venue
+        return CheckVerdict("reducing", REFUSE, REFUSE_DISPUTED,
+                            "the position differs from the venue's: nothing goes out on it until an operator decides")
     if f.ctx.state == REDUCING and f.risky:
         return CheckVerdict("reducing", REFUSE, REFUSE_REDUCING,
                             f"trading is REDUCING and {f.base} -> {f.projected} adds risk")

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import msgspec
 
+from actors.venue.messages import OrderUpdate
+
 
 class PlaceOrder(msgspec.Struct, frozen=True, tag=True):
     client_order_id: str
@@ -40,6 +42,33 @@ class SyncRequest(msgspec.Struct, frozen=True, tag=True):
 
     reply_to: str
     positions: bool = False
+
+
+class QueryOrders(msgspec.Struct, frozen=True, tag=True):
+    """From execution: these orders (client id, product) have had no answer for
+    `reconcile.inflight_s`: say where they stand (an OrderUpdate each; FAILED, "never reached the
+    venue", for one the venue was never given)."""
+
+    orders: tuple[tuple[str, str], ...]
+
+
+NEVER_REACHED = "never reached the venue"
+
+
+class WriteAhead(msgspec.Struct, frozen=True, tag=True):
+    """An order to journal before it is sent: the journal writes the intent (and the order as
+    PENDING) and, once that is committed, sends `order` to the venue. Never sent if not written."""
+
+    order: PlaceOrder
+    intent_id: str
+    ts: float
+
+
+class OrderState(msgspec.Struct, frozen=True, tag=True):
+    """For a restarted journal: where an order stands as execution knows it (written only if the
+    journal's status differs: telling it again changes nothing)."""
+
+    update: OrderUpdate
 
 
 class OrderPlaced(msgspec.Struct, frozen=True, tag=True):

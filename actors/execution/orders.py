@@ -40,6 +40,9 @@ _NEXT: dict[str, frozenset[str]] = {
     REJECTED: frozenset(),
 }
 _RANK = {PENDING: 0, OPEN: 1, PARTIALLY_FILLED: 2, FILLED: 3, CANCELLED: 3, REJECTED: 3}
+# Our states as the venue (and the journal) spell them.
+VENUE_STATUS = {PENDING: "PENDING", OPEN: "OPEN", PARTIALLY_FILLED: "OPEN", FILLED: "FILLED", CANCELLED: "CANCELLED",
+                REJECTED: "REJECTED"}
 
 # Venue status strings (Coinbase REST/WS and the simulated venue) to our states. CANCEL_QUEUED
 # is absent on purpose: the order is still live until the venue says CANCELLED.

@@ -64,6 +64,9 @@ class PendingReplacements:
     def __contains__(self, original_client_order_id: object) -> bool:
         return original_client_order_id in self._waiting
 
+    def waiting(self, original_client_order_id: str) -> OrderIntent | None:
+        return self._waiting.get(original_client_order_id)
+
     def originals(self) -> tuple[str, ...]:
         """The client_order_ids whose replacement waits, oldest first."""
         return tuple(self._waiting)

@@ -1,9 +1,11 @@
 """JournalStore: the one writer of the journal SQLite database.
 
-Owns the schema (orders, order events, fills, positions, funding, the orders execution holds
-itself, supervision events, decisions) and every
-write to it, through one sqlite-utils connection in WAL mode with synchronous=NORMAL. Money is
-stored as TEXT holding the exact Decimal string, never REAL.
+Owns every write to it (orders and their intents, order events, fills, positions, funding, held
+orders, supervision events, decisions, trading state, day start, watermarks, strategy state)
+through one sqlite-utils connection in WAL mode with synchronous=NORMAL; the schema and its
+migrations live in actors.journal.migrations. Money is stored as TEXT holding the exact Decimal
+string, never REAL. An intent is written before its order is sent and settled by the venue's
+first answer for its client id (an order event or a fill, in the same transaction) or explicitly.
 
 Must never: be written by more than one owner (the journal actor), store a float as money, take
 time from the wall clock (timestamps come in as arguments), or swallow a write error (it raises;
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,124 +24,22 @@ import msgspec
 import sqlite_utils
 
 from actors.execution.messages import PlaceOrder
+from actors.journal.migrations import (SCHEMA_VERSION, TABLE_NAMES, JournalSchemaError, migrate, refuse_newer,
+                                       user_version)
+from actors.journal.records import Intent
 from actors.portfolio.messages import FundingRecord
 from actors.venue.messages import Fill, OrderUpdate
 
-SCHEMA_VERSION = 3  # 2: funding, 3: held_orders
+__all__ = ["JournalSchemaError", "JournalStore", "SCHEMA_VERSION", "TABLE_NAMES", "TERMINAL_STATUSES"]
 
 # A late or duplicated update must not move an order out of a final state.
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELLED", "REJECTED", "EXPIRED", "FAILED"})
+_TERMINAL = tuple(sorted(TERMINAL_STATUSES))
+_NOT_TERMINAL = f"status NOT IN ({', '.join('?' * len(_TERMINAL))})"
 
-_TABLES: dict[str, dict] = {
-    "orders": {
-        "columns": {
-            "client_order_id": str,
-            "intent_id": str,
-            "product_id": str,
-            "side": str,
-            "order_type": str,
-            "size": str,
-            "limit_price": str,
-            "status": str,
-            "created_at": float,
-            "updated_at": float,
-        },
-        "pk": "client_order_id",
-        "not_null": {
-            "client_order_id", "intent_id", "product_id", "side", "order_type", "size", "status"
-        },
-        "indexes": (("intent_id",), ("status",)),
-    },
-    "order_events": {
-        "columns": {
-            "id": int,
-            "client_order_id": str,
-            "venue_order_id": str,
-            "status": str,
-            "filled_size": str,
-            "leaves_size": str,
-            "reason": str,
-            "ts": float,
-        },
-        "pk": "id",
-        "not_null": {"client_order_id", "status"},
-        "indexes": (("client_order_id",),),
-    },
-    "fills": {
-        "columns": {
-            "trade_id": str,
-            "client_order_id": str,
-            "venue_order_id": str,
-            "product_id": str,
-            "side": str,
-            "price": str,
-            "size": str,
-            "fee": str,
-            "liquidity": str,
-            "ts": float,
-        },
-        "pk": "trade_id",
-        "not_null": {"trade_id", "client_order_id", "product_id", "side", "price", "size", "fee"},
-        "indexes": (("client_order_id",),),
-    },
-    "positions": {
-        "columns": {
-            "product_id": str,
-            "size": str,
-            "entry": str,
-            "realized_pnl": str,
-            "updated_at": float,
-        },
-        "pk": "product_id",
-        "not_null": {"product_id", "size", "entry", "realized_pnl"},
-        "indexes": (),
-    },
-    "funding": {
-        "columns": {
-            "product_id": str,
-            "slot": int,
-            "rate": str,
-            "mark": str,
-            "size": str,
-            "payment": str,
-            "ts": float,
-        },
-        "pk": ("product_id", "slot"),
-        "not_null": {"product_id", "slot", "rate", "mark", "size", "payment"},
-        "indexes": (),
-    },
-    "held_orders": {  # what execution holds instead of the venue: local stops, waiting replacements
-        "columns": {"key": str, "kind": str, "body": str, "ts": float},
-        "pk": "key",
-        "not_null": {"key", "kind", "body"},
-        "indexes": (),
-    },
-    "supervision_events": {
-        "columns": {
-            "id": int,
-            "ts": float,
-            "kind": str,
-            "child": str,
-            "epoch": int,
-            "detail": str,
-        },
-        "pk": "id",
-        "not_null": {"kind"},
-        "indexes": (("child",),),
-    },
-    "decisions": {
-        "columns": {"id": int, "ts": float, "kind": str, "detail": str},
-        "pk": "id",
-        "not_null": {"kind"},
-        "indexes": (("kind",),),
-    },
-}
-
-TABLE_NAMES: tuple[str, ...] = tuple(_TABLES)
-
-
-class JournalSchemaError(RuntimeError):
-    """The database on disk was written by a newer schema than this code knows."""
+_FILL_COLUMNS = "trade_id, client_order_id, venue_order_id, product_id, side, price, size, fee, liquidity, ts"
+_ORDER_BODY = msgspec.json.Decoder(PlaceOrder)
+_HOLDS = msgspec.json.Decoder(dict[str, str])
 
 
 def _money(value: Decimal | int) -> str:
@@ -156,6 +56,12 @@ def _optional_money(value: Decimal | int | None) -> str | None:
     return None if value is None else _money(value)
 
 
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be text, got {type(value).__name__}: {value!r}")
+    return value
+
+
 def _detail_text(detail: object) -> str:
     """Strings stay as they are; structs, dicts and the like become JSON (Decimals as strings)."""
     if isinstance(detail, str):
@@ -168,42 +74,32 @@ class JournalStore:
 
     The connection is opened with check_same_thread=False only so the owner may create the store
     on one thread and use it on another (a Pykka actor's __init__ runs on the caller's thread).
+    Opening a file that is not a SQLite database raises sqlite3.DatabaseError (nothing else);
+    `found_version` is the schema version the file had before it was migrated forward.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         conn = sqlite3.connect(str(self.path), check_same_thread=False)
-        self._db = sqlite_utils.Database(conn)
+        try:
+            refuse_newer(conn, str(self.path))  # before WAL mode changes the file
+            self._db = sqlite_utils.Database(conn)
+            self._db.enable_wal()
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self.found_version = migrate(conn, str(self.path))
+        except BaseException:
+            conn.close()
+            raise
         self._closed = False
         self._unfrozen_pages: int | None = None  # max_page_count before freeze_size()
-        self._db.enable_wal()
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._create_schema()
 
-    # -- schema -----------------------------------------------------------------------------
-
-    def _create_schema(self) -> None:
-        version = self._pragma("user_version")
-        if version > SCHEMA_VERSION:
-            raise JournalSchemaError(
-                f"{self.path}: schema version {version} is newer than supported {SCHEMA_VERSION}"
-            )
-        with self._db.atomic():
-            for name, spec in _TABLES.items():
-                table = self._db.table(name)
-                table.create(
-                    spec["columns"],
-                    pk=spec["pk"],
-                    not_null=spec["not_null"],
-                    if_not_exists=True,
-                )
-                for columns in spec["indexes"]:
-                    table.create_index(columns, if_not_exists=True)
-            if version < SCHEMA_VERSION:
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    # -- schema and health ------------------------------------------------------------------
 
     def _pragma(self, name: str) -> int | str:
         return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    def schema_version(self) -> int:
+        return user_version(self._db.conn)
 
     def journal_mode(self) -> str:
         return str(self._pragma("journal_mode"))
@@ -212,14 +108,53 @@ class JournalStore:
         """SQLite's numeric level: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA."""
         return int(self._pragma("synchronous"))
 
+    def integrity_ok(self) -> tuple[bool, str]:
+        """PRAGMA integrity_check: (True, "ok"), or (False, what SQLite found or why it could not
+        check: a corrupt or truncated file)."""
+        try:
+            found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            return False, str(exc) or type(exc).__name__
+        if found == ["ok"]:
+            return True, "ok"
+        lines = [line for row in found for line in row.splitlines() if line and not line.startswith("***")]
+        more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+        return False, "; ".join(lines[:3]) + more  # one line, SQLite's words
+
     # -- transactions -----------------------------------------------------------------------
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[JournalStore]:
         """Group writes into one commit (rolled back whole on an exception, a failed COMMIT
-        included). Nests safely."""
+        included). Nests safely: inside begin() or another transaction() it is a SAVEPOINT, so
+        an exception undoes exactly what was written inside it."""
         with self._db.atomic():
             yield self
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.conn.in_transaction
+
+    def begin(self) -> None:
+        """Open a transaction that stays open across calls until commit() or rollback() (the
+        journal actor's group commit). Refused while one is open."""
+        if self._db.conn.in_transaction:
+            raise RuntimeError("a transaction is already open")
+        self._db.conn.execute("BEGIN")
+
+    def commit(self) -> None:
+        """Commit the open transaction (nothing if none is open); a failed COMMIT is rolled back
+        whole and raises."""
+        if not self._db.conn.in_transaction:
+            return
+        try:
+            self._db.conn.execute("COMMIT")
+        except BaseException:
+            self._db.rollback()
+            raise
+
+    def rollback(self) -> None:
+        self._db.rollback()
 
     def freeze_size(self, frozen: bool = True) -> None:
         """Let the database grow no further on this connection (SQLite's max_page_count): a write
@@ -233,188 +168,142 @@ class JournalStore:
             self._pragma(f"max_page_count={self._unfrozen_pages}")
             self._unfrozen_pages = None
 
-    # -- orders -----------------------------------------------------------------------------
+    # -- orders and their intents -----------------------------------------------------------
 
-    def record_order(
-        self,
-        *,
-        client_order_id: str,
-        intent_id: str,
-        product_id: str,
-        side: str,
-        order_type: str,
-        size: Decimal,
-        limit_price: Decimal | None,
-        status: str,
-        ts: float,
-    ) -> bool:
+    def record_order(self, *, client_order_id: str, intent_id: str, product_id: str, side: str,
+                     order_type: str, size: Decimal, limit_price: Decimal | None, status: str, ts: float) -> bool:
         """Insert an order row; a second call with the same client_order_id changes nothing.
         Returns whether the row was new."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO orders (client_order_id, intent_id, product_id, side,"
-            " order_type, size, limit_price, status, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                client_order_id,
-                intent_id,
-                product_id,
-                side,
-                order_type,
-                _money(size),
-                _optional_money(limit_price),
-                status,
-                ts,
-                ts,
-            ),
-        )
+            "INSERT OR IGNORE INTO orders (client_order_id, intent_id, product_id, side, order_type, size,"
+            " limit_price, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (client_order_id, intent_id, product_id, side, order_type, _money(size),
+             _optional_money(limit_price), status, ts, ts))
         return cursor.rowcount == 1
 
-    def record_place(
-        self, order: PlaceOrder, intent_id: str, ts: float, status: str = "PENDING"
-    ) -> bool:
+    def record_place(self, order: PlaceOrder, intent_id: str, ts: float, status: str = "PENDING") -> bool:
         """Journal an order as it is sent to the venue."""
         return self.record_order(
-            client_order_id=order.client_order_id,
-            intent_id=intent_id,
-            product_id=order.product_id,
-            side=order.side,
-            order_type=order.order_type,
-            size=order.size,
-            limit_price=order.limit_price,
-            status=status,
-            ts=ts,
-        )
+            client_order_id=order.client_order_id, intent_id=intent_id, product_id=order.product_id,
+            side=order.side, order_type=order.order_type, size=order.size, limit_price=order.limit_price,
+            status=status, ts=ts)
 
-    def record_order_event(
-        self,
-        *,
-        client_order_id: str,
-        venue_order_id: str,
-        status: str,
-        filled_size: Decimal,
-        leaves_size: Decimal,
-        reason: str,
-        ts: float,
-    ) -> int:
-        """Append an order event and move the order's status, unless the order is already in a
-        terminal state. Returns the event id."""
+    def record_intent(self, order: PlaceOrder, intent_id: str, ts: float) -> bool:
+        """The write-ahead of an order about to be sent (state 'written'); idempotent by client
+        id: a second call changes nothing. Returns whether the intent was new."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO intents (client_order_id, intent_id, product_id, side, order_type, size,"
+            " limit_price, stop_price, reduce_only, body, state, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " 'written', ?)",
+            (order.client_order_id, intent_id, order.product_id, order.side, order.order_type, _money(order.size),
+             _optional_money(order.limit_price), _optional_money(order.stop_price), int(order.reduce_only),
+             msgspec.json.encode(order).decode(), ts))
+        return cursor.rowcount == 1
+
+    def record_write_ahead(self, order: PlaceOrder, intent_id: str, ts: float) -> bool:
+        """The intent and its order row (PENDING) together; returns whether the intent was new."""
+        with self._db.atomic():
+            new = self.record_intent(order, intent_id, ts)
+            self.record_place(order, intent_id, ts)
+        return new
+
+    def settle_intent(self, client_order_id: str, reason: str, ts: float) -> bool:
+        """The venue answered for it (or it is known never to have been sent). Returns whether an
+        unsettled intent was settled; the first settlement's reason stays."""
+        cursor = self._db.execute(
+            "UPDATE intents SET state = 'settled', settled_reason = ?, settled_at = ?"
+            " WHERE client_order_id = ? AND state = 'written'", (reason, ts, client_order_id))
+        return cursor.rowcount == 1
+
+    def unsettled_intents(self) -> list[Intent]:
+        """Intents written and not yet answered for, oldest first, each with its order as sent."""
+        rows = self._db.execute(
+            "SELECT client_order_id, intent_id, body, ts FROM intents WHERE state = 'written'"
+            " ORDER BY ts, rowid").fetchall()
+        return [Intent(cid, intent_id, _ORDER_BODY.decode(body), ts) for cid, intent_id, body, ts in rows]
+
+    def intent_state(self, client_order_id: str) -> tuple[str, str | None] | None:
+        """(state, settled_reason) of one intent, or None if there is none."""
+        row = self._db.execute("SELECT state, settled_reason FROM intents WHERE client_order_id = ?",
+                               (client_order_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def record_order_event(self, *, client_order_id: str, venue_order_id: str, status: str,
+                           filled_size: Decimal, leaves_size: Decimal, reason: str, ts: float) -> int:
+        """Append an order event, move the order's status unless it is already terminal, and settle
+        its intent: one transaction. Returns the event id."""
         with self._db.atomic():
             cursor = self._db.execute(
-                "INSERT INTO order_events (client_order_id, venue_order_id, status, filled_size,"
-                " leaves_size, reason, ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    client_order_id,
-                    venue_order_id,
-                    status,
-                    _money(filled_size),
-                    _money(leaves_size),
-                    reason,
-                    ts,
-                ),
-            )
+                "INSERT INTO order_events (client_order_id, venue_order_id, status, filled_size, leaves_size,"
+                " reason, ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (client_order_id, venue_order_id, status, _money(filled_size), _money(leaves_size), reason, ts))
             event_id = cursor.lastrowid
-            terminal = sorted(TERMINAL_STATUSES)
-            self._db.execute(
-                "UPDATE orders SET status = ?, updated_at = ? WHERE client_order_id = ?"
-                f" AND status NOT IN ({', '.join('?' * len(terminal))})",
-                (status, ts, client_order_id, *terminal),
-            )
+            self._db.execute(f"UPDATE orders SET status = ?, updated_at = ? WHERE client_order_id = ?"
+                             f" AND {_NOT_TERMINAL}", (status, ts, client_order_id, *_TERMINAL))
+            self.settle_intent(client_order_id, f"order {status}", ts)
         return int(event_id)
 
     def record_order_update(self, update: OrderUpdate) -> int:
         return self.record_order_event(
-            client_order_id=update.client_order_id,
-            venue_order_id=update.venue_order_id,
-            status=update.status,
-            filled_size=update.filled_size,
-            leaves_size=update.leaves_size,
-            reason=update.reason,
-            ts=update.ts,
-        )
+            client_order_id=update.client_order_id, venue_order_id=update.venue_order_id, status=update.status,
+            filled_size=update.filled_size, leaves_size=update.leaves_size, reason=update.reason, ts=update.ts)
+
+    def record_order_state(self, update: OrderUpdate) -> bool:
+        """What execution knows of an order, told again to a restarted journal: an event only where
+        the journaled status differs (and is not final), so telling it twice writes nothing."""
+        status = self.order_status(update.client_order_id)
+        if status is None or status == update.status or status in TERMINAL_STATUSES:
+            return False
+        self.record_order_update(update)
+        return True
 
     def order_status(self, client_order_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT status FROM orders WHERE client_order_id = ?", (client_order_id,)
-        ).fetchone()
+        row = self._db.execute("SELECT status FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
         return None if row is None else row[0]
 
     # -- fills and positions ----------------------------------------------------------------
 
     def record_fill(self, fill: Fill) -> bool:
-        """Insert a fill; a duplicate trade_id never makes a second row. Returns whether new."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO fills (trade_id, client_order_id, venue_order_id, product_id,"
-            " side, price, size, fee, liquidity, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fill.trade_id,
-                fill.client_order_id,
-                fill.venue_order_id,
-                fill.product_id,
-                fill.side,
-                _money(fill.price),
-                _money(fill.size),
-                _money(fill.fee),
-                fill.liquidity,
-                fill.ts,
-            ),
-        )
+        """Insert a fill and settle its intent (one transaction); a duplicate trade_id never makes a
+        second row. Returns whether the fill was new."""
+        with self._db.atomic():
+            cursor = self._db.execute(
+                f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (fill.trade_id, fill.client_order_id, fill.venue_order_id, fill.product_id, fill.side,
+                 _money(fill.price), _money(fill.size), _money(fill.fee), fill.liquidity, fill.ts))
+            self.settle_intent(fill.client_order_id, f"fill {fill.trade_id}", fill.ts)
         return cursor.rowcount == 1
 
     def fills(self) -> list[Fill]:
-        """Every fill, in the order it was first recorded."""
-        rows = self._db.execute(
-            "SELECT trade_id, client_order_id, venue_order_id, product_id, side, price, size,"
-            " fee, liquidity, ts FROM fills ORDER BY rowid"
-        ).fetchall()
-        return [
-            Fill(
-                trade_id=trade_id,
-                client_order_id=client_order_id,
-                venue_order_id=venue_order_id,
-                product_id=product_id,
-                side=side,
-                price=Decimal(price),
-                size=Decimal(size),
-                fee=Decimal(fee),
-                liquidity=liquidity,
-                ts=ts,
-            )
-            for (
-                trade_id,
-                client_order_id,
-                venue_order_id,
-                product_id,
-                side,
-                price,
-                size,
-                fee,
-                liquidity,
-                ts,
-            ) in rows
-        ]
+        """Every fill, in the order it was first recorded: one SELECT, positional construction, and
+        one Decimal per distinct text (Decimals are immutable; prices, sizes and fees repeat)."""
+        decimals: dict[str, Decimal] = {}
 
-    def upsert_position(
-        self,
-        *,
-        product_id: str,
-        size: Decimal,
-        entry: Decimal,
-        realized_pnl: Decimal,
-        ts: float,
-    ) -> None:
+        def exact(text: str) -> Decimal:
+            value = decimals.get(text)
+            if value is None:
+                value = decimals[text] = Decimal(text)
+            return value
+
+        return [Fill(trade_id, cid, vid, product_id, side, exact(price), exact(size), exact(fee), liquidity, ts)
+                for trade_id, cid, vid, product_id, side, price, size, fee, liquidity, ts
+                in self._db.execute(f"SELECT {_FILL_COLUMNS} FROM fills ORDER BY rowid")]
+
+    def fill_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM fills").fetchone()[0])
+
+    def upsert_position(self, *, product_id: str, size: Decimal, entry: Decimal, realized_pnl: Decimal,
+                        ts: float) -> None:
         self._db.execute(
-            "INSERT INTO positions (product_id, size, entry, realized_pnl, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(product_id) DO UPDATE SET size = excluded.size,"
-            " entry = excluded.entry, realized_pnl = excluded.realized_pnl,"
-            " updated_at = excluded.updated_at",
-            (product_id, _money(size), _money(entry), _money(realized_pnl), ts),
-        )
+            "INSERT INTO positions (product_id, size, entry, realized_pnl, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(product_id) DO UPDATE SET size = excluded.size, entry = excluded.entry,"
+            " realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at",
+            (product_id, _money(size), _money(entry), _money(realized_pnl), ts))
 
     def positions(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
         """product_id -> (size, entry, realized_pnl) as last upserted."""
         rows = self._db.execute(
-            "SELECT product_id, size, entry, realized_pnl FROM positions ORDER BY product_id"
-        ).fetchall()
+            "SELECT product_id, size, entry, realized_pnl FROM positions ORDER BY product_id").fetchall()
         return {p: (Decimal(s), Decimal(e), Decimal(r)) for p, s, e, r in rows}
 
     def record_funding(self, record: FundingRecord) -> bool:
@@ -423,14 +312,12 @@ class JournalStore:
             "INSERT OR IGNORE INTO funding (product_id, slot, rate, mark, size, payment, ts)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (record.product_id, record.slot, _money(record.rate), _money(record.mark), _money(record.size),
-             _money(record.payment), record.ts),
-        )
+             _money(record.payment), record.ts))
         return cursor.rowcount == 1
 
     def funding(self) -> list[FundingRecord]:
         rows = self._db.execute(
-            "SELECT product_id, slot, rate, mark, size, payment, ts FROM funding ORDER BY ts, product_id"
-        ).fetchall()
+            "SELECT product_id, slot, rate, mark, size, payment, ts FROM funding ORDER BY ts, product_id").fetchall()
         return [FundingRecord(p, slot, Decimal(r), Decimal(m), Decimal(z), Decimal(pay), ts)
                 for p, slot, r, m, z, pay, ts in rows]
 
@@ -449,33 +336,72 @@ class JournalStore:
         return [tuple(row) for row in self._db.execute(
             "SELECT key, kind, body, ts FROM held_orders ORDER BY ts, key").fetchall()]
 
+    # -- what a restart resumes from: trading state, day start, watermarks, strategy state ----
+
+    def record_trading_state(self, ts: float, state: str, reason: str,
+                             holds: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+                             daily_loss_day: int | None = None) -> int:
+        """Append a TradingState change; `holds` maps a source to "STATE: reason"."""
+        body = msgspec.json.encode(dict(holds)).decode()
+        cursor = self._db.execute(
+            "INSERT INTO trading_state (ts, state, reason, holds, daily_loss_day) VALUES (?, ?, ?, ?, ?)",
+            (ts, state, reason, body, daily_loss_day))
+        return int(cursor.lastrowid)
+
+    def last_trading_state(self) -> tuple[str, str, dict[str, str], int | None] | None:
+        """(state, reason, holds, daily_loss_day) of the latest change, or None if none was written."""
+        row = self._db.execute(
+            "SELECT state, reason, holds, daily_loss_day FROM trading_state ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1], _HOLDS.decode(row[2]), row[3])
+
+    def record_day_start(self, day: int, equity: Decimal, ts: float) -> bool:
+        """The equity UTC day `day` started with; the first one per day wins. Returns whether new."""
+        if isinstance(day, bool) or not isinstance(day, int):
+            raise TypeError(f"day must be an int (UTC days since the epoch), got {day!r}")
+        cursor = self._db.execute("INSERT OR IGNORE INTO day_start (utc_day, equity, ts) VALUES (?, ?, ?)",
+                                  (day, _money(equity), ts))
+        return cursor.rowcount == 1
+
+    def day_start(self, day: int) -> Decimal | None:
+        row = self._db.execute("SELECT equity FROM day_start WHERE utc_day = ?", (day,)).fetchone()
+        return None if row is None else Decimal(row[0])
+
+    def set_watermark(self, name: str, value: str, ts: float) -> None:
+        """Remember how far something got (a later value replaces the earlier); exact text only."""
+        self._db.execute(
+            "INSERT INTO watermarks (name, value, ts) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+            " value = excluded.value, ts = excluded.ts", (name, _text(value, "a watermark"), ts))
+
+    def watermarks(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT name, value FROM watermarks ORDER BY name").fetchall())
+
+    def save_strategy_state(self, key: str, body: str, ts: float) -> None:
+        """A strategy's state as JSON text; a later body for the same key replaces it."""
+        self._db.execute(
+            "INSERT INTO strategy_state (key, body, ts) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+            " body = excluded.body, ts = excluded.ts", (key, _text(body, "strategy state"), ts))
+
+    def strategy_state(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, body FROM strategy_state ORDER BY key").fetchall())
+
     # -- supervision and decisions ----------------------------------------------------------
 
-    def record_supervision(
-        self, ts: float, kind: str, child: str, epoch: int, detail: object = ""
-    ) -> int:
+    def record_supervision(self, ts: float, kind: str, child: str, epoch: int, detail: object = "") -> int:
         cursor = self._db.execute(
-            "INSERT INTO supervision_events (ts, kind, child, epoch, detail)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (ts, kind, child, epoch, _detail_text(detail)),
-        )
+            "INSERT INTO supervision_events (ts, kind, child, epoch, detail) VALUES (?, ?, ?, ?, ?)",
+            (ts, kind, child, epoch, _detail_text(detail)))
         return int(cursor.lastrowid)
 
     def record_decision(self, ts: float, kind: str, detail: object = "") -> int:
         """A trading-state change or a refusal. `detail` is text, or any msgspec-encodable value."""
-        cursor = self._db.execute(
-            "INSERT INTO decisions (ts, kind, detail) VALUES (?, ?, ?)",
-            (ts, kind, _detail_text(detail)),
-        )
+        cursor = self._db.execute("INSERT INTO decisions (ts, kind, detail) VALUES (?, ?, ?)",
+                                  (ts, kind, _detail_text(detail)))
         return int(cursor.lastrowid)
 
     # -- housekeeping -----------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        return {
-            name: int(self._db.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0])
-            for name in TABLE_NAMES
-        }
+        return {name: int(self._db.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]) for name in TABLE_NAMES}
 
     def close(self) -> None:
         """Close the connection; an open transaction is rolled back. Safe to call twice."""

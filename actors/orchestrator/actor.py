@@ -1,7 +1,7 @@
 """The orchestrator: root supervisor of the actor tree and owner of TradingState.
 
-Owns TradingState (ACTIVE / REDUCING / RECOVERING / HALTED) and tells execution and strategy whenever it
-changes or they restart. The state is the worst of the holds on it (actors.orchestrator.holds):
+Owns TradingState (ACTIVE / REDUCING / RECOVERING / HALTED) and tells execution and strategy
+whenever it changes or they restart. The state is the worst of the holds on it (actors.orchestrator.holds):
 - escalation: restart intensity exceeded. The tree is not stopped (market data keeps flowing):
   the failing child stays down, trading is HALTED for good and every open order is cancelled;
 - feed: the feed failed its reconnects: REDUCING until it is back with every book valid;
@@ -15,10 +15,15 @@ changes or they restart. The state is the worst of the holds on it (actors.orche
   journal says were in force (an operator halt, a daily-loss latch of the same UTC day);
 - reconcile: the bot's and the venue's positions differ (PositionMismatch): REDUCING until
   `ctl resume --accept-venue` (portfolio adopts the venue's sizes: AdoptPositions) or `ctl halt`;
+- dead_man: the private stream silent for `run.dead_man_s` (DeadManSwitch from the gateway, which
+  cancelled every open order): REDUCING until the stream is back and the venue re-read;
 - journal: a journal write failed (JournalHealth ok=False): HALTED, open orders cancelled. Latched:
   a refused write is lost, so the journal writing again does not release it; `ctl resume` does,
   but only once the journal has reported ok since its last failure (else the hold stays, named).
-Entering HALTED cancels every open order at the venue. Every change is journaled as a Decision and
+Entering HALTED cancels every open order at the venue. A restarted journal is told again what
+execution, portfolio and the venue's fills hold (JournalRestarted to each), so what its mailbox
+lost comes back; the state and holds are journaled whenever they change (TradingStateRecord).
+Every change is journaled as a Decision and
 logged as one `trading state OLD -> NEW: reason; held by ...` line; every operator command as one
 `operator COMMAND -> STATE` line.
 Must never trade or hold market state itself.
@@ -32,15 +37,18 @@ from loguru import logger
 
 from actors.backup.messages import BackupNow
 from actors.execution.messages import CancelAll
+from actors.journal.records import TradingStateRecord
 from actors.orchestrator.holds import Hold, Holds
 from actors.orchestrator.messages import (
     HALTED,
     REDUCING,
     AdoptPositions,
     BooksHealth,
+    DeadManSwitch,
     Decision,
     FeedHealth,
     JournalHealth,
+    JournalRestarted,
     OperatorCommand,
     OperatorReply,
     PositionMismatch,
@@ -63,7 +71,9 @@ _OPERATOR_STATES = {"halt": HALTED, "reduce": REDUCING}
 
 RECOVERING_HOLD = "recovering"
 RECONCILE_HOLD = "reconcile"
+DEAD_MAN_HOLD = "dead_man"
 SYNCED_BEFORE_TRADING = frozenset({"execution", "portfolio"})
+JOURNAL_SENDERS = ("execution", "portfolio", "reconciler")  # told again what a restarted journal lost
 
 
 class Orchestrator(Supervisor):
@@ -75,18 +85,29 @@ class Orchestrator(Supervisor):
         self.trading_state, held_by = self.holds.state()
         self.state_reason = held_by or "start"
         self.synced: set[str] = set()
+        self.journaled_holds: tuple[str, tuple[tuple[str, str], ...]] | None = None
         self.mismatch: PositionMismatch | None = None
         self.feed_healthy = True
         self.books_valid = False
         self.daily_loss_day: int | None = None  # UTC day of the last daily-loss breach
         self.risk_level = "OK"
         self.journal_ok = True  # the journal has written since its last failure
+        if self.holds.get(f"risk:{DAILY_LOSS}") is not None:  # carried over from before a restart
+            self.daily_loss_day = utc_day(self.clock.now())
 
     def on_event(self, event: SupervisionEvent) -> None:
         self.services.send("journal", event)
         if event.kind in ("started", "restarted"):
+            if event.child == "journal":
+                self.journaled_holds = None  # a restarted journal may have lost the last record
+                self._journal_holds()
+                if event.kind == "restarted":
+                    for name in JOURNAL_SENDERS:
+                        self.services.send(name, JournalRestarted())
             if event.child in STATE_FOLLOWERS:
                 self._tell_state(event.child)
+            if event.child == "execution" and self.mismatch is not None:
+                self.services.send("execution", self.mismatch)  # a restart must not forget the dispute
             if event.kind == "restarted" and event.child == "market_data":
                 self.services.send("streaming", ResyncRequest("market_data restarted"))
 
@@ -113,6 +134,13 @@ class Orchestrator(Supervisor):
                 self.holds.put("journal", HALTED, f"journal: {message.reason}")
                 self._apply("journal")
             return None
+        elif kind is DeadManSwitch:
+            if message.tripped:
+                self.holds.put(DEAD_MAN_HOLD, REDUCING, f"dead-man switch: {message.reason}")
+                self._apply(DEAD_MAN_HOLD)
+            elif self.holds.drop(DEAD_MAN_HOLD):
+                self._apply(f"dead-man switch released: {message.reason}")
+            return None
         elif kind is Synced:
             self.synced.add(message.actor)
             if self.holds.get(RECOVERING_HOLD) is not None and SYNCED_BEFORE_TRADING <= self.synced:
@@ -121,6 +149,7 @@ class Orchestrator(Supervisor):
             return None
         elif kind is PositionMismatch:
             self.mismatch = message
+            self.services.send("execution", message)  # nothing goes out on a disputed product
             self.holds.put(RECONCILE_HOLD, REDUCING, f"position mismatch ({message.source}): {message.describe()}")
             self._apply(RECONCILE_HOLD)
             return None
@@ -171,11 +200,11 @@ class Orchestrator(Supervisor):
             if self.journal_ok:
                 self.holds.drop("journal")
             if command.accept_venue and self.mismatch is not None:
-                adopt = tuple((pid, venue) for pid, _, venue in self.mismatch.positions)
-                self.services.send("portfolio", AdoptPositions(adopt))
+                self.services.send("portfolio", AdoptPositions(tuple(pid for pid, _, _ in self.mismatch.positions)))
                 self.services.send("journal", Decision(now, "accept_venue", self.mismatch.describe()))
                 self.holds.drop(RECONCILE_HOLD)
                 self.mismatch = None
+                self.services.send("execution", PositionMismatch((), "accepted"))
         else:
             logger.warning("operator {!r}: unknown command, trading stays {}", name, self.trading_state)
             self._reply(command, f"unknown command {name!r}")
@@ -204,11 +233,21 @@ class Orchestrator(Supervisor):
     def _apply(self, why_released: str, cancel: bool = True) -> None:
         """Set the state the holds call for. Entering HALTED cancels every open order."""
         state, held_by = self.holds.state()
-        if state == self.trading_state:
+        if state != self.trading_state:
+            self.set_state(state, held_by or why_released)
+            if state == HALTED and cancel:
+                self.services.send("venue", CancelAll(reason=held_by))
+        self._journal_holds()
+
+    def _journal_holds(self) -> None:
+        """The state and every hold, journaled when either changed: a restart carries the
+        operator's and the daily-loss latch's over (actors.app.recovery.carried_holds)."""
+        holds = tuple((h.source, f"{h.state}: {h.reason}") for h in self.holds.holding())
+        if (self.trading_state, holds) == self.journaled_holds:
             return
-        self.set_state(state, held_by or why_released)
-        if state == HALTED and cancel:
-            self.services.send("venue", CancelAll(reason=held_by))
+        self.journaled_holds = (self.trading_state, holds)
+        self.services.send("journal", TradingStateRecord(self.clock.now(), self.trading_state, self.state_reason,
+                                                         holds, self.daily_loss_day))
 
     def set_state(self, state: str, reason: str) -> None:
         if state == self.trading_state:

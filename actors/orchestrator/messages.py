@@ -67,6 +67,19 @@ class OperatorCommand(msgspec.Struct, frozen=True, tag=True):
     accept_venue: bool = False
 
 
+class DeadManSwitch(msgspec.Struct, frozen=True, tag=True):
+    """From the venue gateway: the private stream has been silent too long (tripped: every open order
+    cancelled, REDUCING), or it is back and the venue re-read (released)."""
+
+    tripped: bool
+    reason: str
+
+
+class JournalRestarted(msgspec.Struct, frozen=True, tag=True):
+    """To execution, portfolio and the reconciler: the journal restarted and may have lost its
+    mailbox; tell it again what you know (its writes are idempotent by key)."""
+
+
 class Synced(msgspec.Struct, frozen=True, tag=True):
     """From execution and portfolio: rebuilt from the venue's snapshot (each start, each restart)."""
 
@@ -86,9 +99,10 @@ class PositionMismatch(msgspec.Struct, frozen=True, tag=True):
 
 
 class AdoptPositions(msgspec.Struct, frozen=True, tag=True):
-    """To portfolio, on `ctl resume --accept-venue`: take the venue's size for these products."""
+    """To portfolio, on `ctl resume --accept-venue`: read the venue again and take its size for
+    these products (as it is now, not as it was when the difference was found)."""
 
-    positions: tuple[tuple[str, Decimal], ...]
+    products: tuple[str, ...]
 
 
 class OperatorReply(msgspec.Struct, frozen=True, tag=True):

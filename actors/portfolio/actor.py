@@ -18,7 +18,7 @@ from loguru import logger
 
 from actors.execution.messages import SyncRequest
 from actors.market_data.messages import BookStatus
-from actors.orchestrator.messages import AdoptPositions, Decision, PositionMismatch, Synced
+from actors.orchestrator.messages import AdoptPositions, Decision, JournalRestarted, PositionMismatch, Synced
 from actors.portfolio.ledger import Ledger, Position
 from actors.portfolio.messages import (
     CheckPositions,
@@ -49,6 +49,7 @@ class PortfolioActor(SupervisedActor):
         self.products = products
         self.config = config
         self.ledger = Ledger(config.starting_cash, products)
+        self.journal_products = {f.product_id for f in journal_fills if f.product_id in products}
         for fill in journal_fills:  # a `run` start: the journal is the memory, the venue adds what it lacks
             if fill.product_id in products:
                 self.ledger.on_fill(fill)
@@ -57,11 +58,14 @@ class PortfolioActor(SupervisedActor):
         self.clean_checks = self.metrics.counter("reconcile.clean_checks")
         self.mismatches = self.metrics.counter("reconcile.mismatches")
         self.last_clean: float | None = None
+        self.adopting: set[str] = set()  # products to take the venue's size for, on its next snapshot
         self.checked_keys: set[tuple[str, str, str]] = set()  # the fills of the last RepairFills
         self.checked_at = 0.0  # and when the venue's snapshot was in hand
 
     def start_core(self) -> None:
         self.ledger.funding_due(self.clock.now())  # baseline: the first funding is the next one due
+        for product_id in sorted(self.journal_products):  # the journal's positions follow its fills
+            self._journal_position(product_id)
         self.send("venue", SyncRequest(reply_to=self.name))
         self.send("journal", FundingHistoryRequest(reply_to=self.name))
         self.every(PUBLISH_INTERVAL_S, PublishPortfolio())
@@ -90,10 +94,16 @@ class PortfolioActor(SupervisedActor):
             touched = {f.product_id for f in message.fills if f.product_id in self.products and self.ledger.on_fill(f)}
             for product_id in sorted(touched):
                 self._journal_position(product_id)  # the journal's positions follow the venue's fills
+            if self.adopting and message.positions is not None:
+                self._adopt(message)
             self._publish()
             self.tell_supervisor(Synced(self.name))
         elif kind is AdoptPositions:
-            self._adopt(message)
+            self.adopting |= set(message.products) & set(self.products)
+            self.send("venue", SyncRequest(reply_to=self.name, positions=True))  # the venue as it is now
+        elif kind is JournalRestarted:
+            for product_id in sorted(self.products):
+                self._journal_position(product_id)
         elif kind is RepairFills:
             self._repair(message.fills, message.ts)
         elif kind is CheckPositions:
@@ -134,11 +144,15 @@ class PortfolioActor(SupervisedActor):
             logger.warning("reconcile: positions differ from the venue's: {}", mismatch.describe())
             self.tell_supervisor(mismatch)
 
-    def _adopt(self, message: AdoptPositions) -> None:
+    def _adopt(self, snapshot: VenueSnapshot) -> None:
+        """`ctl resume --accept-venue`: each disputed product takes the venue's size, as of this
+        snapshot (a fill after it still counts on top)."""
         now = self.clock.now()
-        for product_id, size in message.positions:
-            if product_id not in self.products:
-                continue
+        venue = dict(snapshot.positions or ())
+        as_of = self.ledger.sizes_as_of({(f.product_id, f.trade_id, f.side) for f in snapshot.fills}, now)
+        current = self.ledger.position_sizes()
+        for product_id in sorted(self.adopting):
+            size = current.get(product_id, _ZERO) + venue.get(product_id, _ZERO) - as_of.get(product_id, _ZERO)
             price = self.ledger.mark(product_id) or self.ledger.positions.get(product_id, _NO_POSITION).entry
             change = self.ledger.adopt(product_id, size, price)
             if change:
@@ -146,7 +160,7 @@ class PortfolioActor(SupervisedActor):
                                change, price)
                 self.send("journal", Decision(now, "position_adopted", f"{product_id}: {size} (change {change})"))
                 self._journal_position(product_id)
-        self._publish()
+        self.adopting = set()
 
     def _settle_funding(self) -> None:
         now = self.clock.now()

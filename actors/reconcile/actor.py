@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.execution.messages import SyncRequest
+from actors.orchestrator.messages import JournalRestarted
 from actors.portfolio.messages import CheckPositions, RepairFills
 from actors.venue.messages import VenueSnapshot
 from runtime.actor import SupervisedActor
@@ -37,7 +38,7 @@ class ReconcilerActor(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         kind = type(message)
-        if kind is ReconcileNow:
+        if kind is ReconcileNow or kind is JournalRestarted:
             self.runs.inc()
             self.send("venue", SyncRequest(reply_to=self.name, positions=True))
         elif kind is VenueSnapshot:

@@ -14,8 +14,9 @@ level2, so no books, no REST fallback and no FeedHealth (a private stream failin
 about market data, and must not move trading to REDUCING). With a `failover_url` it alternates
 endpoints: after `failover_after` failed connections in a row to the one in use, the next attempts
 go to the other, and a stable connection to the failover that is lost sends the next attempt back
-to the primary. Private frames are counted per channel; with a `private_consumer` each `user`
-frame also goes to it as received (the venue gateway reads orders and fills from them).
+to the primary. Private frames are counted per channel; with a `private_consumer` each `user` and
+`heartbeats` frame also goes to it as received (the venue gateway reads orders and fills from
+them, and times its dead-man switch on both).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from loguru import logger
 
 from actors.orchestrator.messages import FeedHealth, ResyncRequest
 from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame, UserFrame
-from actors.streaming.core import StreamingCore
+from actors.streaming.core import HEARTBEATS, StreamingCore
 from actors.streaming.messages import (L2Update, ProductStatus, RawFrame, Reconnect, SocketClosed, SocketOpened,
                                        StreamGap, TradePrint)
 from actors.streaming.rest_books import RestBook, RestBookPoller
@@ -192,7 +193,7 @@ class StreamingActor(SupervisedActor):
         if raw.conn == self.conn:
             self.last_frame_at = now
         result = self.core.on_frame(raw, now)
-        if result.channel == USER and self.private_consumer is not None:
+        if (result.channel == USER or result.channel == HEARTBEATS) and self.private_consumer is not None:
             self.send(self.private_consumer, raw)
         elif result.channel == FUTURES_BALANCE_SUMMARY:
             self.last_balance_summary_at = now

@@ -16,10 +16,10 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from actors.execution.messages import CancelAll, CancelOrder, PlaceOrder, SyncRequest
+from actors.execution.messages import NEVER_REACHED, CancelAll, CancelOrder, PlaceOrder, QueryOrders, SyncRequest
 from actors.products import ProductSpec
 from actors.streaming.messages import L2Update, TradePrint
-from actors.venue.messages import VenueSnapshot, net_positions
+from actors.venue.messages import OrderUpdate, VenueSnapshot, net_positions
 from actors.venue.paper import PaperVenue
 from runtime.actor import SupervisedActor
 
@@ -65,6 +65,11 @@ class PaperVenueActor(SupervisedActor):
         elif kind is CancelAll:
             self.cancel_alls.inc()
             self._route(self.core.cancel_all(now))
+        elif kind is QueryOrders:
+            for cid, product_id in message.orders:
+                known = self.core.order(cid)
+                self.send("execution", known if known is not None else
+                          OrderUpdate(cid, "", product_id, "FAILED", Decimal(0), Decimal(0), NEVER_REACHED, now))
         elif kind is SyncRequest:
             fills = self.core.fills()
             self.send(message.reply_to, VenueSnapshot(self.core.open_orders(), fills, net_positions(fills)))

@@ -35,7 +35,7 @@ from typing import Union
 
 import msgspec
 
-from actors.execution.messages import KnownOrders, PlaceOrder
+from actors.execution.messages import NEVER_REACHED, KnownOrders, PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_orders import (
     Accepted,
@@ -127,9 +127,10 @@ class GatewayCore:
         # venue order id -> (quantity, quote value, fees) of its fills already reported
         self._reported: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
         self.counters = {"creates_sent": 0, "retries": 0, "unknown_outcomes": 0, "unknown_settled": 0,
-                         "rejected": 0, "throttled": 0, "cancels_sent": 0, "duplicate_intents": 0,
+                         "rejected": 0, "throttled": 0, "cancels_sent": 0, "duplicate_intents": 0, "never_sent": 0,
                          "cancelled_unsent": 0, "syncs": 0, "reconciles": 0, "sweeps": 0, "list_failures": 0,
-                         "fills_reconciled": 0, "duplicate_fills": 0, "adopted": 0, "resumed": 0}
+                         "fills_reconciled": 0, "duplicate_fills": 0, "adopted": 0, "resumed": 0,
+                         "reconciles_done": 0}
 
     # ------------------------------------------------------------ commands
 
@@ -165,6 +166,25 @@ class GatewayCore:
                 o.cancel_wanted = True  # goes once the venue id is known
         for request in rest.batch_cancel(venue_ids):
             self._waiting.append(("cancel:", request))
+        return out + self.pump(now)
+
+    def query(self, orders: tuple[tuple[str, str], ...], now: float) -> list[Effect]:
+        """Execution heard nothing of these orders for a while. One never given to this gateway (its
+        PlaceOrder was lost: a restarted gateway took back every live order from execution) ends
+        FAILED; one the venue named is read again over REST (its answer may have been lost on the
+        way); one still being sent is left to its own retries."""
+        out: list[Effect] = []
+        named: list[str] = []
+        for cid, product_id in orders:
+            o = self._orders.get(cid)
+            if o is None:
+                self.counters["never_sent"] += 1
+                out.append(OrderUpdate(cid, "", product_id, "FAILED", _ZERO, _ZERO, NEVER_REACHED, now))
+            elif o.venue_id:
+                named.append(o.venue_id)
+        if named:
+            out += self._start_job(RECONCILE, Listing(orders=True, fills=True, order_ids=tuple(named[:FILTER_IDS_MAX])),
+                                   now)
         return out + self.pump(now)
 
     def cancel_all(self, now: float) -> list[Effect]:
@@ -376,6 +396,8 @@ class GatewayCore:
                 self._waiting.append(("cancel:", request))
             return []
         out = self._absorb(listing, now)
+        if job.kind == RECONCILE:
+            self.counters["reconciles_done"] += 1
         if job.kind == SYNC:
             positions = None if listing.positions is None else tuple(sorted(listing.positions.items()))
             snapshot = VenueSnapshot(self._snapshot_orders(listing, now), tuple(self._fills), positions,

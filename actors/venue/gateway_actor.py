@@ -9,8 +9,11 @@ the core with a timer when its budget or a back-off says so. `user` frames arriv
 stream as RawFrames; a frame on a new connection means the socket was down, so the orders not yet
 finished are reconciled over REST. A restarted incarnation asks execution for the orders and
 fills it knows before it reconciles (GatewayCore.resume), holding `user` frames until then or
-until a deadline (an answer after it is still taken). Measures tick-to-order latency where an
-order leaves the bot.
+until a deadline (an answer after it is still taken). With `dead_man_s` it keeps the dead-man
+switch (actors.venue.dead_man): the private stream silent (heartbeats included) for that long
+cancels every open order at the venue and tells the orchestrator (REDUCING); the stream back and
+the venue re-read releases it. QueryOrders (orders execution heard nothing of) goes to
+GatewayCore.query. Measures tick-to-order latency where an order leaves the bot.
 Must never block in a handler (no HTTP here), decide what to trade, or invent a client_order_id.
 """
 
@@ -23,9 +26,19 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from actors.execution.messages import CancelAll, CancelOrder, KnownOrders, OrdersRequest, PlaceOrder, SyncRequest
+from actors.execution.messages import (
+    CancelAll,
+    CancelOrder,
+    KnownOrders,
+    OrdersRequest,
+    PlaceOrder,
+    QueryOrders,
+    SyncRequest,
+)
+from actors.orchestrator.messages import DeadManSwitch
 from actors.streaming.messages import RawFrame
 from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
+from actors.venue.dead_man import RECONCILE, RELEASE, TRIP, DeadMan
 from actors.venue.gateway import GatewayCore, Http, Snapshot
 from actors.venue.messages import Fill, OrderUpdate
 from actors.venue.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
@@ -50,18 +63,27 @@ class ResumeDeadline:
 RESUME_DEADLINE_S = 2.0
 
 
+class DeadManCheck:
+    """Timer message: has the private stream been silent too long?"""
+
+
 class CoinbaseGatewayActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, rest_url: str, credentials: Any = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, private_per_s: float = DEFAULT_PRIVATE_PER_S,
                  public_per_s: float = DEFAULT_PUBLIC_PER_S, threads: int = 2,
                  make_transport: Any = None, stop_timeout_s: float = 1.5,
-                 reported: dict[str, tuple[Decimal, Decimal, Decimal]] | None = None) -> None:
+                 reported: dict[str, tuple[Decimal, Decimal, Decimal]] | None = None,
+                 dead_man_s: float | None = None) -> None:
         """`make_transport`: builds one transport per worker thread (default: an AbortableTransport
         to `rest_url` signing with `credentials`). `stop_timeout_s` bounds the worker's join.
         `reported`: per venue order id, the fills the journal holds (GatewayCore.seed)."""
         super().__init__(name, epoch, services)
         self.core = GatewayCore(RateLimiter(private_per_s, public_per_s))
         self.core.seed(reported or {})
+        self.dead_man_s = dead_man_s  # None: off (no private stream feeds this gateway)
+        self.dead_man: DeadMan | None = None
+        self.reconciles_seen = 0  # the core's finished reconciliations when the switch asked for one
+        self.dead_man_trips = self.metrics.counter("venue.dead_man_trips")
         self.stop_timeout_s = stop_timeout_s
         self.make_transport = make_transport or (
             lambda: AbortableTransport(rest_url, credentials, timeout_s))
@@ -79,6 +101,9 @@ class CoinbaseGatewayActor(SupervisedActor):
         self._mirrored_at = dict.fromkeys(_METRICS, 0)
 
     def start_core(self) -> None:
+        if self.dead_man_s is not None:
+            self.dead_man = DeadMan(self.dead_man_s, self.clock.now())
+            self.every(min(1.0, self.dead_man_s / 4), DeadManCheck())
         self.worker = RestWorker(self.make_transport, self._tell_self, self.threads, name=f"rest-{self.name}")
         self.worker.start()
         if self.epoch > 1:  # a restart: take back what the crashed incarnation knew
@@ -106,6 +131,8 @@ class CoinbaseGatewayActor(SupervisedActor):
             self._perform(self.core.cancel([message.client_order_id], now))
         elif kind is RawFrame:
             self._on_user_frame(message, now)
+        elif kind is DeadManCheck:
+            self._check_dead_man(now)
         elif kind is Wake:
             self.wake, self.wake_at = None, None
             self._perform(self.core.pump(now))
@@ -113,6 +140,9 @@ class CoinbaseGatewayActor(SupervisedActor):
             self.cancel_alls.inc()
             logger.warning("{}: cancel all ({})", self.name, message.reason)
             self._perform(self.core.cancel_everything(now))
+        elif kind is QueryOrders:
+            if not self.awaiting_known:  # a restart takes back execution's live orders first
+                self._perform(self.core.query(message.orders, now))
         elif kind is SyncRequest:
             self._perform(self.core.sync(message.reply_to, now, message.positions))
         elif kind is KnownOrders:
@@ -133,6 +163,31 @@ class CoinbaseGatewayActor(SupervisedActor):
             return self.report()
         return None  # books and trades (a paper tree's stream) mean nothing to a real venue
 
+    def _check_dead_man(self, now: float) -> None:
+        dead_man = self.dead_man
+        if dead_man is None or dead_man.check(now) != TRIP:
+            return
+        self.dead_man_trips.inc()
+        reason = f"the private stream has been silent for {dead_man.silent_for(now):.0f}s (limit {self.dead_man_s:g}s)"
+        logger.error("{}: dead-man switch: {}: cancelling every open order, trading REDUCING", self.name, reason)
+        self.tell_supervisor(DeadManSwitch(True, reason))
+        self._perform(self.core.cancel_everything(now))
+
+    def _dead_man_heard(self, now: float) -> list[Any]:
+        """A frame: if the switch had tripped, re-read the venue before releasing it."""
+        if self.dead_man is None or self.dead_man.on_frame(now) != RECONCILE:
+            return []
+        started, self.reconciles_seen = self.core.counters["reconciles"], self.core.counters["reconciles_done"]
+        effects = self.core.reconcile(now)
+        if self.core.counters["reconciles"] == started:  # nothing was open: nothing to re-read
+            self._release_dead_man("the private stream is back (no order was open)")
+        return effects
+
+    def _release_dead_man(self, why: str) -> None:
+        if self.dead_man is not None and self.dead_man.reconciled() == RELEASE:
+            logger.warning("{}: dead-man switch released: {}", self.name, why)
+            self.tell_supervisor(DeadManSwitch(False, why))
+
     def _release_frames(self, now: float) -> None:
         held, self.held_frames = self.held_frames or [], None
         for raw in held:
@@ -142,14 +197,14 @@ class CoinbaseGatewayActor(SupervisedActor):
         if self.held_frames is not None:
             self.held_frames.append(raw)
             return
+        effects = self._dead_man_heard(now)  # any frame, heartbeats included, says the stream lives
         try:
             frame = user_frame_decoder.decode(raw.text)
         except msgspec.DecodeError:
             self.unreadable_frames.inc()
-            return
+            return self._perform(effects)
         if frame.channel != "user":
-            return
-        effects = []
+            return self._perform(effects)
         if self.user_conn is not None and raw.conn != self.user_conn:
             effects += self.core.reconcile(now)  # the socket was down: what did it not say?
         self.user_conn = raw.conn
@@ -171,6 +226,8 @@ class CoinbaseGatewayActor(SupervisedActor):
                     self.send(name, effect.snapshot)
         self._mirror_counters()
         self._schedule_wake()
+        if self.dead_man is not None and self.core.counters["reconciles_done"] > self.reconciles_seen:
+            self._release_dead_man("the private stream is back and the venue was re-read")
 
     def _schedule_wake(self) -> None:
         now = self.clock.now()

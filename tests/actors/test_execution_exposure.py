@@ -119,3 +119,19 @@ def test_orders_that_reduce_still_pass_while_buys_are_live(rig):
     rig.send(limit("trim", "SELL", "0.1", "50100", reduce_only=True))
     assert len(rig.seen("venue", PlaceOrder)) == 2
     assert rig.report()["refusals"] == {}
+
+
+def test_nothing_goes_out_on_a_product_whose_position_the_venue_disputes_until_the_operator_decides(rig):
+    from actors.orchestrator.messages import PositionMismatch
+
+    rig.position(D("5"))  # the journal says 5; the venue holds 2: "reducing" by 3 would open a short there
+    rig.send(PositionMismatch(((PRODUCT, D("5"), D("2")),), "start"))
+    rig.send(market("exit", "SELL", "3", reduce_only=True))
+    rig.send(stop_market("stop", "SELL", "5", "49000"))
+    rig.mark(D("48900"))
+    assert rig.seen("venue", PlaceOrder) == []
+    assert rig.report()["refusals"] == {"position_disputed": 1} and rig.report()["stops_triggered"] == 0
+
+    rig.send(PositionMismatch((), "accepted"))
+    rig.send(market("exit-2", "SELL", "1", reduce_only=True))
+    assert len(rig.seen("venue", PlaceOrder)) == 1

@@ -9,7 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+import sqlite3
+from pathlib import Path
+
 from actors.app.tree import FAULT_TARGETS
+from actors.execution.messages import NEVER_REACHED
 from actors.orchestrator.messages import OperatorCommand
 from actors.venue.messages import Fill, net_positions
 from runtime.faults import parse_fault
@@ -43,6 +47,15 @@ def portfolio_positions(h: TreeHarness) -> dict[str, Decimal]:
 
 def journal_fills(h: TreeHarness) -> int:
     return h.tree.ask("journal", "counts", timeout=5)["fills"]
+
+
+def journal_rows(h: TreeHarness, sql: str, *args: object) -> list[tuple]:
+    db = Path(h.tmp.name) / h.profile.journal.file
+    conn = sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
 
 
 def reconciled_after(h: TreeHarness, runs_before: int) -> None:
@@ -85,3 +98,21 @@ def test_a_position_the_venue_does_not_have_holds_trading_reducing_until_the_ope
     runs = h.services.metrics.value("reconcile.runs")
     reconciled_after(h, runs)
     assert h.status()["trading_state"] == "ACTIVE", "the adopted position agrees with the venue's from then on"
+
+
+def test_an_order_lost_on_its_way_to_the_venue_is_asked_for_and_ends_failed_not_pending_for_ever(harness):
+    h = harness(**{"reconcile.inflight_s": 2.0})
+    h.faults.arm(parse_fault("venue:drop:after=1:on=PlaceOrder", (*FAULT_TARGETS, "venue")))
+    h.run_until(lambda: h.faults.fired().get("venue", 0) == 1, max_seconds=60, what="a PlaceOrder dropped")
+    h.run_until(lambda: h.services.metrics.value("execution.inflight_queries") >= 1, max_seconds=5,
+                what="execution asked the venue")
+    h.run(0.5)
+    failed = journal_rows(h, "SELECT o.client_order_id, o.status FROM orders o JOIN order_events e"
+                             " ON e.client_order_id = o.client_order_id WHERE e.reason = ?", NEVER_REACHED)
+    assert [status for _, status in failed] == ["FAILED"], "the lost order ended FAILED, once"
+    lost = failed[0][0]
+    assert lost not in {o.client_order_id for o in h.tree.ask("venue", "open_orders", timeout=5)}
+    assert h.tree.ask("execution", "report", timeout=5)["open_orders"] == \
+        len(h.tree.ask("venue", "open_orders", timeout=5)), "no phantom PENDING order left in execution's table"
+    before = len(h.fills())
+    h.run_until(lambda: len(h.fills()) > before, max_seconds=60, what="trading goes on")

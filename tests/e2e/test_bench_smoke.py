@@ -37,6 +37,9 @@ def test_table_names_the_floor_it_compares_with():
     result = {
         "ingest": {**measure_ingest(50), "snapshot_2000_ms": 9.5},
         "tick_to_order_us": {"n": 3, "p50": 1500.0, "p99": 4000.0, "session_s": 25.0},
+        "journal_overhead": {"p50_write_ahead_us": 1500.0, "p50_without_us": 1400.0, "ratio": 1.071,
+                             "n_write_ahead": 3, "n_without": 3},
+        "recovery": {"fills": 100_000, "seconds": 1.25},
         "replay": {"events_per_s": 800, "frames": 1600, "wall_s": 2.0, "capture": "sample_capture.jsonl"},
         "memory": {"peak_rss_mb": 80.0},
         "bench_wall_s": 60.0,
@@ -46,6 +49,14 @@ def test_table_names_the_floor_it_compares_with():
     assert "floor: msgspec's leanest typed decode" in table
     assert "4,000 us" in table
     assert "800 events/s" in table
+    assert "1.071x" in table and "100,000 fills" in table and "1.25 s" in table
+
+
+def test_recovery_rebuilds_from_a_journal_of_fills_and_checks_what_it_rebuilt():
+    from actors.app.bench_recovery import measure_recovery
+
+    result = measure_recovery(2_000)
+    assert result["fills"] == 2_000 and result["seconds"] > 0
 
 
 @pytest.mark.slow
@@ -68,5 +79,8 @@ def test_bench_json_prints_one_object_with_positive_figures():
     assert latency["n"] > 0
     assert 0 < latency["p50"] <= latency["p99"]
     assert result["replay"]["events_per_s"] > 0
+    assert result["recovery"]["fills"] == 100_000 and result["recovery"]["seconds"] > 0
+    overhead = result["journal_overhead"]
+    assert overhead["p50_write_ahead_us"] > 0 and overhead["p50_without_us"] > 0 and overhead["ratio"] > 0
     assert result["machine"]["cores"] >= 1
     assert result["machine"]["python"]

@@ -10,6 +10,8 @@ import json
 import subprocess
 from decimal import Decimal
 
+import pytest
+
 from tests.e2e.test_paper_exchange_venue import PERPSBOT, without_credentials
 
 # The crash lands on the first order's fill frame (the first `user` frame is the subscribe
@@ -19,6 +21,7 @@ FAULT = "venue:crash:after=2:on=RawFrame"
 CHAOS = ("rest_timeout:at=1,for=6", "rest_429:every=8")  # 8-11 s, 16-19 s: none on at the report
 
 
+@pytest.mark.slow
 def test_a_gateway_crashed_on_a_fill_under_429s_loses_no_fill(tmp_path):
     out = tmp_path / "report.json"
     chaos = [arg for spec in CHAOS for arg in ("--chaos", spec)]

@@ -12,6 +12,7 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+from actors.journal.store import SCHEMA_VERSION
 from actors.backup.snapshot import take_snapshot
 from actors.execution.messages import PlaceOrder
 from actors.journal.store import JournalStore
@@ -84,7 +85,7 @@ def check_journal_view(view: dict) -> None:
     assert (events[-2]["kind"], events[-2]["text"]) == ("operator", "halt")  # newest last
     assert (events[-1]["kind"], events[-1]["text"]) == ("trading_state", "HALTED: operator halt")
     assert events[-1]["time"] == "2023-11-14T22:14:40.000Z"
-    assert view["schema_version"] == 3
+    assert view["schema_version"] == SCHEMA_VERSION
 
 
 def test_status_without_a_process(tmp_path):

@@ -18,13 +18,18 @@ from decimal import Decimal
 
 import pytest
 
-from actors.execution.messages import PlaceOrder
 from actors.market_data.digest import book_digest
 from actors.market_data.messages import BookStatus
 from actors.strategy.messages import OrderIntent
 from tests.live_rig import LiveRig
 from tests.support import wait_until
-from tests.trace_audit import TraceEvent, applied_before_snapshot, intents_on_bad_books, orders_on_bad_books
+from tests.trace_audit import (
+    TraceEvent,
+    applied_before_snapshot,
+    intents_on_bad_books,
+    orders_on_bad_books,
+    sent_order,
+)
 
 PRODUCTS = ("BTC-USD", "BIP-20DEC30-CDE")
 FAST_WATCHDOGS = {
@@ -109,7 +114,7 @@ def _probe_bad_book(r: LiveRig, e: TraceEvent, numbers: Iterator[int]) -> None:
 def _audit(r: LiveRig, kind: str) -> None:
     report = r.tree.ask("execution", "report")
     events = r.trace.events()  # after the report: every order it counts is in the trace
-    sent = [e for e in events if e.actor == "execution" and e.way == "out:venue" and type(e.message) is PlaceOrder]
+    sent = [e for e in events if e.actor == "execution" and sent_order(e) is not None]
     assert len(sent) >= report["orders"] >= 1, "orders were sent, and the trace saw every one"
     assert orders_on_bad_books(events, STALE_AFTER_S, slack_s=SEND_SLACK_S, reducing_allowed=True) == []
     assert applied_before_snapshot(events) == []

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from actors.journal.store import SCHEMA_VERSION
 from actors.execution.messages import PlaceOrder
 from actors.journal.reader import JournalNotFound, JournalUnreadable, iso, locate, read_journal
 from actors.journal.store import JournalStore
@@ -101,7 +102,7 @@ def test_sections_are_exact_and_terminal_orders_are_not_open(tmp_path):
                                     "body": "not json"}]
     assert [(e["source"], e["kind"]) for e in view["events"]] == [
         ("decision", "trading_state"), ("order", "REJECTED"), ("order", "OPEN")]
-    assert view["problems"] == [] and view["schema_version"] == 3
+    assert view["problems"] == [] and view["schema_version"] == SCHEMA_VERSION
 
 
 def test_events_are_the_newest_merged_by_time_newest_last(tmp_path):
