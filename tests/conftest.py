@@ -8,6 +8,7 @@ import pykka
 import pytest
 
 from tests.support import wait_until
+from tests.tree_harness import TreeHarness
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +24,18 @@ def no_leaked_threads():
         wait_until(lambda: not leaked(), timeout=10, what="threads to finish")
     except AssertionError:
         pytest.fail(f"leaked threads: {[t.name for t in leaked()]}")
+
+
+@pytest.fixture
+def harness():
+    """Make whole trees on the manual clock (tests.tree_harness); each is stopped at the end."""
+    made: list[TreeHarness] = []
+
+    def make(**kwargs) -> TreeHarness:
+        h = TreeHarness(**kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.stop()

@@ -33,6 +33,7 @@ from actors.strategy.actor import StrategyActor
 from actors.streaming.actor import StreamingActor
 from actors.streaming.rest_books import rest_base_for
 from actors.venue.actor import PaperVenueActor
+from actors.venue.paper import PaperVenue
 from actors.venue.gateway_actor import CoinbaseGatewayActor
 from actors.venue.messages import Fill
 from config.schema import Profile
@@ -101,7 +102,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
         venue_spec = ("venue", PaperVenueActor, {
             "products": products, "maker_fee_rate": profile.portfolio.maker_fee_rate,
             "taker_fee_rate": profile.portfolio.taker_fee_rate, "latency_ms": profile.venue.latency_ms,
-            "latency_jitter": profile.venue.latency_jitter, "seed": profile.run.seed})
+            "latency_jitter": profile.venue.latency_jitter, "seed": profile.run.seed,
+            "core": PaperVenue(products, profile.portfolio.maker_fee_rate, profile.portfolio.taker_fee_rate)})
         book_consumers: tuple[str, ...] = ("market_data", "venue")
     else:
         venue_spec = ("venue", CoinbaseGatewayActor, {

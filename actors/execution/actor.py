@@ -142,7 +142,8 @@ class ExecutionActor(SupervisedActor):
             before = self.orders.get(message.client_order_id)
             if self.orders.on_fill(message):
                 log_lines.fill(message)
-                self._log_end(before, message.client_order_id)
+                if self._log_end(before, message.client_order_id):  # the fill ended it: the journal's row too
+                    self._journal_state(message.client_order_id)
                 self.exposure.forwarded(message)
                 self.send("portfolio", message)
                 self.send("journal", message)
@@ -196,10 +197,7 @@ class ExecutionActor(SupervisedActor):
             if r.order is not None:
                 self.send("journal", OrderPlaced(r.order, r.intent_id, r.updated_at))
             if r.state != PENDING:
-                leaves = max(_ZERO, r.size - r.filled_size) if r.is_live else _ZERO
-                self.send("journal", OrderState(OrderUpdate(r.client_order_id, r.venue_order_id, r.product_id,
-                                                            VENUE_STATUS[r.state], r.filled_size, leaves,
-                                                            r.reason, now)))
+                self._journal_state(r.client_order_id)
         for stop in self.stops.armed():
             self.send("journal", HeldOrder(stop.client_order_id, "stop", msgspec.json.encode(stop.order).decode(),
                                            stop.armed_at))
@@ -419,11 +417,21 @@ class ExecutionActor(SupervisedActor):
             self._log_end(before, update.client_order_id)
             self.send("journal", update)
 
-    def _log_end(self, before: OrderRecord | None, coid: str) -> None:
+    def _log_end(self, before: OrderRecord | None, coid: str) -> bool:
         """Log the order's end once: when this update or fill took it into a terminal state."""
         after = self.orders.get(coid)
         if after is not None and after.state in TERMINAL and (before is None or before.state != after.state):
             log_lines.order_ended(after)
+            return True
+        return False
+
+    def _journal_state(self, coid: str) -> None:
+        r = self.orders.get(coid)
+        if r is not None:
+            leaves = max(_ZERO, r.size - r.filled_size) if r.is_live else _ZERO
+            self.send("journal", OrderState(OrderUpdate(r.client_order_id, r.venue_order_id, r.product_id,
+                                                        VENUE_STATUS[r.state], r.filled_size, leaves, r.reason,
+                                                        self.clock.now())))
 
     def _refuse(self, order: OrderIntent | QuantizedOrder | ReplaceIntent, reason: str) -> None:
         self.refusals[reason] += 1

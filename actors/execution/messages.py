@@ -38,7 +38,7 @@ class CancelAll(msgspec.Struct, frozen=True, tag=True):
 
 class SyncRequest(msgspec.Struct, frozen=True, tag=True):
     """Ask the venue to report open orders and all fills to `reply_to` (a logical name); with
-    `positions`, also the positions it holds (a reconciliation's comparison)."""
+    `positions` (a reconciliation), also the positions it holds and every order of any status."""
 
     reply_to: str
     positions: bool = False
@@ -65,10 +65,13 @@ class WriteAhead(msgspec.Struct, frozen=True, tag=True):
 
 
 class OrderState(msgspec.Struct, frozen=True, tag=True):
-    """For a restarted journal: where an order stands as execution knows it (written only if the
-    journal's status differs: telling it again changes nothing)."""
+    """For the journal: where an order stands, as execution knows it (told again to a restarted
+    journal) or as the venue lists it (a reconciliation, `from_venue`: an order the journal has no
+    row for gets one). Written only where the journal's status differs: telling it again changes
+    nothing."""
 
     update: OrderUpdate
+    from_venue: bool = False
 
 
 class OrderPlaced(msgspec.Struct, frozen=True, tag=True):

@@ -199,7 +199,7 @@ class JournalActor(SupervisedActor):
         OrderUpdate: lambda store, m: store.record_order_update(m),
         WriteAhead: lambda store, m: store.record_write_ahead(m.order, m.intent_id, m.ts),
         OrderPlaced: lambda store, m: store.record_place(m.order, m.intent_id, m.ts),
-        OrderState: lambda store, m: store.record_order_state(m.update),
+        OrderState: lambda store, m: store.record_order_state(m.update, m.from_venue),
         PositionRecord: lambda store, m: store.upsert_position(
             product_id=m.product_id, size=m.size, entry=m.entry, realized_pnl=m.realized_pnl, ts=m.ts),
         SupervisionEvent: lambda store, m: store.record_supervision(m.ts, m.kind, m.child, m.epoch, m.detail),

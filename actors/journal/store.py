@@ -248,10 +248,17 @@ class JournalStore:
             client_order_id=update.client_order_id, venue_order_id=update.venue_order_id, status=update.status,
             filled_size=update.filled_size, leaves_size=update.leaves_size, reason=update.reason, ts=update.ts)
 
-    def record_order_state(self, update: OrderUpdate) -> bool:
-        """What execution knows of an order, told again to a restarted journal: an event only where
-        the journaled status differs (and is not final), so telling it twice writes nothing."""
+    def record_order_state(self, update: OrderUpdate, from_venue: bool = False) -> bool:
+        """Where an order stands, told again (by execution to a restarted journal, or from the
+        venue's listing by a reconciliation): an event only where the journaled status differs and
+        is not final, so telling it twice writes nothing. `from_venue`: an order the journal has no
+        row for (its record was lost) gets one, side and type unknown."""
         status = self.order_status(update.client_order_id)
+        if status is None and from_venue and update.client_order_id:
+            self.record_order(client_order_id=update.client_order_id, intent_id="venue", product_id=update.product_id,
+                              side="", order_type="", size=update.filled_size + update.leaves_size,
+                              limit_price=None, status="PENDING", ts=update.ts)
+            status = "PENDING"
         if status is None or status == update.status or status in TERMINAL_STATUSES:
             return False
         self.record_order_update(update)

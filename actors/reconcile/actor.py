@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.execution.messages import SyncRequest
+from actors.execution.messages import OrderState, SyncRequest
 from actors.orchestrator.messages import JournalRestarted
 from actors.portfolio.messages import CheckPositions, RepairFills
 from actors.venue.messages import VenueSnapshot
@@ -47,6 +47,9 @@ class ReconcilerActor(SupervisedActor):
             self.send("portfolio", RepairFills(fills, self.clock.now()))
             for fill in fills:
                 self.send("journal", fill)
+            for order in message.orders:  # an order state the journal missed (OrderState writes only a change)
+                if order.product_id in self.products:
+                    self.send("journal", OrderState(order, from_venue=True))
             if message.positions is not None:
                 self.send("portfolio", CheckPositions(message.positions, "scheduled", message.positions_cover))
         elif message == "report":

@@ -16,6 +16,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from actors.execution.messages import NEVER_REACHED, CancelAll, CancelOrder, PlaceOrder, QueryOrders, SyncRequest
 from actors.products import ProductSpec
 from actors.streaming.messages import L2Update, TradePrint
@@ -36,9 +38,11 @@ class Arrival:
 class PaperVenueActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec],
                  maker_fee_rate: Decimal, taker_fee_rate: Decimal, latency_ms: float = 0.0,
-                 latency_jitter: float = 0.0, seed: int = 0) -> None:
+                 latency_jitter: float = 0.0, seed: int = 0, core: PaperVenue | None = None) -> None:
+        """`core`: the venue's books and accounts, given by the tree so that they outlive a restart of
+        this actor (a real venue does not forget its orders when our connection to it breaks)."""
         super().__init__(name, epoch, services)
-        self.core = PaperVenue(products, maker_fee_rate, taker_fee_rate)
+        self.core = core if core is not None else PaperVenue(products, maker_fee_rate, taker_fee_rate)
         self.latency_s = latency_ms / 1000
         self.latency_jitter = latency_jitter
         self.rng = random.Random(seed * 7919 + epoch)
@@ -72,7 +76,10 @@ class PaperVenueActor(SupervisedActor):
                           OrderUpdate(cid, "", product_id, "FAILED", Decimal(0), Decimal(0), NEVER_REACHED, now))
         elif kind is SyncRequest:
             fills = self.core.fills()
-            self.send(message.reply_to, VenueSnapshot(self.core.open_orders(), fills, net_positions(fills)))
+            snapshot = VenueSnapshot(self.core.open_orders(), fills, net_positions(fills))
+            if message.positions:  # a reconciliation: every order too
+                snapshot = msgspec.structs.replace(snapshot, orders=self.core.orders())
+            self.send(message.reply_to, snapshot)
         elif message == "fills":
             return self.core.fills()
         elif message == "open_orders":

@@ -400,8 +400,12 @@ class GatewayCore:
             self.counters["reconciles_done"] += 1
         if job.kind == SYNC:
             positions = None if listing.positions is None else tuple(sorted(listing.positions.items()))
+            every = () if listing.positions is None else tuple(
+                OrderUpdate(o.client_order_id, o.order_id, o.product_id, o.status.upper(), o.filled(), o.leaves(),
+                            o.reject_reason or o.cancel_message, now)
+                for o in {o.order_id: o for o in listing.orders}.values() if o.status.upper() in _REPORTED)
             snapshot = VenueSnapshot(self._snapshot_orders(listing, now), tuple(self._fills), positions,
-                                     positions_cover=FUTURES_ONLY)
+                                     positions_cover=FUTURES_ONLY, orders=every)
             out.append(Snapshot(job.reply_to, snapshot))
         return out
 

@@ -45,6 +45,8 @@ class VenueSnapshot(msgspec.Struct, frozen=True, tag=True):
     # fills); None where this snapshot does not say (the Coinbase gateway reads them at a start).
     positions: tuple[tuple[str, Decimal], ...] | None = None
     positions_cover: str = "all"  # the products `positions` is complete for: "all", or FUTURES_ONLY
+    # For a reconciliation: every order the venue lists (any status), its state as the venue has it.
+    orders: tuple[OrderUpdate, ...] = ()
 
 
 def net_positions(fills: tuple[Fill, ...] | list[Fill]) -> tuple[tuple[str, Decimal], ...]:

@@ -313,6 +313,10 @@ class PaperVenue:
     def fills(self) -> tuple[Fill, ...]:
         return tuple(self._fills)
 
+    def orders(self) -> tuple[OrderUpdate, ...]:
+        """Every order this venue was given, as it stands now (any status)."""
+        return tuple(o.update() for o in self._orders.values())
+
     def order(self, client_order_id: str) -> OrderUpdate | None:
         bot = self._orders.get(client_order_id)
         return bot.update() if bot is not None else None

@@ -22,20 +22,6 @@ from tests.tree_harness import TreeHarness
 INTERVAL_S = 2.0
 
 
-@pytest.fixture
-def harness():
-    made: list[TreeHarness] = []
-
-    def make(**kwargs) -> TreeHarness:
-        h = TreeHarness(**kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.stop()
-
-
 def venue_positions(h: TreeHarness) -> dict[str, Decimal]:
     return {pid: size for pid, size in net_positions(h.fills()) if size}
 

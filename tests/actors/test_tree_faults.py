@@ -17,20 +17,6 @@ from runtime.faults import parse_fault
 from tests.tree_harness import TreeHarness
 
 
-@pytest.fixture
-def harness():
-    made: list[TreeHarness] = []
-
-    def make(**kwargs) -> TreeHarness:
-        h = TreeHarness(**kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.stop()
-
-
 def trading(h: TreeHarness) -> None:
     h.run_until(lambda: len(h.fills()) >= 1, max_seconds=60, what="a first fill")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.e2e.test_run_live import ENV, PERPSBOT, ROOT
 from tests.support import wait_until
 
-STALL_AT_S, STALL_FOR_S, DEAD_MAN_S = 4.0, 4.0, 1.5
+STALL_AT_S, STALL_FOR_S, DEAD_MAN_S = 3.0, 3.0, 1.5
 
 
 def _profile(tmp: Path) -> Path:
@@ -39,7 +39,7 @@ def test_a_silent_private_stream_cancels_everything_holds_reducing_and_releases_
         log = tmp_path / "run.log"
         with log.open("w") as err:
             run = subprocess.run([*PERPSBOT, "run", "--profile", str(_profile(tmp_path)), "--data-dir",
-                                  str(tmp_path / "data"), "--key-file", str(key), *urls, "--duration", "14",
+                                  str(tmp_path / "data"), "--key-file", str(key), *urls, "--duration", "9",
                                   "--report-json", str(report)], stdout=subprocess.DEVNULL, stderr=err,
                                  timeout=90, env=ENV)
         text = log.read_text()
