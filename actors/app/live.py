@@ -111,15 +111,20 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
     if recovery.mismatch is not None and strict_reconcile:
         logger.error("run: --strict-reconcile: positions differ from the venue's; nothing was started")
         return {"mode": "run", "data_dir": str(data_dir), "recovery": recovery.report()}, EXIT_RECONCILE
+    today = utc_day(time.time())
     with JournalStore(db) as store:
         fills = tuple(f for f in store.fills() if f.product_id in products)
+        day_equity = store.day_start(today)
     cash = starting_cash(balance, list(fills), products, journal_funding(db, products))
     profile = msgspec.structs.replace(profile, portfolio=msgspec.structs.replace(profile.portfolio, starting_cash=cash))
     logger.info("run: venue {} (market data {}, user data {}), data dir {}, products {}", target.rest_url,
                 target.ws_url, target.user_ws_url, data_dir, ", ".join(products))
     logger.info("run: account balance {} USD, {} fills at the venue, {} in the journal; the ledger starts from {}",
                 balance, len(venue_fills), len(fills), cash)
-    start = StartState(recovery.holds, fills, recovery.mismatch)
+    start = StartState(recovery.holds, fills, recovery.mismatch, None if day_equity is None else (today, day_equity))
+    if day_equity is not None:
+        logger.info("run: today's start-of-day equity {} comes from the journal (the day's loss so far counts)",
+                    day_equity)
     scheduler = Scheduler(WallClock())
     scheduler.start()
     services = Services(scheduler.clock, scheduler, faults=FaultPlan(list(faults)))

@@ -71,6 +71,7 @@ class StartState(msgspec.Struct, frozen=True):
     holds: tuple[Hold, ...] = ()  # the orchestrator's first holds (RECOVERING, carried-over ones)
     fills: tuple[Fill, ...] = ()  # the journal's fills: the portfolio's ledger
     mismatch: PositionMismatch | None = None  # positions that still differ from the venue's
+    day_start: tuple[int, Decimal] | None = None  # (UTC day, equity) journaled for today
 
     def reported(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
         """Per venue order, (quantity, value, fees) of the journaled fills: the gateway's seed."""
@@ -134,7 +135,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
         ("reconciler", ReconcilerActor, {"products": tuple(products), "interval_s": profile.reconcile.interval_s}),
         # Last, so a restart under rest_for_one takes nothing else down; it tells only the orchestrator.
         ("risk", RiskActor, {"products": products, "config": profile.risk,
-                             "bar_interval_s": profile.market_data.bar_interval_s}),
+                             "bar_interval_s": profile.market_data.bar_interval_s,
+                             "day_start": start.day_start if start else None}),
         ("control", ControlActor, {"run_dir": str(run_dir)}),  # operator commands: bin/perpsbot ctl
     ]
     if credentials is not None and feed_url is not None:

@@ -56,6 +56,12 @@ class DailyLossGuard:
         self.latched = False
         self.loss_pct = _ZERO
 
+    def restore(self, day: int, start_equity: Decimal) -> None:
+        """A restart: the day's start as journaled, so a loss before it still counts (a restart must
+        not reset the day's baseline to an equity already down)."""
+        if self.day is None:
+            self.day, self.start_equity = day, start_equity
+
     def on_equity(self, equity: Decimal, now: float) -> Verdict:
         day = utc_day(now)
         if day != self.day:  # the UTC-midnight roll: a new start of day, the latch released

@@ -102,3 +102,13 @@ def test_an_order_lost_on_its_way_to_the_venue_is_asked_for_and_ends_failed_not_
         len(h.tree.ask("venue", "open_orders", timeout=5)), "no phantom PENDING order left in execution's table"
     before = len(h.fills())
     h.run_until(lambda: len(h.fills()) > before, max_seconds=60, what="trading goes on")
+
+
+def test_the_start_of_day_equity_is_journaled_once_per_day_for_a_restart_to_start_from(harness):
+    h = harness()
+    h.run_until(lambda: journal_rows(h, "SELECT count(*) FROM day_start")[0][0] == 1, max_seconds=10,
+                what="the day's start journaled")
+    h.run(2.0)
+    [(day, equity)] = journal_rows(h, "SELECT utc_day, equity FROM day_start")
+    risk = h.tree.ask("risk", "report", timeout=5)
+    assert Decimal(equity) == Decimal(str(risk["start_of_day_equity"])) and day == int(h.clock.now() // 86_400)

@@ -38,6 +38,16 @@ def test_daily_loss_latches_until_the_utc_midnight_roll():
     assert g.on_equity(D("9797"), next_day + 1).level == REDUCING  # 3 % of the new start
 
 
+def test_a_restart_mid_day_keeps_the_journaled_start_of_day_so_the_loss_before_it_counts():
+    g = DailyLossGuard(D("3"))
+    g.restore(T0 // DAY, D("10000"))  # journaled before the restart
+    assert g.on_equity(D("9750"), T0 + 60).level == OK and g.start_equity == D("10000")
+    assert g.on_equity(D("9700"), T0 + 120).level == REDUCING, "a fresh start would have taken 9750 as the day's start"
+    stale = DailyLossGuard(D("3"))
+    stale.restore(T0 // DAY - 1, D("20000"))  # yesterday's: the roll replaces it
+    assert stale.on_equity(D("9700"), T0).level == OK and stale.start_equity == D("9700")
+
+
 def test_daily_loss_limit_must_be_a_percentage():
     with pytest.raises(ValueError):
         DailyLossGuard(D("0"))
