@@ -241,8 +241,9 @@ class VenueConfig(_Section):
 
 class JournalConfig(_Section):
     file: Name = "perpsbot.db"
-    # Every order is journaled (its intent, then the order as PENDING) before it is sent: the
-    # journal sends it on after the commit. false: sent and journaled side by side (bench's baseline).
+    # Every order's intent is written to execution's intent log (`<journal file>-intents`) before
+    # the order is sent; the journal takes it over at the next start. false: no intent log, the
+    # order is journaled only after it is sent (bench's baseline).
     write_ahead: bool = True
 
 

@@ -5,7 +5,8 @@ whether a fault fires. A plan's counter is shared by every incarnation of its ac
 fires once per run while `every=N` keeps firing (every=1 is a poison message). The actor base
 performs the generic kinds; an actor-specific kind (ACTOR_KINDS) is performed by its one actor:
 `journal:disk_full` makes the journal's database grow no further, so its next write needing a page
-fails with sqlite's own "database or disk is full". Must never decide anything about trading.
+fails with sqlite's own "database or disk is full"; `execution:disk_full` refuses every write to its
+intent log from then on (ENOSPC). Must never decide anything about trading.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import msgspec
 
 KINDS = ("crash", "hang", "slow", "drop", "duplicate", "disk_full")
-ACTOR_KINDS = {"disk_full": ("journal",)}  # kinds only these actors can perform
+ACTOR_KINDS = {"disk_full": ("journal", "execution")}  # kinds only these actors can perform
 
 
 class FaultSpecError(ValueError):

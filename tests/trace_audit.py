@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder, WriteAhead
+from actors.execution.messages import PlaceOrder
 from actors.market_data.messages import BookStatus
 from actors.portfolio.messages import PortfolioUpdate
 from actors.strategy.messages import OrderIntent
@@ -97,14 +97,9 @@ def _execution_view(events: Iterable[TraceEvent], execution: str
 
 
 def sent_order(e: TraceEvent, venue: str = "venue") -> PlaceOrder | None:
-    """The order an execution event sends: a PlaceOrder to the venue, or the one in a WriteAhead to
-    the journal (which sends it on once written: the decision was made here, at this instant)."""
+    """The order an execution event sends to the venue, or None."""
     m = e.message
-    if e.way == "out:" + venue and type(m) is PlaceOrder:
-        return m
-    if e.way == "out:journal" and type(m) is WriteAhead:
-        return m.order
-    return None
+    return m if e.way == "out:" + venue and type(m) is PlaceOrder else None
 
 
 def orders_on_bad_books(events: Iterable[TraceEvent], stale_after_s: float, slack_s: float = 0.0,

@@ -306,7 +306,7 @@ def run_bench(as_json: bool) -> int:
     ingest["snapshot_2000_ms"] = measure_snapshot()
     progress(f"tick-to-order: a {PAPER_OVERRIDES['run.duration_s']:g} s paper session ...")
     latency = measure_tick_to_order()
-    progress("journal overhead: the same session with orders sent beside the journal, not after it ...")
+    progress("journal overhead: the same session without the write-ahead intent log ...")
     overhead = measure_journal_overhead(latency, measure_tick_to_order)
     progress("replay: the bundled sample capture ...")
     replay = measure_replay()
@@ -367,7 +367,7 @@ def render(result: dict[str, Any]) -> str:
     ]
     o, rec = result["journal_overhead"], result["recovery"]
     rows += [
-        _row("  p50 with orders sent beside the journal (no write-ahead)", _n(o["p50_without_us"]), "us"),
+        _row("  p50 without the write-ahead (no intent log)", _n(o["p50_without_us"]), "us"),
         f"  write-ahead / none: {o['ratio']}x (the write-ahead adds {((o['ratio'] or 1) - 1) * 100:.0f}%)",
         "",
         f"recovery rebuilding trading-ready state from a journal of {rec['fills']:,} fills (no venue round trips)",

@@ -5,8 +5,8 @@ Owns two workloads. `recovery`: a journal of N fills (with their orders) is writ
 start's work on it is timed: the database checked (integrity) and read, the portfolio's ledger
 replayed from its fills, the gateway's per-order seed, and the reconciliation against a venue that
 agrees (no venue round trips: they are the network's time, not ours). `journal_overhead`: two paper
-sessions side by side, orders journaled before they are sent (the default) and sent beside the
-journal, their tick-to-order p50 and the ratio. Must never touch a data dir but its own temporary one.
+sessions one after the other, each order's intent written to execution's intent log before it is
+sent (the default) and without the intent log, their tick-to-order p50 and the ratio. Must never touch a data dir but its own temporary one.
 """
 
 from __future__ import annotations

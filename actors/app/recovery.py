@@ -2,7 +2,9 @@
 reconciled and the repairs journaled, before the actor tree starts trading.
 
 Owns the start's order: the database (integrity first, a broken one replaced by the newest
-verified backup: actors.recovery.journal_file), what the journal remembers (its fills, its orders,
+verified backup: actors.recovery.journal_file), execution's intent log moved into it (the
+write-ahead of orders the journal may not have committed before the process died), what the
+journal remembers (its fills, its orders,
 the orders it sent or wrote ahead with no venue answer, the holds it was under), what the venue
 holds (orders of every status, `cfm/positions`; the fills the caller already read), the
 reconciliation (actors.recovery.reconcile) and its repairs written to the journal in one
@@ -28,6 +30,7 @@ from loguru import logger
 
 from actors.app.exchange_view import read_listing
 from actors.app.venue_account import LiveError
+from actors.execution import intent_log
 from actors.journal.store import JournalStore
 from actors.orchestrator.actor import RECOVERING_HOLD
 from actors.orchestrator.holds import Hold
@@ -114,6 +117,25 @@ def read_venue(transport: Any, fills: list[Fill]) -> VenueView:
     return VenueView(named, tuple(_venue_order(o) for o in orders.values()), positions)
 
 
+def take_intent_log(db: Path) -> int:
+    """Move execution's intent log into the journal (one transaction), then empty it; returns how
+    many intents the journal did not have (their orders are asked for by client id like any
+    unanswered intent)."""
+    path = intent_log.intent_log_path(db)
+    logged, unreadable = intent_log.read_intents(path)
+    if unreadable:
+        logger.warning("recovery: {} unreadable lines in the intent log {} skipped", unreadable, path)
+    if not logged:
+        intent_log.clear(path)
+        return 0
+    with JournalStore(db) as store:
+        added = store.import_intents((i.order, i.intent_id, i.ts) for i in logged)
+    intent_log.clear(path)
+    if added:
+        logger.warning("recovery: {} intents of the intent log were not in the journal: asking the venue", added)
+    return added
+
+
 # -- the repairs --------------------------------------------------------------------------------
 
 def _repair(db: Path, result: Reconciliation, venue: VenueView, policy: str, transport: Any, now: float) -> None:
@@ -172,6 +194,7 @@ def recover(db: Path, transport: Any, venue_fills: list[Fill], products: set[str
             foreign_policy: str, today: int) -> Recovery:
     started = time.monotonic()
     opened = open_journal(db)
+    take_intent_log(db)
     journal = read_journal(db)
     venue = read_venue(transport, venue_fills)
     result = reconcile(journal, venue, products, perpetuals)

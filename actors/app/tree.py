@@ -18,6 +18,7 @@ import pykka
 
 from actors.backup.actor import BackupActor
 from actors.execution.actor import ExecutionActor
+from actors.execution.intent_log import intent_log_path
 from actors.journal.actor import JournalActor
 from actors.liquidity.actor import LiquidityActor
 from actors.market_data.actor import MarketDataActor
@@ -124,7 +125,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
         ("execution", ExecutionActor, {"products": products, "config": profile.execution, "risk": profile.risk,
                                        "stale_after_s": profile.market_data.stale_after_s,
                                        "inflight_s": profile.reconcile.inflight_s,
-                                       "write_ahead": profile.journal.write_ahead}),
+                                       "intent_log": str(intent_log_path(db_path)) if profile.journal.write_ahead
+                                       else None}),
         ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
         ("streaming", StreamingActor, {"products": tuple(products), "config": profile.streaming, "url": feed_url,
                                        "rest_url": rest_url or (rest_base_for(feed_url) if feed_url else None),

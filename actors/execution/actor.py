@@ -39,10 +39,11 @@ from actors.execution.messages import (
     OrderPlaced,
     OrdersRequest,
     OrderState,
+    PlaceOrder,
     QueryOrders,
     SyncRequest,
-    WriteAhead,
 )
+from actors.execution.intent_log import IntentLog
 from actors.execution.local_stops import LocalStops
 from actors.execution.orders import (
     FILLED,
@@ -63,6 +64,7 @@ from actors.orchestrator.messages import (
     HALTED,
     RECOVERING,
     Decision,
+    JournalHealth,
     JournalRestarted,
     PositionMismatch,
     Synced,
@@ -83,9 +85,12 @@ class CheckInflight:
 
 class ExecutionActor(SupervisedActor):
     def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
-                 stale_after_s: float, risk: Any = None, inflight_s: float = 10.0, write_ahead: bool = False) -> None:
+                 stale_after_s: float, risk: Any = None, inflight_s: float = 10.0,
+                 intent_log: str | None = None) -> None:
         super().__init__(name, epoch, services)
-        self.write_ahead = write_ahead
+        self.intent_log_path = intent_log  # None: orders are not written ahead
+        self.intent_log: IntentLog | None = None
+        self.log_failing: str | None = None  # the reason while intents cannot be written
         self.inflight_s = inflight_s
         self.queried: dict[str, float] = {}  # client id -> when we last asked the venue about it
         self.inflight_queries = self.metrics.counter("execution.inflight_queries")
@@ -112,6 +117,8 @@ class ExecutionActor(SupervisedActor):
         self.filled_at_sync: dict[str, Decimal] = {}  # client_order_id -> filled, per the venue's last snapshot
 
     def start_core(self) -> None:
+        if self.intent_log_path is not None:
+            self.intent_log = IntentLog(self.intent_log_path)
         self.every(self.inflight_s / 2, CheckInflight())
         self.send("venue", SyncRequest(reply_to=self.name))
         self.send("journal", HeldOrdersRequest(reply_to=self.name))  # stops and replacements survive us
@@ -276,13 +283,32 @@ class ExecutionActor(SupervisedActor):
             return
         order = quantized.to_place_order(client_order_id(quantized.intent_id))
         if self.orders.on_submit(order, quantized.intent_id, now):
+            if not self._write_ahead(order, quantized.intent_id, now):
+                return
             self.orders_sent.inc()
-            if self.write_ahead:  # the journal sends it on once the intent is committed
-                self.send("journal", WriteAhead(order, quantized.intent_id, now))
-            else:
-                self.send("venue", order)
-                self.send("journal", OrderPlaced(order, quantized.intent_id, now))
+            self.send("venue", order)
+            self.send("journal", OrderPlaced(order, quantized.intent_id, now))
             log_lines.order_sent(order, quantized.intent_id)
+
+    def _write_ahead(self, order: PlaceOrder, intent_id: str, now: float) -> bool:
+        """The intent in the log before the order leaves; one the OS refuses is never sent: the
+        order ends FAILED and the orchestrator halts trading (as for a journal write error)."""
+        if self.intent_log is None:
+            return True
+        try:
+            self.intent_log.append(order, intent_id, now)
+            self.log_failing = None
+            return True
+        except OSError as exc:
+            reason = f"intent log: {exc.strerror or exc or type(exc).__name__}"
+        if reason != self.log_failing:
+            self.log_failing = reason
+            logger.error("execution: {} not sent: its intent could not be written ({}): trading HALTED until"
+                         " `ctl resume`", order.client_order_id, reason)
+        self._on_update(OrderUpdate(order.client_order_id, "", order.product_id, "FAILED", _ZERO, _ZERO,
+                                    f"not journaled, not sent: {reason}", now))
+        self.tell_supervisor(JournalHealth(False, reason, writer="intent_log"))
+        return False
 
     # -- local stops -----------------------------------------------------------------------
 
@@ -444,6 +470,16 @@ class ExecutionActor(SupervisedActor):
     def _cancel_open_orders(self) -> None:
         for record in self.orders.open_orders():
             self.send("venue", CancelOrder(record.client_order_id))
+
+    def stop_core(self) -> None:
+        if self.intent_log is not None:
+            self.intent_log.close()
+            self.intent_log = None
+
+    def _apply_fault(self, spec: Any, body: Any) -> Any:
+        if spec.kind == "disk_full" and self.intent_log is not None:
+            self.intent_log.full = True  # the one kind only execution (of the two) performs here
+        return super()._apply_fault(spec, body)
 
     def report(self) -> dict[str, Any]:
         counts = self.orders.counts

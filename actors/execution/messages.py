@@ -55,15 +55,6 @@ class QueryOrders(msgspec.Struct, frozen=True, tag=True):
 NEVER_REACHED = "never reached the venue"
 
 
-class WriteAhead(msgspec.Struct, frozen=True, tag=True):
-    """An order to journal before it is sent: the journal writes the intent (and the order as
-    PENDING) and, once that is committed, sends `order` to the venue. Never sent if not written."""
-
-    order: PlaceOrder
-    intent_id: str
-    ts: float
-
-
 class OrderState(msgspec.Struct, frozen=True, tag=True):
     """For the journal: where an order stands, as execution knows it (told again to a restarted
     journal) or as the venue lists it (a reconciliation, `from_venue`: an order the journal has no

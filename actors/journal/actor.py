@@ -3,21 +3,19 @@
 Owns the JournalStore connection and its group commit: every state change is written as it
 arrives, consecutive writes sharing one transaction while more messages wait (committed when the
 mailbox is empty, after BATCH_MAX writes, before any read or hang, on a direct ask/tell, on stop
-or crash), each message a SAVEPOINT in it, so none is ever left half-written. A WriteAhead's
-order goes to the venue right after the commit that covers its intent; one it could not write is
-answered to execution as FAILED ("not journaled, not sent"). A write the database or
-the OS refuses (disk full, I/O error, read-only) loses only its message (the rest of the batch is
+or crash), each message a SAVEPOINT in it, so none is ever left half-written. An OrderPlaced is
+written as the order's intent and its PENDING row (execution wrote the intent ahead in its own log:
+actors.execution.intent_log). A write the database or the OS refuses (disk full, I/O error, read-only) loses only its message (the rest of the batch is
 written again if SQLite ended the transaction; a failed COMMIT loses the batch), each counted in
 `journal.write_errors`; a change of condition is one log line and one JournalHealth fact for the
 orchestrator, which halts trading (actors.journal.health). A failing read crashes the actor.
-Must never be bypassed by another writer, send an order before its intent is committed (or at
-all if it was not written), or drop a message silently (unknown types are counted).
+Must never be bypassed by another writer, send an order, or drop a message silently (unknown
+types are counted).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,8 +27,6 @@ from actors.execution.messages import (
     HeldOrdersRequest,
     OrderPlaced,
     OrderState,
-    PlaceOrder,
-    WriteAhead,
 )
 from actors.journal.health import Change, WriteHealth
 from actors.journal.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
@@ -44,8 +40,6 @@ from runtime.messages import Envelope, SupervisionEvent
 
 WRITE_ERRORS = (sqlite3.DatabaseError, OSError)  # refused by the database or the file system
 BATCH_MAX = 64  # writes per commit at most
-VENUE = "venue"  # where a written WriteAhead's order goes
-_ZERO = Decimal(0)
 
 
 class JournalActor(SupervisedActor):
@@ -59,7 +53,6 @@ class JournalActor(SupervisedActor):
         self.write_errors = self.metrics.counter("journal.write_errors")
         self.health = WriteHealth()
         self._batch: list[Any] = []  # messages written in the open transaction
-        self._outbox: list[PlaceOrder] = []  # orders of written WriteAheads, sent once it commits
 
     def start_core(self) -> None:
         Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +81,7 @@ class JournalActor(SupervisedActor):
         try:
             result = super()._receive(envelope)
         except BaseException:
-            self._commit()  # a crash: what was written whole is kept and sent before it is reported
+            self._commit()  # a crash: what was written whole is kept before it is reported
             raise
         # Before the in-flight tracker hears it was handled: quiet means committed.
         store = self.store
@@ -101,19 +94,16 @@ class JournalActor(SupervisedActor):
         store = self.store
         if store is None or not store.in_transaction:
             return
-        batch, orders = self._batch, self._outbox
-        self._batch, self._outbox = [], []
+        batch, self._batch = self._batch, []
         try:
             store.commit()
         except WRITE_ERRORS as exc:
-            self._failed(batch, exc)  # rolled back whole: nothing of it was written, nothing is sent
+            self._failed(batch, exc)  # rolled back whole: nothing of it was written
             return
         self.commits.inc()
         if batch:
             self.written.inc(len(batch))
             self._tell(self.health.succeeded(self.clock.now()))
-        for order in orders:
-            self.send(VENUE, order)
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -122,7 +112,7 @@ class JournalActor(SupervisedActor):
         kind = type(message)
         write = self._WRITES.get(kind)
         if write is not None:
-            self._write(store, kind, write, message)
+            self._write(store, write, message)
             return None
         if kind is FundingHistoryRequest:
             self._commit()  # a read sees everything written before it
@@ -142,29 +132,27 @@ class JournalActor(SupervisedActor):
         self.unknown.inc()
         return None
 
-    def _write(self, store: JournalStore, kind: type, write: Any, message: Any) -> None:
+    def _write(self, store: JournalStore, write: Any, message: Any) -> None:
         try:
             if not store.in_transaction:
                 store.begin()
             with store.transaction():  # a SAVEPOINT in the batch: an exception undoes this message only
-                new = write(store, message)
+                write(store, message)
         except WRITE_ERRORS as exc:
             self._failed([message], exc)
             if not store.in_transaction:  # SQLite ended the whole batch (it does on SQLITE_FULL)
                 self._rewrite(self._batch)
             return  # else back to its savepoint; the batch goes on
         self._batch.append(message)
-        if kind is WriteAhead and new:  # a repeated WriteAhead is not sent twice
-            self._outbox.append(message.order)
 
     def _rewrite(self, messages: list[Any]) -> None:
         """The batch before a message whose failure ended the transaction had been written whole:
         write it again on its own and commit, so only the failing message is lost (as without
         group commit). Each level of recursion loses at least one message."""
-        self._batch, self._outbox = [], []
+        self._batch = []
         store = self.store
         for message in messages:
-            self._write(store, type(message), self._WRITES[type(message)], message)
+            self._write(store, self._WRITES[type(message)], message)
         self._commit()
 
     def _failed(self, messages: list[Any], exc: BaseException) -> None:
@@ -174,10 +162,6 @@ class JournalActor(SupervisedActor):
             self.write_errors.inc()
             logger.debug("journal: {} not written: {}", type(message).__name__, reason)
             self._tell(self.health.failed(reason, now))  # one fact per change of condition
-            if type(message) is WriteAhead:  # never sent: execution must not wait for it
-                order = message.order
-                self.send("execution", OrderUpdate(order.client_order_id, "", order.product_id, "FAILED", _ZERO,
-                                                   _ZERO, f"not journaled, not sent: {reason}", now))
 
     def _tell(self, change: Change | None) -> None:
         if change is None:
@@ -194,11 +178,10 @@ class JournalActor(SupervisedActor):
             self._commit()  # what is written must not wait on a stuck handler
         return super()._apply_fault(spec, body)
 
-    _WRITES: ClassVar[dict[type, Any]] = {  # message type -> its one write (WriteAhead: whether new)
+    _WRITES: ClassVar[dict[type, Any]] = {  # message type -> its one write
         Fill: lambda store, m: store.record_fill(m),
         OrderUpdate: lambda store, m: store.record_order_update(m),
-        WriteAhead: lambda store, m: store.record_write_ahead(m.order, m.intent_id, m.ts),
-        OrderPlaced: lambda store, m: store.record_place(m.order, m.intent_id, m.ts),
+        OrderPlaced: lambda store, m: store.record_write_ahead(m.order, m.intent_id, m.ts),
         OrderState: lambda store, m: store.record_order_state(m.update, m.from_venue),
         PositionRecord: lambda store, m: store.upsert_position(
             product_id=m.product_id, size=m.size, entry=m.entry, realized_pnl=m.realized_pnl, ts=m.ts),

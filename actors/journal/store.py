@@ -201,11 +201,27 @@ class JournalStore:
         return cursor.rowcount == 1
 
     def record_write_ahead(self, order: PlaceOrder, intent_id: str, ts: float) -> bool:
-        """The intent and its order row (PENDING) together; returns whether the intent was new."""
+        """The intent and its order row (PENDING) together; returns whether the intent was new. An
+        intent whose order the venue has answered for already (an OrderPlaced told again, or
+        imported from execution's intent log after its events were written) is written settled."""
         with self._db.atomic():
             new = self.record_intent(order, intent_id, ts)
             self.record_place(order, intent_id, ts)
+            if new and self._answered(order.client_order_id):
+                self.settle_intent(order.client_order_id, "answered before it was journaled", ts)
         return new
+
+    def import_intents(self, intents: Iterable[tuple[PlaceOrder, str, float]]) -> int:
+        """Execution's intent log (actors.execution.intent_log) moved in at a start: (order,
+        intent id, ts) each, one transaction. Returns how many the journal did not have."""
+        with self._db.atomic():
+            return sum(self.record_write_ahead(order, intent_id, ts) for order, intent_id, ts in intents)
+
+    def _answered(self, client_order_id: str) -> bool:
+        return self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM order_events WHERE client_order_id = ?)"
+            " OR EXISTS (SELECT 1 FROM fills WHERE client_order_id = ?)",
+            (client_order_id, client_order_id)).fetchone()[0] == 1
 
     def settle_intent(self, client_order_id: str, reason: str, ts: float) -> bool:
         """The venue answered for it (or it is known never to have been sent). Returns whether an

@@ -19,7 +19,9 @@ whenever it changes or they restart. The state is the worst of the holds on it (
   cancelled every open order): REDUCING until the stream is back and the venue re-read;
 - journal: a journal write failed (JournalHealth ok=False): HALTED, open orders cancelled. Latched:
   a refused write is lost, so the journal writing again does not release it; `ctl resume` does,
-  but only once the journal has reported ok since its last failure (else the hold stays, named).
+  but only once the journal has reported ok since its last failure (else the hold stays, named);
+- intent_log: execution could not write an order's intent ahead (so did not send it): HALTED until
+  `ctl resume` (an order whose intent is refused again halts again; nothing unlogged is ever sent).
 Entering HALTED cancels every open order at the venue. A restarted journal is told again what
 execution, portfolio and the venue's fills hold (JournalRestarted to each), so what its mailbox
 lost comes back; the state and holds are journaled whenever they change (TradingStateRecord).
@@ -129,10 +131,11 @@ class Orchestrator(Supervisor):
             self._on_risk(message)
             return None
         elif kind is JournalHealth:
-            self.journal_ok = message.ok
-            if not message.ok:
-                self.holds.put("journal", HALTED, f"journal: {message.reason}")
-                self._apply("journal")
+            if message.writer == "journal":
+                self.journal_ok = message.ok
+            if not message.ok:  # intent_log: released by resume alone (the next refused write halts again)
+                self.holds.put(message.writer, HALTED, f"journal: {message.reason}")
+                self._apply(message.writer)
             return None
         elif kind is DeadManSwitch:
             if message.tripped:
@@ -197,6 +200,7 @@ class Orchestrator(Supervisor):
             self.holds.put("operator", _OPERATOR_STATES[name], f"operator {name}")
         elif name == "resume":
             self.holds.drop("operator")
+            self.holds.drop("intent_log")
             if self.journal_ok:
                 self.holds.drop("journal")
             if command.accept_venue and self.mismatch is not None:

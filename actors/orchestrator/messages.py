@@ -43,10 +43,12 @@ class FeedHealth(msgspec.Struct, frozen=True, tag=True):
 
 class JournalHealth(msgspec.Struct, frozen=True, tag=True):
     """From the journal: a write failed (ok=False, sqlite's or the OS's reason), or it writes again
-    (ok=True, also sent after the first good write of each incarnation)."""
+    (ok=True, also sent after the first good write of each incarnation). From execution
+    (writer "intent_log"): an order's intent could not be written ahead, so it was not sent."""
 
     ok: bool
     reason: str
+    writer: str = "journal"
 
 
 class BooksHealth(msgspec.Struct, frozen=True, tag=True):

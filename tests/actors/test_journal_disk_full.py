@@ -14,6 +14,7 @@ from loguru import logger
 
 from actors.app.report import collect
 from actors.app.tree import FAULT_TARGETS
+from actors.execution.orders import client_order_id
 from actors.orchestrator.messages import JournalHealth, OperatorCommand
 from actors.strategy.messages import OrderIntent
 from runtime.faults import FaultSpecError, parse_fault
@@ -107,7 +108,31 @@ def test_resume_releases_the_journal_hold_once_the_journal_has_reported_ok(h):
     assert "journal" not in h.status()["holds"]
 
 
-def test_disk_full_is_a_journal_fault_only():
+def test_an_intent_log_write_refused_sends_nothing_halts_and_cancels_open_orders(h, errors):
+    h.run_until(lambda: len(h.fills()) >= 1, max_seconds=60, what="a first fill")
+    resting_order(h)
+    sent_before = h.tree.ask("execution", "report")["orders"]
+    h.faults.arm(parse_fault("execution:disk_full:after=1", FAULT_TARGETS))
+    h.run_until(lambda: h.faults.fired().get("execution", 0) == 1, max_seconds=10, what="the fault fired")
+    refused = OrderIntent("test:refused", "BTC-USD", "BUY", Decimal("0.001"), "market")
+    h.services.send("execution", refused)
+    h.run_until(lambda: h.status()["trading_state"] == "HALTED", max_seconds=5, what="HALTED")
+    h.run_until(lambda: h.tree.ask("venue", "open_orders") == ()
+                and h.tree.ask("execution", "report")["open_orders"] == 0, max_seconds=5, what="orders cancelled")
+
+    reason = "intent log: No space left on device (intent log)"
+    status = h.status()
+    assert status["holds"]["intent_log"] == f"HALTED: journal: {reason}"
+    assert h.tree.ask("execution", "report")["orders"] == sent_before, "the refused order was never sent"
+    assert h.tree.ask("venue", ("order", client_order_id("test:refused"))) is None, "the venue never saw it"
+    lines = [m for level, m in errors if level == "ERROR" and "intent could not be written" in m]
+    assert len(lines) == 1 and reason in lines[0]
+    h.services.tell_supervisor(OperatorCommand("resume", "r1"))
+    h.run_until(lambda: h.status()["trading_state"] != "HALTED", max_seconds=2, what="resumed by the operator")
+
+
+def test_disk_full_is_a_journal_and_execution_fault_only():
     assert parse_fault("journal:disk_full:after=3", FAULT_TARGETS).kind == "disk_full"
+    assert parse_fault("execution:disk_full", FAULT_TARGETS).kind == "disk_full"
     with pytest.raises(FaultSpecError, match="disk_full applies only to journal"):
-        parse_fault("execution:disk_full", FAULT_TARGETS)
+        parse_fault("portfolio:disk_full", FAULT_TARGETS)

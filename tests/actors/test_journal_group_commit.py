@@ -1,6 +1,6 @@
 """The real journal actor under load and faults: consecutive writes share one commit (fewer commits
-than messages, every row there), a WriteAhead's order reaches the venue only once its intent is
-committed and never if it was not written (the `journal:disk_full` fault), reads and stops commit
+than messages, every row there), an order told twice is written once, a write refused (the
+`journal:disk_full` fault) leaves nothing half-written and is one fact, reads and stops commit
 first, and a crash in the middle of a batch leaves no message half-written."""
 
 from __future__ import annotations
@@ -13,46 +13,19 @@ from typing import Any
 
 import pytest
 
-from actors.execution.messages import HeldOrder, PlaceOrder
+from actors.execution.messages import HeldOrder, OrderPlaced, PlaceOrder
 from actors.journal.actor import BATCH_MAX, JournalActor
-from actors.execution.messages import WriteAhead
 from actors.journal.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 from actors.orchestrator.messages import Decision, JournalHealth
 from actors.portfolio.messages import FundingRecord, PositionRecord
 from actors.venue.messages import Fill, OrderUpdate
-from runtime.actor import SupervisedActor
 from runtime.faults import FaultPlan, parse_fault
 from runtime.messages import SupervisionEvent
 from runtime.supervisor import ChildSpec, Supervisor
 from tests.support import Harness, wait_until
 
-NAMES = ("journal", "venue")
+NAMES = ("journal",)
 HOLD = "journal:slow:after=1:slow_s=0.3"  # the first message holds the journal while the rest queue up
-
-
-class CommittedVenue(SupervisedActor):
-    """Stands in for the venue: for each order, whether a reader connection already sees its intent."""
-
-    def __init__(self, name: str, epoch: int, services: Any, db_path: str) -> None:
-        super().__init__(name, epoch, services)
-        self.db_path = db_path
-        self.conn: sqlite3.Connection | None = None
-        self.seen: list[tuple[str, bool]] = []
-
-    def stop_core(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-
-    def handle(self, message: Any) -> Any:
-        if isinstance(message, str):
-            return list(self.seen) if message == "seen" else None
-        if type(message) is PlaceOrder:
-            if self.conn is None:  # autocommit: every SELECT sees the latest commit
-                self.conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5, isolation_level=None)
-            row = self.conn.execute("SELECT 1 FROM intents WHERE client_order_id = ?",
-                                    (message.client_order_id,)).fetchone()
-            self.seen.append((message.client_order_id, row is not None))
-        return None
 
 
 class HalfWriter(JournalActor):
@@ -83,9 +56,9 @@ class FactsSupervisor(Supervisor):
 
 def rig(tmp_path: Path, *faults: str, journal: type = JournalActor) -> Harness:
     db = str(tmp_path / "journal.db")
-    h = Harness([ChildSpec("journal", journal, {"db_path": db}), ChildSpec("venue", CommittedVenue, {"db_path": db})],
+    h = Harness([ChildSpec("journal", journal, {"db_path": db})],
                 faults=FaultPlan([parse_fault(f, NAMES) for f in faults]), supervisor_class=FactsSupervisor)
-    wait_until(lambda: h.bound("journal") and h.bound("venue"), what="journal and venue started")
+    wait_until(lambda: h.bound("journal"), what="the journal started")
     h.db = Path(db)  # type: ignore[attr-defined]
     return h
 
@@ -114,22 +87,16 @@ def order(n: int) -> PlaceOrder:
     return PlaceOrder(f"c{n:04d}", "BTC-USD", "BUY", "limit", Decimal("0.001"), Decimal("50000.01"))
 
 
-def seen_at_venue(h: Harness, count: int) -> list[tuple[str, bool]]:
-    """What the venue stand-in has received, once it has received `count` orders."""
-    return wait_until(lambda: (s := h.ask("venue", "seen")) and len(s) >= count and s,
-                      what=f"{count} orders at the venue")
-
-
-def write_aheads(h: Harness, count: int, start: int = 0) -> list[str]:
+def placed(h: Harness, count: int, start: int = 0) -> list[str]:
     for n in range(start, start + count):
-        h.services.send("journal", WriteAhead(order(n), f"i{n}", float(n)))
+        h.services.send("journal", OrderPlaced(order(n), f"i{n}", float(n)))
     return [order(n).client_order_id for n in range(start, start + count)]
 
 
 def one_of_each(n: int) -> list[Any]:
     d = Decimal
     return [
-        WriteAhead(order(n), f"i{n}", 1.0),
+        OrderPlaced(order(n), f"i{n}", 1.0),
         OrderUpdate(order(n).client_order_id, f"v{n}", "BTC-USD", "OPEN", d(0), d("0.001"), ts=2.0),
         Fill(f"t{n}", order(n).client_order_id, f"v{n}", "BTC-USD", "BUY", d("50000.01"), d("0.001"), d("0.02"),
              "MAKER", 3.0),
@@ -160,42 +127,36 @@ def test_many_messages_told_at_once_end_in_fewer_commits_with_every_row_there(tm
                       "trading_state": 50, "day_start": 50, "watermarks": 50, "strategy_state": 50}
     assert rows(h.db, "SELECT count(*) FROM intents WHERE state = 'settled'") == [(50,)], "answered by the venue"
     assert metric(h, "journal.write_errors") == 0 and metric(h, "journal.unknown") == 0
-    wait_until(lambda: len(h.ask("venue", "seen")) == 50, what="the 50 orders at the venue")
 
 
-def test_a_write_ahead_reaches_the_venue_only_after_its_intent_is_committed(tmp_path, stop):
+def test_an_order_told_twice_is_one_intent_and_one_row(tmp_path, stop):
     h = rig(tmp_path)
     stop(h)
-    sent = write_aheads(h, 300)
-    sent += write_aheads(h, 5)  # the same intents again: written once, sent once
-    wait_until(lambda: metric(h, "journal.written") == 305, what="every WriteAhead handled")
-    seen = seen_at_venue(h, 300)
-    assert seen == [(cid, True) for cid in sent[:300]], "in order, each committed before it arrived"
+    placed(h, 300)
+    placed(h, 5)  # told again (as to a restarted journal): written once
+    wait_until(lambda: metric(h, "journal.written") == 305, what="every OrderPlaced handled")
     assert rows(h.db, "SELECT count(*), min(status), max(status) FROM orders") == [(300, "PENDING", "PENDING")]
+    assert rows(h.db, "SELECT count(*), min(state) FROM intents") == [(300, "written")]
     assert metric(h, "journal.commits") < 305
-    assert h.ask("venue", "seen") == seen, "nothing sent twice"
 
 
-def test_a_direct_ask_is_committed_and_forwarded_on_return(tmp_path, stop):
+def test_a_direct_ask_is_committed_on_return(tmp_path, stop):
     h = rig(tmp_path)
     stop(h)
-    h.ask("journal", WriteAhead(order(1), "i1", 1.0))
+    h.ask("journal", OrderPlaced(order(1), "i1", 1.0))
     assert rows(h.db, "SELECT client_order_id, state FROM intents") == [("c0001", "written")]
-    wait_until(lambda: h.ask("venue", "seen") == [("c0001", True)], what="the order at the venue")
 
 
-def test_under_disk_full_an_order_whose_intent_is_not_written_never_reaches_the_venue(tmp_path, stop):
-    h = rig(tmp_path, "journal:disk_full:on=WriteAhead")
+def test_under_disk_full_a_refused_order_is_not_half_written_and_is_one_fact(tmp_path, stop):
+    h = rig(tmp_path, "journal:disk_full:on=OrderPlaced")
     stop(h)
-    sent = write_aheads(h, 300)
+    sent = placed(h, 300)
     wait_until(lambda: metric(h, "journal.written") + metric(h, "journal.write_errors") == 300,
-               what="every WriteAhead written or refused")
+               what="every OrderPlaced written or refused")
     written = [cid for (cid,) in rows(h.db, "SELECT client_order_id FROM intents ORDER BY rowid")]
     assert metric(h, "journal.write_errors") == 300 - len(written) >= 1
     assert written, "the writes that fit the pages there were got through"
-    h.ask("journal", "counts")  # answered after every send of what it committed, so the venue has them
-    assert h.ask("venue", "seen") == [(cid, True) for cid in written]
-    assert set(sent) - set(written), "some were refused, and none of those was sent"
+    assert set(sent) - set(written), "some were refused"
     assert {cid for (cid,) in rows(h.db, "SELECT client_order_id FROM orders")} == set(written), "never half-written"
     facts = [f for f in h.ref.ask("facts", timeout=5) if type(f) is JournalHealth and not f.ok]
     assert facts == [JournalHealth(False, "database or disk is full")], "one fact for the condition"
@@ -219,7 +180,7 @@ def test_reads_and_stop_commit_what_came_before(tmp_path, stop):
 
 
 def half_written(db: Path) -> list[str]:
-    """Write-aheads with an intent and no order row or the other way round, and what
+    """Orders with an intent and no order row or the other way round, and what
     integrity_check finds."""
     problems = [r for (r,) in rows(db, "PRAGMA integrity_check") if r != "ok"]
     problems += [f"intent {c} without its order" for (c,) in rows(
@@ -229,37 +190,24 @@ def half_written(db: Path) -> list[str]:
     return problems
 
 
-def sent_after_the_crash(h: Harness, written: list[str]) -> bool:
-    """The committed batch was sent as the journal crashed: each order either reached the venue
-    (committed before it arrived) or was dropped there as late output of the crashed incarnation
-    (its intent stays unsettled for the venue to settle at recovery). Nothing else arrives."""
-    def accounted() -> bool:
-        return len(h.ask("venue", "seen")) + metric(h, "venue.stale_dropped") == len(written)
-    wait_until(accounted, what="every committed order at the venue or dropped there as stale")
-    seen = h.ask("venue", "seen")
-    return seen == [(cid, True) for cid in written[:len(seen)]]
-
-
 def test_a_crash_fault_mid_batch_leaves_whole_messages_only(tmp_path, stop):
     h = rig(tmp_path, HOLD, "journal:crash:after=40")
     stop(h)
-    sent = write_aheads(h, 100)
+    sent = placed(h, 100)
     wait_until(lambda: not h.bound("journal"), what="the journal crashed")  # restarts wait for the clock
     written = [cid for (cid,) in rows(h.db, "SELECT client_order_id FROM intents ORDER BY rowid")]
     assert 1 <= len(written) < 100 and written == sent[:len(written)], "the messages before the crash, whole"
     assert half_written(h.db) == []
-    assert sent_after_the_crash(h, written)
     assert any(e.kind == "failed" and e.child == "journal" for e in h.status()["events"])
 
 
 def test_a_message_that_crashes_half_written_is_undone_and_the_batch_before_it_kept(tmp_path, stop):
     h = rig(tmp_path, HOLD, journal=HalfWriter)
     stop(h)
-    sent = write_aheads(h, 20)
+    sent = placed(h, 20)
     h.services.send("journal", Decision(1.0, "boom", "half"))
     h.services.send("journal", Decision(2.0, "after", "lost with the crashed actor"))
     wait_until(lambda: not h.bound("journal"), what="the journal crashed")
     assert rows(h.db, "SELECT kind FROM decisions") == [], "the crashing message's first row is gone"
     assert [c for (c,) in rows(h.db, "SELECT client_order_id FROM intents ORDER BY rowid")] == sent
     assert half_written(h.db) == []
-    assert sent_after_the_crash(h, sent)

@@ -4,10 +4,8 @@ report, journal and venue agreeing on every position, fill and order within one 
 interval of the fault (whole tree, manual clock, paper venue; the checks are
 tests/actors/money_path_audit.py).
 
-With `journal.write_ahead = true` (the tree's default) execution's orders reach the journal as
-WriteAhead and the journal sends the PlaceOrder on: the journal's order faults are `on=WriteAhead`
-there, and `on=OrderPlaced` runs with write-ahead off (the only way the journal receives one).
-Every fault is `after=1`: it fires once (a crash with every=1 is a poison message, which escalates
+Execution writes each order's intent to its own log before it sends the order (the tree's
+default), so the journal's order faults are `on=OrderPlaced`. Every fault is `after=1`: it fires once (a crash with every=1 is a poison message, which escalates
 by design and is tests/actors/test_tree_faults.py's). The short intervals run by default; the same
 faults on the profile's own intervals (60 s, 10 s) are `slow`.
 """
@@ -36,12 +34,9 @@ CASES = (
     ("journal:crash:after=1:on=OrderUpdate", "order state lost with the mailbox: told again on restart"),
     ("journal:drop:after=1:on=OrderUpdate", "order state never written: the orders row must follow the venue"),
     ("journal:duplicate:after=1:on=OrderUpdate", "order event twice: a final status stays"),
-    ("journal:crash:after=1:on=WriteAhead", "intent not committed: never sent, asked for, FAILED"),
-    ("journal:drop:after=1:on=WriteAhead", "intent never written: never sent, asked for, FAILED"),
-    ("journal:duplicate:after=1:on=WriteAhead", "WriteAhead twice: one intent, one row, one PlaceOrder"),
-    ("journal:crash:after=1:on=OrderPlaced", "write-ahead off: order row lost with the mailbox, told again"),
-    ("journal:drop:after=1:on=OrderPlaced", "write-ahead off: order at the venue, its row never written"),
-    ("journal:duplicate:after=1:on=OrderPlaced", "write-ahead off: one order row per client id"),
+    ("journal:crash:after=1:on=OrderPlaced", "order row lost with the mailbox: told again on restart"),
+    ("journal:drop:after=1:on=OrderPlaced", "order at the venue, its row never written: the venue's listing"),
+    ("journal:duplicate:after=1:on=OrderPlaced", "one intent and one order row per client id"),
     ("portfolio:crash:after=1:on=Fill", "ledger misses it: the restart rebuilds from the venue's fills"),
     ("portfolio:drop:after=1:on=Fill", "ledger misses it: the reconciler's RepairFills applies it once"),
     ("portfolio:duplicate:after=1:on=Fill", "fill twice: applied once by key"),
@@ -63,18 +58,13 @@ SPECS = [spec for spec, _ in CASES]
 # Where a metric shows the repair worked (the fault fired, and it bit).
 REPAIRED_BY = {
     "portfolio:drop:after=1:on=Fill": ("reconcile.fills_repaired", "the reconciler re-applied the dropped fill"),
-    "journal:crash:after=1:on=WriteAhead": ("execution.inflight_queries", "the unsent order was asked for"),
-    "journal:drop:after=1:on=WriteAhead": ("execution.inflight_queries", "the unsent order was asked for"),
     "venue:crash:after=1:on=PlaceOrder": ("execution.inflight_queries", "the lost order was asked for"),
     "venue:drop:after=1:on=PlaceOrder": ("execution.inflight_queries", "the lost order was asked for"),
 }
 
 
 def overrides_for(spec: str, interval_s: float, inflight_s: float) -> dict:
-    settings: dict = {"reconcile.interval_s": interval_s, "reconcile.inflight_s": inflight_s}
-    if spec.endswith("on=OrderPlaced"):
-        settings["journal.write_ahead"] = False  # else the journal never receives an OrderPlaced
-    return settings
+    return {"reconcile.interval_s": interval_s, "reconcile.inflight_s": inflight_s}
 
 
 def fault_then_audit(h: TreeHarness, spec: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from actors.execution.messages import PlaceOrder, WriteAhead
+from actors.execution.messages import OrderPlaced, PlaceOrder
 from actors.journal import records
 from actors.journal.actor import JournalActor
 from actors.journal.records import DayStartRecord, Intent, StrategyStateRecord, TradingStateRecord, WatermarkRecord
@@ -20,7 +20,7 @@ from actors.journal.records import DayStartRecord, Intent, StrategyStateRecord, 
 ORDER = PlaceOrder("c1", "BIP-20DEC30-CDE", "SELL", "stop_limit", Decimal("3.000"), Decimal("99.50"),
                    stop_price=Decimal("100.00"), reduce_only=True, leverage=Decimal("2"))
 SAMPLES = [
-    WriteAhead(ORDER, "i1", 1_700_000_000.123456),
+    OrderPlaced(ORDER, "i1", 1_700_000_000.123456),
     TradingStateRecord(2.0, "HALTED", "daily loss limit", (("risk", "HALTED: daily loss limit"),), 19_675),
     TradingStateRecord(2.5, "ACTIVE", "resume", (), None),
     DayStartRecord(19_675, Decimal("10000.000000000000000001"), 3.0),
@@ -28,7 +28,7 @@ SAMPLES = [
     StrategyStateRecord("sma:BTC-USD", '{"closes":["64000.1"]}', 5.0),
     Intent("c1", "i1", ORDER, 1.0),
 ]
-WRITTEN = (WriteAhead, TradingStateRecord, DayStartRecord, WatermarkRecord, StrategyStateRecord)
+WRITTEN = (OrderPlaced, TradingStateRecord, DayStartRecord, WatermarkRecord, StrategyStateRecord)
 
 
 @pytest.mark.parametrize("record", SAMPLES, ids=lambda r: type(r).__name__)

@@ -306,6 +306,18 @@ def test_the_venues_first_answer_settles_an_intent_an_update_or_a_fill(store):
     assert [(i.client_order_id, i.ts) for i in store.unsettled_intents()] == [("c4", 4.0)]
 
 
+def test_an_intent_journaled_after_its_answer_is_written_settled_and_an_import_is_idempotent(store):
+    store.record_order_update(OrderUpdate("c1", "v1", "BIP-20DEC30-CDE", "OPEN", Decimal(0), Decimal(3), ts=1.0))
+    store.record_fill(make_fill("t2", client_order_id="c2", ts=1.5))
+    logged = [(stop_order(cid), "i-" + cid, ts) for cid, ts in (("c1", 0.5), ("c2", 0.6), ("c3", 0.7))]
+    assert store.import_intents(logged) == 3
+    assert store.import_intents(logged) == 0, "imported again: nothing new"
+    assert store.intent_state("c1") == ("settled", "answered before it was journaled")
+    assert store.intent_state("c2") == ("settled", "answered before it was journaled")
+    assert [i.client_order_id for i in store.unsettled_intents()] == ["c3"], "only the unanswered one is asked for"
+    assert store.order_status("c3") == "PENDING"
+
+
 def test_an_order_event_and_its_settlement_move_together_or_not_at_all(store):
     store.record_write_ahead(stop_order("c1"), "i1", 1.0)
     store._db.execute("CREATE TEMP TRIGGER refuse BEFORE UPDATE ON intents BEGIN SELECT RAISE(ABORT, 'refused'); END")
