@@ -25,6 +25,8 @@ import pytest
 from actors.app.exchange_view import read_exchange
 from actors.backup import manifest as mf
 from actors.backup.snapshot import verify_problem
+from actors.execution.intent_log import IntentLog, intent_log_path, read_intents
+from actors.execution.messages import PlaceOrder
 from actors.recovery.journal_file import integrity_problem
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_rest import RestTransport
@@ -192,6 +194,33 @@ def test_a_restart_after_a_clean_stop_recovers_from_the_journal_with_nothing_to_
     assert states and states[0].startswith("ACTIVE: recovered"), states
     assert report["exchange"]["matches"] is True, report["exchange"]
     assert perp_sizes(report) == nonzero(exchange.positions())
+
+
+def test_an_intent_only_the_intent_log_holds_is_asked_for_and_ends_failed_never_resent(exchange, runs, tmp_path):
+    """The process died after execution wrote an intent and before the journal committed its order
+    (and, here, before the order left): the next start takes the intent from the log, asks the
+    venue by client id, and ends it FAILED; nothing is sent for it."""
+    data = tmp_path / "data"
+    db = data / "perpsbot.db"
+    first_run(runs, exchange, data, tmp_path)
+    log = intent_log_path(db)
+    ghost = PlaceOrder("pb-" + "0" * 23 + "1", PERP, "BUY", "market", D("1"))
+    writer = IntentLog(log)
+    writer.append(ghost, "ghost:1", time.time())  # as a killed execution left it
+    writer.close()
+
+    second = start(runs, exchange, data, tmp_path, "second")
+    wait_until(lambda: query(db, "SELECT state FROM intents WHERE client_order_id = ?", ghost.client_order_id)
+               == [("settled",)] or second.proc.poll() is not None, timeout=20, interval=0.1,
+               what="the ghost intent settled")
+    report = second.stop()
+    recovery = report["recovery"]
+    assert recovery["intents_settled"] == 1 and recovery["clean"] is True, recovery
+    assert query(db, "SELECT status FROM orders WHERE client_order_id = ?", ghost.client_order_id) == [("FAILED",)]
+    assert read_intents(log) == ([], 0), "the log is emptied once the journal holds its intents"
+    held = venue_held(exchange)
+    assert ghost.client_order_id not in str(held), "never sent"
+    assert "1 intents of the intent log were not in the journal" in second.log()
 
 
 # -- (b) a broken database, a verified backup ------------------------------------------------
