@@ -180,6 +180,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
         "risk": risk_section(tree, status),
         "journal": journal_section(tree),
         "reconcile": {"runs": metrics.value("reconcile.runs"), "answered": metrics.value("reconcile.answered"),
+                      "after_reconnect": metrics.value("reconcile.after_reconnect"),
                       "fills_repaired": metrics.value("reconcile.fills_repaired"),
                       "clean_checks": metrics.value("reconcile.clean_checks"),
                       "mismatches": metrics.value("reconcile.mismatches"),

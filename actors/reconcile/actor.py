@@ -1,6 +1,7 @@
 """The reconciler: the scheduled comparison of the bot's books with the venue's, while running.
 
-Owns the schedule (`reconcile.interval_s`): it asks the venue for a snapshot (SyncRequest, the same
+Owns the schedule (`reconcile.interval_s`, and at once after the `user` stream reconnects:
+PrivateStreamBack from the gateway): it asks the venue for a snapshot (SyncRequest, the same
 snapshot a restarted actor rebuilds from: open orders and every fill; on the paper venue also its
 positions), and hands the venue's fills to portfolio (RepairFills: applied once by key, each one it
 had missed counted and logged) and to the journal (Fill: written once by trade id), so a fill lost
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from loguru import logger
+
 from actors.execution.messages import OrderState, SyncRequest
 from actors.orchestrator.messages import JournalRestarted
 from actors.portfolio.messages import CheckPositions, RepairFills
-from actors.venue.messages import VenueSnapshot
+from actors.venue.messages import PrivateStreamBack, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 
@@ -32,13 +35,17 @@ class ReconcilerActor(SupervisedActor):
         self.interval_s = interval_s
         self.runs = self.metrics.counter("reconcile.runs")
         self.answered = self.metrics.counter("reconcile.answered")
+        self.after_reconnect = self.metrics.counter("reconcile.after_reconnect")
 
     def start_core(self) -> None:
         self.every(self.interval_s, ReconcileNow())
 
     def handle(self, message: Any) -> Any:
         kind = type(message)
-        if kind is ReconcileNow or kind is JournalRestarted:
+        if kind is ReconcileNow or kind is JournalRestarted or kind is PrivateStreamBack:
+            if kind is PrivateStreamBack:
+                self.after_reconnect.inc()
+                logger.info("reconcile: {}: comparing the books with the venue now", message.reason)
             self.runs.inc()
             self.send("venue", SyncRequest(reply_to=self.name, positions=True))
         elif kind is VenueSnapshot:
@@ -53,5 +60,6 @@ class ReconcilerActor(SupervisedActor):
             if message.positions is not None:
                 self.send("portfolio", CheckPositions(message.positions, "scheduled", message.positions_cover))
         elif message == "report":
-            return {"runs": self.runs.value, "answered": self.answered.value}
+            return {"runs": self.runs.value, "answered": self.answered.value,
+                    "after_reconnect": self.after_reconnect.value}
         return None

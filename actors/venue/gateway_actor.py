@@ -40,7 +40,7 @@ from actors.streaming.messages import RawFrame
 from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
 from actors.venue.dead_man import RECONCILE, RELEASE, TRIP, DeadMan
 from actors.venue.gateway import GatewayCore, Http, Snapshot
-from actors.venue.messages import Fill, OrderUpdate
+from actors.venue.messages import Fill, OrderUpdate, PrivateStreamBack
 from actors.venue.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
 from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker
 from actors.venue.user_channel import user_frame_decoder
@@ -178,6 +178,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         if self.dead_man is None or self.dead_man.on_frame(now) != RECONCILE:
             return []
         started, self.reconciles_seen = self.core.counters["reconciles"], self.core.counters["reconciles_done"]
+        self.send("reconciler", PrivateStreamBack("the private stream spoke again after the dead-man switch"))
         effects = self.core.reconcile(now)
         if self.core.counters["reconciles"] == started:  # nothing was open: nothing to re-read
             self._release_dead_man("the private stream is back (no order was open)")
@@ -207,6 +208,7 @@ class CoinbaseGatewayActor(SupervisedActor):
             return self._perform(effects)
         if self.user_conn is not None and raw.conn != self.user_conn:
             effects += self.core.reconcile(now)  # the socket was down: what did it not say?
+            self.send("reconciler", PrivateStreamBack("the private stream reconnected"))
         self.user_conn = raw.conn
         for event in frame.events:
             for order in event.orders:

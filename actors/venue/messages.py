@@ -49,6 +49,13 @@ class VenueSnapshot(msgspec.Struct, frozen=True, tag=True):
     orders: tuple[OrderUpdate, ...] = ()
 
 
+class PrivateStreamBack(msgspec.Struct, frozen=True, tag=True):
+    """From the gateway to the reconciler: the `user` stream reconnected (or spoke again after
+    the dead-man switch tripped); what it did not say while down is reconciled now."""
+
+    reason: str
+
+
 def net_positions(fills: tuple[Fill, ...] | list[Fill]) -> tuple[tuple[str, Decimal], ...]:
     """Signed net size per product over `fills`, each trade once (by product, trade id and side)."""
     seen: set[tuple[str, str, str]] = set()

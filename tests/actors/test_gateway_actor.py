@@ -15,7 +15,7 @@ from actors.execution.messages import CancelAll, PlaceOrder, SyncRequest
 from actors.streaming.messages import RawFrame
 from actors.app.paper import ephemeral_credentials
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from actors.venue.messages import Fill, OrderUpdate, PrivateStreamBack, VenueSnapshot
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services
@@ -30,7 +30,8 @@ class Rig:
         self.scheduler = Scheduler(WallClock())
         self.scheduler.start()
         self.services = Services(self.scheduler.clock, self.scheduler)
-        specs = [ChildSpec("execution", Recorder), ChildSpec("venue", CoinbaseGatewayActor, {
+        specs = [ChildSpec("execution", Recorder), ChildSpec("reconciler", Recorder),
+                 ChildSpec("venue", CoinbaseGatewayActor, {
             "rest_url": fake.url, "credentials": ephemeral_credentials(), "timeout_s": timeout_s, "private_per_s": 20.0})]
         self.ref = Supervisor.start(specs, SupervisorConfig(ping_interval_s=0.1, hang_timeout_s=2.0), self.services)
         wait_until(lambda: self.ask("venue", "report") is not None, what="gateway started")
@@ -167,6 +168,8 @@ def test_a_reconnected_user_stream_reconciles_fills_over_rest(rig, fake):
     assert sum(f.size for f in fills) == D("1")  # never 1.4 or 1.6: each part once
     assert sum(f.size * f.price for f in fills) == D("106")  # 0.4 x 100 + 0.6 x 110
     assert rig.ask("venue", "fills") == tuple(fills)
+    told = [m for m in rig.ask("reconciler", "seen") if type(m) is PrivateStreamBack]
+    assert told == [PrivateStreamBack("the private stream reconnected")], "the whole books are compared too"
 
 
 def test_stop_does_not_wait_for_a_hung_request(fake):
