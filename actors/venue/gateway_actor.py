@@ -173,11 +173,13 @@ class CoinbaseGatewayActor(SupervisedActor):
         self.tell_supervisor(DeadManSwitch(True, reason))
         self._perform(self.core.cancel_everything(now))
 
-    def _dead_man_heard(self, now: float) -> list[Any]:
-        """A frame: if the switch had tripped, re-read the venue before releasing it."""
+    def _dead_man_heard(self, raw: RawFrame, now: float) -> list[Any]:
+        """A frame: if the switch had tripped, re-read the venue before releasing it. That re-read
+        covers the connection the frame came on: its first `user` frame is no reconnect to re-read."""
         if self.dead_man is None or self.dead_man.on_frame(now) != RECONCILE:
             return []
         started, self.reconciles_seen = self.core.counters["reconciles"], self.core.counters["reconciles_done"]
+        self.user_conn = raw.conn
         self.send("reconciler", PrivateStreamBack("the private stream spoke again after the dead-man switch"))
         effects = self.core.reconcile(now)
         if self.core.counters["reconciles"] == started:  # nothing was open: nothing to re-read
@@ -198,7 +200,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         if self.held_frames is not None:
             self.held_frames.append(raw)
             return
-        effects = self._dead_man_heard(now)  # any frame, heartbeats included, says the stream lives
+        effects = self._dead_man_heard(raw, now)  # any frame, heartbeats included, says the stream lives
         try:
             frame = user_frame_decoder.decode(raw.text)
         except msgspec.DecodeError:
