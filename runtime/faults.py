@@ -3,7 +3,7 @@
 Owns parsing of `ACTOR:KIND[:after=N|every=N][:on=MessageType]` and deciding, per handled message,
 whether a fault fires. A plan's counter is shared by every incarnation of its actor, so `after=N`
 fires once per run while `every=N` keeps firing (every=1 is a poison message). The actor base
-performs the generic kinds; an actor-specific kind (ACTOR_KINDS) is performed by its one actor:
+performs the generic kinds; an actor-specific kind (ACTOR_KINDS) is performed by the actors named:
 `journal:disk_full` makes the journal's database grow no further, so its next write needing a page
 fails with sqlite's own "database or disk is full"; `execution:disk_full` refuses every write to its
 intent log from then on (ENOSPC). Must never decide anything about trading.

@@ -6,7 +6,8 @@ start's work on it is timed: the database checked (integrity) and read, the port
 replayed from its fills, the gateway's per-order seed, and the reconciliation against a venue that
 agrees (no venue round trips: they are the network's time, not ours). `journal_overhead`: two paper
 sessions one after the other, each order's intent written to execution's intent log before it is
-sent (the default) and without the intent log, their tick-to-order p50 and the ratio. Must never touch a data dir but its own temporary one.
+sent (the default) and without the intent log, their tick-to-order p50 and the ratio. Must never
+touch a data dir but its own temporary one.
 """
 
 from __future__ import annotations

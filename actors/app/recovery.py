@@ -4,8 +4,8 @@ reconciled and the repairs journaled, before the actor tree starts trading.
 Owns the start's order: the database (integrity first, a broken one replaced by the newest
 verified backup: actors.recovery.journal_file), execution's intent log moved into it (the
 write-ahead of orders the journal may not have committed before the process died), what the
-journal remembers (its fills, its orders,
-the orders it sent or wrote ahead with no venue answer, the holds it was under), what the venue
+journal remembers (its fills, its orders, the orders it sent or wrote ahead with no venue answer,
+the holds it was under), what the venue
 holds (orders of every status, `cfm/positions`; the fills the caller already read), the
 reconciliation (actors.recovery.reconcile) and its repairs written to the journal in one
 transaction: inferred fills, settled intents (an order the venue never heard of ends FAILED,
@@ -125,11 +125,10 @@ def take_intent_log(db: Path) -> int:
     logged, unreadable = intent_log.read_intents(path)
     if unreadable:
         logger.warning("recovery: {} unreadable lines in the intent log {} skipped", unreadable, path)
-    if not logged:
-        intent_log.clear(path)
-        return 0
-    with JournalStore(db) as store:
-        added = store.import_intents((i.order, i.intent_id, i.ts) for i in logged)
+    added = 0
+    if logged:
+        with JournalStore(db) as store:
+            added = store.import_intents((i.order, i.intent_id, i.ts) for i in logged)
     intent_log.clear(path)
     if added:
         logger.warning("recovery: {} intents of the intent log were not in the journal: asking the venue", added)

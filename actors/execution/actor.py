@@ -478,7 +478,7 @@ class ExecutionActor(SupervisedActor):
 
     def _apply_fault(self, spec: Any, body: Any) -> Any:
         if spec.kind == "disk_full" and self.intent_log is not None:
-            self.intent_log.full = True  # the one kind only execution (of the two) performs here
+            self.intent_log.full = True  # the intent-log drill: every append refused from now on
         return super()._apply_fault(spec, body)
 
     def report(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Messages for the journal actor: what it writes for recovery, and the intents it reads back.
 
 Owns the shape of the journal's recovery records (the write-ahead of an order is execution's
-own log: actors.execution.intent_log): trading state changes with their holds, each UTC day's starting equity, watermarks (fill cursors and the like),
-strategy state, and Intent (an unsettled intent as the store reads it back).
+own log: actors.execution.intent_log): trading state changes with their holds, each UTC day's
+starting equity, watermarks (fill cursors and the like), strategy state, and Intent (an unsettled
+intent as the store reads it back).
 
 Must never: import anything of ours but actors.execution.messages (this sits under the journal
 and its writers), carry a float as money, or be mutable (frozen, tagged, tuples not lists).
