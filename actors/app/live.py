@@ -24,7 +24,7 @@ from loguru import logger
 from actors.app.paper import collect_beside_exchange, exit_status
 from actors.app.recovery import recover
 from actors.app.tree import StartState, Tree
-from actors.app.venue_account import LiveError, journal_funding, read_account, starting_cash
+from actors.app.venue_account import LiveError, journal_funding, starting_cash
 from actors.journal.store import JournalStore
 from actors.risk.guards import utc_day
 from actors.backup.actor import shutdown_backup
@@ -103,9 +103,7 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
     perps = {pid for pid, spec in products.items() if spec.is_perpetual}
     transport = RestTransport(target.rest_url, credentials, timeout_s=profile.venue.rest_timeout_s)
     try:
-        balance, venue_fills = read_account(transport)
-        recovery = recover(db, transport, venue_fills, set(products), perps, profile.reconcile.foreign_orders,
-                           utc_day(time.time()))
+        recovery = recover(db, transport, set(products), perps, profile.reconcile.foreign_orders, utc_day(time.time()))
     finally:
         transport.close()
     if recovery.mismatch is not None and strict_reconcile:
@@ -115,12 +113,13 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
     with JournalStore(db) as store:
         fills = tuple(f for f in store.fills() if f.product_id in products)
         day_equity = store.day_start(today)
+    balance = recovery.balance
     cash = starting_cash(balance, list(fills), products, journal_funding(db, products))
     profile = msgspec.structs.replace(profile, portfolio=msgspec.structs.replace(profile.portfolio, starting_cash=cash))
     logger.info("run: venue {} (market data {}, user data {}), data dir {}, products {}", target.rest_url,
                 target.ws_url, target.user_ws_url, data_dir, ", ".join(products))
-    logger.info("run: account balance {} USD, {} fills at the venue, {} in the journal; the ledger starts from {}",
-                balance, len(venue_fills), len(fills), cash)
+    logger.info("run: account balance {} USD, {} fills read from the venue, {} in the journal; the ledger starts"
+                " from {}", balance, recovery.venue_fills, len(fills), cash)
     start = StartState(recovery.holds, fills, recovery.mismatch, None if day_equity is None else (today, day_equity))
     if day_equity is not None:
         logger.info("run: today's start-of-day equity {} comes from the journal (the day's loss so far counts)",

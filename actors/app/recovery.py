@@ -5,8 +5,8 @@ Owns the start's order: the database (integrity first, a broken one replaced by 
 verified backup: actors.recovery.journal_file), execution's intent log moved into it (the
 write-ahead of orders the journal may not have committed before the process died), what the
 journal remembers (its fills, its orders, the orders it sent or wrote ahead with no venue answer,
-the holds it was under), what the venue
-holds (orders of every status, `cfm/positions`; the fills the caller already read), the
+the holds it was under), what the venue holds (the balance; the fills since the journal's fills
+watermark, each of their orders whole; orders of every status; `cfm/positions`), the
 reconciliation (actors.recovery.reconcile) and its repairs written to the journal in one
 transaction: inferred fills, settled intents (an order the venue never heard of ends FAILED,
 "never reached the venue"), adopted orders; foreign orders ignored, cancelled or adopted as
@@ -29,7 +29,7 @@ import msgspec
 from loguru import logger
 
 from actors.app.exchange_view import read_listing
-from actors.app.venue_account import LiveError
+from actors.app.venue_account import LiveError, read_account
 from actors.execution import intent_log
 from actors.journal.store import JournalStore
 from actors.orchestrator.actor import RECOVERING_HOLD
@@ -38,7 +38,7 @@ from actors.orchestrator.messages import RECOVERING, PositionMismatch
 from actors.recovery.journal_file import Opened, open_journal
 from actors.recovery.reconcile import ABSENT, JournalView, Reconciliation, VenueOrder, VenueView, reconcile
 from actors.venue import coinbase_rest as rest
-from actors.venue.listing import LIVE, Listing
+from actors.venue.listing import FILLS_LOOKBACK_S, LIVE, Listing, sequence_timestamp
 from actors.venue.messages import Fill
 from actors.venue.wire import finite_decimal
 
@@ -53,6 +53,8 @@ class Recovery(msgspec.Struct, frozen=True):
     seconds: float
     holds: tuple[Hold, ...]
     mismatch: PositionMismatch | None
+    balance: Decimal  # the account's USD balance, read with the fills
+    venue_fills: int  # fills read from the venue (since the watermark)
 
     def report(self) -> dict[str, Any]:
         r = self.result
@@ -189,12 +191,25 @@ def carried_holds(db: Path, today: int) -> tuple[Hold, ...]:
 
 # -- the whole start ----------------------------------------------------------------------------
 
-def recover(db: Path, transport: Any, venue_fills: list[Fill], products: set[str], perpetuals: set[str],
-            foreign_policy: str, today: int) -> Recovery:
+def fills_since(journal: JournalView) -> str:
+    """Where the venue's fills are read from: FILLS_LOOKBACK_S before the newest journaled fill
+    (the fills watermark), or from the start of the account's history if the journal has none.
+    Older fills are the journal's already: each start since the first has taken in what it lacked."""
+    newest = max((f.ts for f in journal.fills if f.ts), default=None)
+    return "" if newest is None else sequence_timestamp(newest - FILLS_LOOKBACK_S)
+
+
+def recover(db: Path, transport: Any, products: set[str], perpetuals: set[str], foreign_policy: str,
+            today: int) -> Recovery:
+    """The whole start, from the database to the holds; reads the account (balance, fills since
+    the watermark) once the journal is known good."""
     started = time.monotonic()
     opened = open_journal(db)
     take_intent_log(db)
     journal = read_journal(db)
+    since = fills_since(journal)
+    balance, venue_fills = read_account(transport, since)
+    logger.info("recovery: {} fills read from the venue since {}", len(venue_fills), since or "the account's start")
     venue = read_venue(transport, venue_fills)
     result = reconcile(journal, venue, products, perpetuals)
     now = time.time()
@@ -206,7 +221,8 @@ def recover(db: Path, transport: Any, venue_fills: list[Fill], products: set[str
     if result.mismatches:
         mismatch = PositionMismatch(tuple((pid, mine, venue_size) for pid, (mine, venue_size)
                                           in sorted(result.mismatches.items())), "start")
-    recovery = Recovery(opened, result, len(journal.fills), time.monotonic() - started, holds, mismatch)
+    recovery = Recovery(opened, result, len(journal.fills), time.monotonic() - started, holds, mismatch, balance,
+                        len(venue_fills))
     _log(recovery)
     return recovery
 

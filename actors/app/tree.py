@@ -83,6 +83,10 @@ class StartState(msgspec.Struct, frozen=True):
                 out[f.venue_order_id] = (q + f.size, v + f.size * f.price, fee + f.fee)
         return out
 
+    def newest_fill(self) -> float | None:
+        """The newest journaled fill's time: the fills watermark the gateway lists from."""
+        return max((f.ts for f in self.fills if f.ts), default=None)
+
 
 def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentials: Any = None,
                 products: dict[str, ProductSpec] | None = None, user_url: str | None = None,
@@ -111,6 +115,7 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
         venue_spec = ("venue", CoinbaseGatewayActor, {
             "rest_url": rest_url, "credentials": credentials, "timeout_s": profile.venue.rest_timeout_s,
             "private_per_s": profile.venue.private_per_s, "reported": start.reported() if start else None,
+            "newest_fill": start.newest_fill() if start else None,
             "dead_man_s": profile.run.dead_man_s if credentials is not None else None})
         book_consumers = ("market_data",)  # a real venue has its own book
     specs = [

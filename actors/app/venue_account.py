@@ -1,5 +1,5 @@
-"""What a live run learns of the account before it trades: the USD balance, every fill, and from
-them the ledger's starting cash.
+"""What a live run learns of the account before it trades: the USD balance, the fills since the
+journal's watermark, and the ledger's starting cash.
 
 Owns reading `cfm/balance_summary` and the fills list over a blocking transport at start (main
 thread, before the actor tree), and the arithmetic that makes the bot's equity equal the
@@ -67,9 +67,10 @@ def _fill(f: RestFill) -> Fill | None:
                 ts=f.when()[0])
 
 
-def read_fills(transport: Any) -> list[Fill]:
-    """Every fill the venue holds for the account, oldest first (the list may come newest first)."""
-    listing = Listing(orders=False, fills=True)
+def read_fills(transport: Any, since: str = "") -> list[Fill]:
+    """The venue's fills for the account, oldest first (the list may come newest first): every one,
+    or with `since` (RFC 3339) those sequenced from then and every fill of their orders."""
+    listing = Listing(orders=False, fills=True, fills_since=since)
     failure = read_listing(listing, transport)
     if failure is not None:
         raise LiveError(f"the venue's fills could not be read: {failure}")
@@ -77,12 +78,12 @@ def read_fills(transport: Any) -> list[Fill]:
     return [fill for f in sorted(unique.values(), key=RestFill.when) if (fill := _fill(f)) is not None]
 
 
-def read_account(transport: Any) -> tuple[Decimal, list[Fill]]:
-    """The balance and the fills as of one moment: the balance is read again after the fills, and
-    both again if it moved (a fill landed while the history was paged)."""
+def read_account(transport: Any, since: str = "") -> tuple[Decimal, list[Fill]]:
+    """The balance and the fills (`since`: see read_fills) as of one moment: the balance is read
+    again after the fills, and both again if it moved (a fill landed while the history was paged)."""
     balance = read_balance(transport)
     for _ in range(BALANCE_READS):
-        fills = read_fills(transport)
+        fills = read_fills(transport, since)
         again = read_balance(transport)
         if again == balance:
             return balance, fills

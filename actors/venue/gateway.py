@@ -46,7 +46,8 @@ from actors.venue.coinbase_orders import (
     Unknown,
     create_order_outcome,
 )
-from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder
+from actors.venue.listing import (FILLS_LOOKBACK_S, LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder,
+                                  sequence_timestamp)
 from actors.venue.messages import FUTURES_ONLY, Fill, OrderUpdate, VenueSnapshot
 from actors.venue.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
@@ -124,6 +125,7 @@ class GatewayCore:
         self._next_id = 0
         self._fills: list[Fill] = []  # every fill reported, in order
         self._fill_keys: set[tuple[str, str, str]] = set()
+        self._newest_fill: float | None = None  # the fills watermark: the newest fill's time reported
         # venue order id -> (quantity, quote value, fees) of its fills already reported
         self._reported: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
         self.counters = {"creates_sent": 0, "retries": 0, "unknown_outcomes": 0, "unknown_settled": 0,
@@ -200,7 +202,8 @@ class GatewayCore:
         """Read open orders, every fill (and, with `positions`, the futures positions) over REST;
         answer `reply_to` with a VenueSnapshot when all are read (a Snapshot effect)."""
         self.counters["syncs"] += 1
-        return self._start_job(SYNC, Listing(orders=True, fills=True, positions=positions), now, (reply_to,))
+        return self._start_job(SYNC, Listing(orders=True, fills=True, positions=positions,
+                                             fills_since=self._fills_since()), now, (reply_to,))
 
     def reconcile(self, now: float) -> list[Effect]:
         """The `user` stream reconnected: re-read the orders not finished here and their fills, and
@@ -213,11 +216,15 @@ class GatewayCore:
             return self.pump(now)
         self.counters["reconciles"] += 1
         ids = venue_ids if len(venue_ids) <= FILTER_IDS_MAX else ()
-        return self._start_job(RECONCILE, Listing(orders=True, fills=True, order_ids=ids), now)
+        return self._start_job(RECONCILE, Listing(orders=True, fills=True, order_ids=ids,
+                                                  fills_since=self._fills_since()), now)
 
-    def seed(self, reported: dict[str, tuple[Decimal, Decimal, Decimal]]) -> None:
+    def seed(self, reported: dict[str, tuple[Decimal, Decimal, Decimal]], newest_fill: float | None = None) -> None:
         """At a process start: per venue order id, the (quantity, quote value, fees) of its fills the
-        journal already holds, so a sync reports only what came after (fills the bot missed)."""
+        journal already holds, so a sync reports only what came after (fills the bot missed); and
+        the newest journaled fill's time, from which fills are listed (FILLS_LOOKBACK_S before it)."""
+        if newest_fill is not None:
+            self._newest_fill = max(newest_fill, self._newest_fill or newest_fill)
         for venue_id, piece in reported.items():
             if piece[0] > self._reported.get(venue_id, (_ZERO, _ZERO, _ZERO))[0]:
                 self._reported[venue_id] = piece
@@ -523,7 +530,14 @@ class GatewayCore:
             return False
         self._fill_keys.add(key)
         self._fills.append(fill)
+        if fill.ts and (self._newest_fill is None or fill.ts > self._newest_fill):
+            self._newest_fill = fill.ts
         return True
+
+    def _fills_since(self) -> str:
+        """Where an unfiltered fills read starts: FILLS_LOOKBACK_S before the newest fill reported
+        (the whole history when none was); every order seen from there is read whole (Listing)."""
+        return "" if self._newest_fill is None else sequence_timestamp(self._newest_fill - FILLS_LOOKBACK_S)
 
     def _accepted(self, o: _Order, venue_id: str, now: float, announce: bool = True) -> list[Effect]:
         cid = o.order.client_order_id

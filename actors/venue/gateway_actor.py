@@ -73,13 +73,14 @@ class CoinbaseGatewayActor(SupervisedActor):
                  public_per_s: float = DEFAULT_PUBLIC_PER_S, threads: int = 2,
                  make_transport: Any = None, stop_timeout_s: float = 1.5,
                  reported: dict[str, tuple[Decimal, Decimal, Decimal]] | None = None,
-                 dead_man_s: float | None = None) -> None:
+                 newest_fill: float | None = None, dead_man_s: float | None = None) -> None:
         """`make_transport`: builds one transport per worker thread (default: an AbortableTransport
         to `rest_url` signing with `credentials`). `stop_timeout_s` bounds the worker's join.
-        `reported`: per venue order id, the fills the journal holds (GatewayCore.seed)."""
+        `reported`, `newest_fill`: per venue order id the fills the journal holds, and the newest
+        one's time (GatewayCore.seed)."""
         super().__init__(name, epoch, services)
         self.core = GatewayCore(RateLimiter(private_per_s, public_per_s))
-        self.core.seed(reported or {})
+        self.core.seed(reported or {}, newest_fill)
         self.dead_man_s = dead_man_s  # None: off (no private stream feeds this gateway)
         self.dead_man: DeadMan | None = None
         self.reconciles_seen = 0  # the core's finished reconciliations when the switch asked for one

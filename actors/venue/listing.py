@@ -5,13 +5,15 @@ Owns the typed decode of `GET /orders/historical/batch` and `GET /orders/histori
 (and, when asked, the one page of `GET /cfm/positions`)
 (only the fields used; Coinbase adds fields, so unknown ones are ignored), the cursor walk (the
 next page is asked while the answer carries a new cursor; an orders page also says `has_next`),
-and which orders count as live. A failed page is reported as failed, to be asked again as it was.
+the fills watermark (`fills_since`: only fills sequenced since then, then every fill of each order
+among them, so an order's fills are always whole), and which orders count as live. A failed page is reported as failed, to be asked again as it was.
 Pure: responses in, requests out. Must never send a request, read a clock, or filter orders on
 `OPEN` alone at the venue (that hides PENDING and QUEUED ones): live orders are chosen here.
 """
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any, Union
 
@@ -26,6 +28,11 @@ CANCELABLE = frozenset({"PENDING", "QUEUED", "OPEN"})
 LIVE = CANCELABLE | {"CANCEL_QUEUED"}
 MAX_PAGES = 1_000  # per list: a venue that keeps answering with new cursors is cut off here
 ORDERS, FILLS, POSITIONS = "orders", "fills", "positions"
+# A windowed fills read starts this long before the newest fill already counted: it covers clock
+# skew between trade and sequence times, and any fill missed by a reader whose reconciliation runs
+# every minute (reconcile.interval_s) many times over.
+FILLS_LOOKBACK_S = 3_600.0
+ORDER_IDS_PER_PAGE = 50  # the orders named in one fills query when a windowed read completes them
 _ZERO = Decimal(0)
 
 
@@ -127,13 +134,26 @@ class Complete(msgspec.Struct, frozen=True):
 PageResult = Union[Next, Failed, Complete]
 
 
+def sequence_timestamp(ts: float) -> str:
+    """`ts` (epoch seconds) as the fills list's `start_sequence_timestamp` (RFC 3339, UTC)."""
+    whole = int(ts // 1)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((ts - whole) * 1e6):06d}Z"
+
+
 class Listing:
     """One read of the orders list, the fills list or both, page by page. `order_ids` (venue ids)
-    narrows both lists at the venue; callers still check what comes back."""
+    narrows both lists at the venue; callers still check what comes back.
+
+    `fills_since` (RFC 3339, see `sequence_timestamp`) reads the fills list from that moment only,
+    then asks again for every fill of each order seen in it (ORDER_IDS_PER_PAGE orders a query),
+    so a reader that counts an order's fills cumulatively never sees only its tail."""
 
     def __init__(self, orders: bool = True, fills: bool = True, order_ids: tuple[str, ...] = (),
-                 page_size: int = 100, positions: bool = False) -> None:
+                 page_size: int = 100, positions: bool = False, fills_since: str = "") -> None:
         self.order_ids = order_ids
+        self.fills_since = "" if order_ids else fills_since  # named orders are read whole anyway
+        self._completing: list[tuple[str, ...]] | None = None  # order-id batches still to read whole
+        self._batch: tuple[str, ...] = ()
         self.page_size = page_size
         self.orders: list[RestOrder] = []
         self.fills: list[RestFill] = []
@@ -194,22 +214,38 @@ class Listing:
         cursor = page.cursor
         seen = self._cursors[which]
         if not more or not cursor or cursor in seen:
-            self._open.discard(which)
-            return Complete()
+            return self._list_done(which)
         if self._counts[which] >= MAX_PAGES:
             self.truncated = True
-            self._open.discard(which)
-            return Complete()
+            return self._list_done(which)
         seen.add(cursor)
         return Next(self._request(which, cursor))
+
+    def _list_done(self, which: str) -> PageResult:
+        if which == FILLS and self.fills_since:
+            if self._completing is None:  # the window is read: now each of its orders, whole
+                ids = sorted({f.order_id for f in self.fills if f.order_id})
+                self.fills = [f for f in self.fills if not f.order_id]
+                self._completing = [tuple(ids[i:i + ORDER_IDS_PER_PAGE])
+                                    for i in range(0, len(ids), ORDER_IDS_PER_PAGE)]
+            if self._completing:
+                self._batch = self._completing.pop(0)
+                self._cursors[FILLS] = set()
+                self._counts[FILLS] = 0
+                return Next(self._request(FILLS, ""))
+        self._open.discard(which)
+        return Complete()
 
     def _request(self, which: str, cursor: str) -> rest.Request:
         if which == POSITIONS:
             request = rest.cfm_positions()
         elif which == ORDERS:
             request = rest.list_orders(order_ids=self.order_ids, limit=self.page_size, cursor=cursor)
+        elif self._completing is not None:
+            request = rest.list_fills(order_ids=self._batch, limit=self.page_size, cursor=cursor)
         else:
-            request = rest.list_fills(order_ids=self.order_ids, limit=self.page_size, cursor=cursor)
+            request = rest.list_fills(order_ids=self.order_ids, start_sequence_timestamp=self.fills_since,
+                                      limit=self.page_size, cursor=cursor)
         self._current[which] = request
         return request
 

@@ -11,6 +11,7 @@ bot's positions are the exchange's. Every wait has a deadline; every subprocess 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -188,6 +189,8 @@ def test_a_restart_after_a_clean_stop_recovers_from_the_journal_with_nothing_to_
     assert recovery["venue_fills_inferred"] == 0 and recovery["intents_settled"] == 0
     assert recovery["foreign_orders"] == 0
     assert recovery["journal_fills"] == journaled  # it read every fill the first run journaled
+    # the venue's fills were read from the journal's watermark (an hour before its newest fill), not all
+    assert re.search(r"recovery: \d+ fills read from the venue since \d{4}-\d\d-\d\dT", second.log()), second.log()
     assert isinstance(recovery["seconds"], (int, float)) and 0 <= recovery["seconds"] < 10
     # it started RECOVERING and became ACTIVE only once execution and portfolio had synced
     states = states_since(db, mark)
