@@ -22,7 +22,7 @@ import pykka
 from loguru import logger
 
 from actors.app.paper import collect_beside_exchange, exit_status
-from actors.app.recovery import recover
+from actors.app.recovery import journaled_strategy, recover
 from actors.app.tree import StartState, Tree
 from actors.app.venue_account import LiveError, journal_funding, starting_cash
 from actors.journal.store import JournalStore
@@ -120,7 +120,8 @@ def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data
                 target.ws_url, target.user_ws_url, data_dir, ", ".join(products))
     logger.info("run: account balance {} USD, {} fills read from the venue, {} in the journal; the ledger starts"
                 " from {}", balance, recovery.venue_fills, len(fills), cash)
-    start = StartState(recovery.holds, fills, recovery.mismatch, None if day_equity is None else (today, day_equity))
+    start = StartState(recovery.holds, fills, recovery.mismatch, None if day_equity is None else (today, day_equity),
+                       journaled_strategy(db))
     if day_equity is not None:
         logger.info("run: today's start-of-day equity {} comes from the journal (the day's loss so far counts)",
                     day_equity)

@@ -31,12 +31,14 @@ from loguru import logger
 from actors.app.exchange_view import read_listing
 from actors.app.venue_account import LiveError, read_account
 from actors.execution import intent_log
+from actors.execution.quantize import QuantizedOrder
 from actors.journal.store import JournalStore
 from actors.orchestrator.actor import RECOVERING_HOLD
 from actors.orchestrator.holds import Hold
 from actors.orchestrator.messages import RECOVERING, PositionMismatch
 from actors.recovery.journal_file import Opened, open_journal
 from actors.recovery.reconcile import ABSENT, JournalView, Reconciliation, VenueOrder, VenueView, reconcile
+from actors.strategy.state import HeldStop, StrategyStart, strategy_start
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import FILLS_LOOKBACK_S, LIVE, Listing, sequence_timestamp
 from actors.venue.messages import Fill
@@ -187,6 +189,28 @@ def carried_holds(db: Path, today: int) -> tuple[Hold, ...]:
             note = "" if reason.endswith(_CARRIED) else f" {_CARRIED}"
             carried.append(Hold(source, state, f"{reason}{note}"))
     return tuple(carried)
+
+
+def journaled_strategy(db: Path) -> StrategyStart:
+    """The strategy's journaled crossover windows and the protective stops execution holds armed."""
+    if not db.exists():
+        return StrategyStart()
+    with JournalStore(db) as store:
+        bodies, held = store.strategy_state(), store.held()
+    stops = []
+    for key, kind, body, _ in held:
+        if kind != "stop":
+            continue
+        try:
+            order = msgspec.json.decode(body, type=QuantizedOrder)
+        except msgspec.DecodeError:
+            continue  # execution skips it too
+        if order.stop_price is not None:
+            stops.append(HeldStop(order.product_id, order.intent_id, order.side, order.size, order.stop_price))
+    start, unreadable = strategy_start(bodies, stops)
+    if unreadable:
+        logger.warning("recovery: {} unreadable strategy states skipped (their bar windows start empty)", unreadable)
+    return start
 
 
 # -- the whole start ----------------------------------------------------------------------------

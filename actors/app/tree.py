@@ -31,6 +31,7 @@ from actors.products import CATALOG, ProductSpec
 from actors.reconcile.actor import ReconcilerActor
 from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
+from actors.strategy.state import StrategyStart
 from actors.streaming.actor import StreamingActor
 from actors.streaming.rest_books import rest_base_for
 from actors.venue.actor import PaperVenueActor
@@ -73,6 +74,7 @@ class StartState(msgspec.Struct, frozen=True):
     fills: tuple[Fill, ...] = ()  # the journal's fills: the portfolio's ledger
     mismatch: PositionMismatch | None = None  # positions that still differ from the venue's
     day_start: tuple[int, Decimal] | None = None  # (UTC day, equity) journaled for today
+    strategy: StrategyStart | None = None  # crossover windows and protective stops journaled
 
     def reported(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
         """Per venue order, (quantity, value, fees) of the journaled fills: the gateway's seed."""
@@ -132,7 +134,8 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
                                        "inflight_s": profile.reconcile.inflight_s,
                                        "intent_log": str(intent_log_path(db_path)) if profile.journal.write_ahead
                                        else None}),
-        ("strategy", StrategyActor, {"products": products, "config": profile.strategy}),
+        ("strategy", StrategyActor, {"products": products, "config": profile.strategy,
+                                     "restored": start.strategy if start else None}),
         ("streaming", StreamingActor, {"products": tuple(products), "config": profile.streaming, "url": feed_url,
                                        "rest_url": rest_url or (rest_base_for(feed_url) if feed_url else None),
                                        "seed": profile.run.seed, "book_consumers": book_consumers,

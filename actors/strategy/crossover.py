@@ -5,7 +5,8 @@ confirmation, and the sizing inputs (equity and positions) the portfolio last re
 target position on a fresh cross and emits the intent that moves the current position there.
 Must never talk to a venue, quantize for the venue's rules beyond the size step, check risk limits
 (that is the execution gate), read the clock, or keep state that is not derived from its inputs:
-the same bars and portfolio updates always give the same intents with the same ids.
+the same bars and portfolio updates always give the same intents with the same ids (a restart
+restores that state from a snapshot, so it carries on as if it had seen the bars itself).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from actors.market_data.messages import Bar
 from actors.products import ProductSpec, round_to_step
 from actors.strategy.messages import OrderIntent
+from actors.strategy.state import CrossoverSnapshot
 
 _ZERO = Decimal(0)
 
@@ -105,6 +107,25 @@ class CrossoverCore:
     def signal(self, product_id: str) -> int:
         """The last non-zero sign of short-long (+1 above, -1 below, 0 not yet known)."""
         return self._state[product_id].last_sign
+
+    def snapshot(self, bar: Bar) -> CrossoverSnapshot | None:
+        """`bar.product_id`'s state after `bar`, to journal; None for a product not traded."""
+        state = self._state.get(bar.product_id)
+        if state is None:
+            return None
+        return CrossoverSnapshot(tuple(state.closes), state.last_sign, state.primed, state.pending_sign,
+                                 state.pending_held, bar.start + bar.interval_s, bar.interval_s)
+
+    def restore(self, product_id: str, snapshot: CrossoverSnapshot) -> bool:
+        """Take back a journaled state; False (ignored) for a product not traded here."""
+        state = self._state.get(product_id)
+        if state is None:
+            return False
+        state.closes.clear()
+        state.closes.extend(snapshot.closes[-self._long:])
+        state.last_sign, state.primed = snapshot.last_sign, snapshot.primed and len(state.closes) == self._long
+        state.pending_sign, state.pending_held = snapshot.pending_sign, snapshot.pending_held
+        return True
 
     def on_bar(self, bar: Bar) -> OrderIntent | None:
         state = self._state.get(bar.product_id)

@@ -46,6 +46,11 @@ class ProtectiveStops:
     def enabled(self) -> bool:
         return self._fraction > 0
 
+    def restore(self, product_id: str, intent_id: str, side: str, size: Decimal, stop_price: Decimal) -> None:
+        """After a restart: the stop execution holds armed for `product_id` is this core's own, so
+        the next bar trails or replaces it instead of arming a second one."""
+        self._stops[product_id] = _Stop(intent_id, side, size, stop_price)
+
     def on_bar(self, bar: Bar, position: Decimal) -> list[StopIntent]:
         """The intents that keep `bar.product_id`'s stop matching `position` after this bar."""
         if not self.enabled:

@@ -176,6 +176,8 @@ def test_a_restart_after_a_clean_stop_recovers_from_the_journal_with_nothing_to_
     assert set(first["recovery"]) >= RECOVERY_KEYS and first["recovery"]["started_from"] == "empty"
     journaled, mark = query(db, "SELECT count(*) FROM fills")[0][0], last_decision_id(db)
     assert journaled >= 1
+    # each traded product's crossover state is journaled after each bar
+    assert (f"crossover:{PERP}",) in query(db, "SELECT key FROM strategy_state")
 
     second = start(runs, exchange, data, tmp_path, "second")
     wait_until(lambda: any(s.startswith("ACTIVE") for s in states_since(db, mark)) or second.proc.poll() is not None,
@@ -191,6 +193,8 @@ def test_a_restart_after_a_clean_stop_recovers_from_the_journal_with_nothing_to_
     assert recovery["journal_fills"] == journaled  # it read every fill the first run journaled
     # the venue's fills were read from the journal's watermark (an hour before its newest fill), not all
     assert re.search(r"recovery: \d+ fills read from the venue since \d{4}-\d\d-\d\dT", second.log()), second.log()
+    # the strategy took its bar window back, or said why not (dev bars are 0.25 s: a slow restart outlives them)
+    assert re.search(rf"strategy: {PERP}( restored: \d+ closes|'s bar window ended)", second.log()), second.log()
     assert isinstance(recovery["seconds"], (int, float)) and 0 <= recovery["seconds"] < 10
     # it started RECOVERING and became ACTIVE only once execution and portfolio had synced
     states = states_since(db, mark)
