@@ -9,10 +9,10 @@ channel `l2_data`, heartbeats every second, `ticker`, `ticker_batch` (every 5 s)
 `candles` (5-minute buckets, the current one every second), `status` (a snapshot on subscribe, an
 update when `set_product_status` changes a product), per-connection
 `sequence_num` from 0, error frames (never a disconnect) for bad requests, and a close for a
-connection that does not subscribe within the deadline. A plain HTTP GET (not a WebSocket upgrade)
-is answered by the REST endpoints through websockets' `process_request` hook; a request with a body
-(POST: websockets' parser refuses bodies) is told apart by its first bytes when the connection is
-accepted and served by a small HTTP handler on the same connection thread. Public endpoints are
+connection that does not subscribe within the deadline. Every request that is not a WebSocket
+upgrade (told apart by its head, peeked when the connection is accepted) is plain HTTP, served by a
+small HTTP handler on the same connection thread: websockets' parser refuses a request with a body,
+and Coinbase's SDK sends `{}` on every GET. Public endpoints are
 `rest.py`'s; private ones (`private_rest.py`) need a JWT (`auth.py`) and run against the API client
 (`client_orders.py`), whose orders trade on the synthetic market's engines. One request per
 connection (`Connection: close`).
@@ -122,6 +122,7 @@ _CLOSE_TIMEOUT_S = 1.0  # how long a closing handshake may wait for the client's
 _FIRST_BYTES_TIMEOUT_S = 10.0  # a new connection must send its request line within this (as websockets)
 _HTTP_READ_TIMEOUT_S = 10.0  # the plain HTTP handler's socket timeout while reading a request
 _MAX_BODY = 1 << 20
+_MAX_HEAD = 16 << 10  # a request head longer than this is not waited for (it goes to plain HTTP)
 _HOLD_POLL_S = 0.02  # how often a held answer looks whether its client hung up
 USER_REPLAY_EVENTS = 10  # user updates kept for user_replay
 PRIVATE_RATE_PER_S = 30.0  # Coinbase's private REST limit per user
@@ -681,7 +682,7 @@ class ExchangeServer:
         with self._lock:
             self._handlers = [(t, w) for t, w in self._handlers if t.is_alive()]
             self._handlers.append((threading.current_thread(), ws))
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        if request.headers.get("Upgrade", "").lower() != "websocket":  # a head the peek could not read whole
             return self._serve_rest(ws, request)
         with self._lock:
             refusing = self._clock() < self._refuse_until
@@ -706,18 +707,19 @@ class ExchangeServer:
         return Response(answer.status, HTTPStatus(answer.status).phrase, headers, answer.body)
 
     def _dispatch(self, sock: socket.socket, addr: Any) -> None:
-        """Runs on the thread websockets starts per accepted connection: a request that is not a
-        GET carries a body websockets cannot read, so it is served here; the rest is websockets'."""
+        """Runs on the thread websockets starts per accepted connection: a WebSocket upgrade goes to
+        websockets; every other request is plain HTTP, served here, since websockets refuses a
+        request with a body and Coinbase's SDK sends `{}` on every GET."""
         with self._lock:
             self._raw_sockets.add(sock)
         try:
-            method = _first_word(sock, self._stop_event)
+            method, upgrade = _request_head(sock, self._stop_event)
         except OSError:
-            method = b""
+            method, upgrade = b"", False
         finally:
             with self._lock:
                 self._raw_sockets.discard(sock)
-        if method in (b"", b"GET"):  # a WebSocket upgrade or a GET; a silent client is websockets' to time out
+        if upgrade or not method:  # a WebSocket upgrade; a silent client is websockets' to time out
             self._ws_handler(sock, addr)
             return
         with self._lock:
@@ -1036,26 +1038,30 @@ def _abort(ws: ServerConnection) -> None:
         pass  # already closed
 
 
-def _first_word(sock: socket.socket, stop: threading.Event) -> bytes:
-    """The request's method (b"GET", b"POST", ...) read without consuming it; b"" if the client
-    closed or sent nothing in time. Leaves the socket blocking, as websockets expects it."""
+def _request_head(sock: socket.socket, stop: threading.Event) -> tuple[bytes, bool]:
+    """The request's method (b"GET", b"POST", ...) and whether it asks for a WebSocket upgrade,
+    read without consuming anything; (b"", False) if the client closed or sent no whole head in
+    time. Leaves the socket blocking, as websockets expects it."""
     deadline = time.monotonic() + _FIRST_BYTES_TIMEOUT_S
     try:
         while not stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return b""
+                return b"", False
             readable, _, _ = select.select([sock], [], [], min(remaining, 0.5))
             if not readable:
                 continue
-            head = sock.recv(16, socket.MSG_PEEK)
+            head = sock.recv(_MAX_HEAD, socket.MSG_PEEK)
             if not head:
-                return b""
-            word, space, _ = head.partition(b" ")
-            if space or len(head) >= 16:
-                return word.upper()
-            stop.wait(0.005)  # only part of the request line has come: let the rest arrive
-        return b""
+                return b"", False
+            end = head.find(b"\r\n\r\n")
+            if end >= 0 or len(head) >= _MAX_HEAD:
+                lines = head[:end if end >= 0 else len(head)].split(b"\r\n")
+                upgrade = any(name.strip().lower() == b"upgrade" and b"websocket" in value.lower()
+                              for name, _, value in (line.partition(b":") for line in lines[1:]))
+                return lines[0].partition(b" ")[0].upper(), upgrade
+            stop.wait(0.005)  # only part of the head has come: let the rest arrive
+        return b"", False
     finally:
         sock.settimeout(None)
 

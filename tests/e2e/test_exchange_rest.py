@@ -197,6 +197,16 @@ def test_the_endpoints_answer_plain_http_on_the_websocket_port(server):
     assert status == 404 and body["error"] == "NOT_FOUND"
 
 
+def test_a_get_with_a_json_body_is_answered_like_any_get(server):
+    """Coinbase's official SDK sends `{}` with Content-Type application/json on every request, GETs
+    included; before the fix the exchange closed such a connection without an answer."""
+    for body in (b"{}", b""):
+        request = urllib.request.Request(server.rest_url + f"{B}/time", data=body, method="GET",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=3) as answer:
+            assert answer.status == 200 and json.loads(answer.read())["epochSeconds"] == "1800000000"
+
+
 def test_more_than_ten_requests_a_second_get_429_until_the_bucket_refills(server, clock):
     clock[0] = T + 5  # a full bucket
     answers = [fetch(server, f"{B}/time") for _ in range(11)]
