@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="the key's EC P-256 public key: PEM text or a path to a PEM file")
     exchange.add_argument("--new-key", metavar="FILE",
                           help="write a throwaway CDP key file (0600) and accept only that key")
+    exchange.add_argument("--api-host", metavar="HOST", default="api.coinbase.com",
+                          help="the host a REST JWT's uri claim must name (default: api.coinbase.com)")
     record = sub.add_parser("record", help="capture raw frames from an Advanced Trade endpoint")
     record.add_argument("--url", required=True)
     record.add_argument("--products", nargs="+", default=["BTC-USD", "BIP-20DEC30-CDE"])
@@ -245,6 +247,8 @@ def _exchange(args: argparse.Namespace) -> int:
 
     check_port(args.port)  # where the server binds: 127.0.0.1
     check_duration(args.duration)
+    if not args.api_host or any(c in args.api_host for c in " /?#"):
+        raise UsageError(f"--api-host must be a bare host name, got {args.api_host!r}")
     if (args.api_key_name is None) != (args.api_public_key is None):
         raise UsageError("give --api-key-name and --api-public-key together")
     if args.new_key and args.api_key_name:
@@ -260,7 +264,7 @@ def _exchange(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         print(f"wrote a new API key to {args.new_key} (0600); only it is accepted", flush=True)
     try:
-        server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args), **keys)
+        server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args), api_host=args.api_host, **keys)
     except ApiKeyError as exc:
         raise UsageError(str(exc)) from None
     with StopSignals() as stop:

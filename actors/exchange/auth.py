@@ -4,8 +4,9 @@ Owns what counts as an acceptable token. With an API key configured (a name and 
 public key, as `perpsbot exchange --api-key-name NAME --api-public-key PEM` gives them), a token
 must be an ES256 JWT whose signature verifies with that key, whose header `kid` and claim `sub`
 are the key name, whose `iss` is "cdp", which is within its `nbf`/`exp` at the exchange's clock
-and, on REST, whose `uri` claim "METHOD host/path" names the request's method and path (the host
-part is not checked, a query string never belongs there). Without a key any well-formed,
+and, on REST, whose `uri` claim is exactly "METHOD host/path": the request's method, the API host
+(`api.coinbase.com` unless `--api-host` says otherwise, whatever address the request came to) and
+its path, with no query string (the mistake production refuses is refused here too). Without a key any well-formed,
 unexpired ES256 JWT is accepted (`well_formed_jwt`), as before keys existed.
 
 Pure: time comes in as an argument; loading a key reads a file only when given a path. Must never
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 AUTH_FAILURE = "authentication failure"  # Coinbase's error frame message, word for word
 ALGORITHM = "ES256"
 ISSUER = "cdp"
+API_HOST = "api.coinbase.com"  # the host a `uri` claim must name (production's)
 NBF_SKEW_S = 2.0  # a token made by a client whose clock runs this far ahead is still accepted
 
 
@@ -68,12 +70,13 @@ def load_public_key(pem_or_path: str) -> ec.EllipticCurvePublicKey:
 class ApiKey:
     """One CDP API key the exchange accepts: its name and public key."""
 
-    __slots__ = ("name", "public_key")
+    __slots__ = ("name", "public_key", "api_host")
 
-    def __init__(self, name: str, public_key: ec.EllipticCurvePublicKey | str) -> None:
+    def __init__(self, name: str, public_key: ec.EllipticCurvePublicKey | str, api_host: str = API_HOST) -> None:
         if not name:
             raise ApiKeyError("the API key name is empty")
         self.name = name
+        self.api_host = api_host
         self.public_key = load_public_key(public_key) if isinstance(public_key, str) else public_key
 
     def __repr__(self) -> str:
@@ -115,10 +118,7 @@ class ApiKey:
             uri = claims.get("uri")
             if not isinstance(uri, str):
                 return "JWT has no uri claim"
-            uri_method, _, host_path = uri.partition(" ")
-            slash = host_path.find("/")
-            uri_path = host_path[slash:] if slash >= 0 else ""
-            if uri_method.upper() != method.upper() or uri_path.split("?", 1)[0] != path:
+            if uri != f"{method.upper()} {self.api_host}{path}":
                 return "JWT uri does not match the request"
         return ""
 

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 
 import msgspec
 
+from actors.exchange import failure_reasons as reasons
 from actors.exchange.account import PaperAccount
 from actors.exchange.market import MarketStep, SyntheticMarket
 from actors.products import ProductSpec
@@ -73,35 +74,35 @@ ORDER_KINDS: dict[str, tuple[str, str]] = {
 }
 FUTURES_ONLY_KINDS = ("market_market_fok",)
 
-# Rejection codes (Coinbase's spellings where it has them; opaque strings to clients)
-UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
-INVALID_SIDE = "INVALID_SIDE"
-INVALID_SIZE = "INVALID_SIZE"
-INVALID_PRICE = "INVALID_PRICE"
-INVALID_END_TIME = "INVALID_END_TIME"
-INVALID_LEVERAGE = "INVALID_LEVERAGE"
-INSUFFICIENT_FUND = "INSUFFICIENT_FUND"
-POST_ONLY_CROSSES = "INVALID_LIMIT_PRICE_POST_ONLY"
-UNSUPPORTED_ORDER_CONFIGURATION = "UNSUPPORTED_ORDER_CONFIGURATION"
-SELF_TRADE_PREVENTION = "SELF_TRADE_PREVENTION"  # the order would rest crossing one of the client's own
-NO_OPEN_POSITION = "NO_OPEN_POSITION"
+# Refusals, cancel and edit failures: Coinbase's own values (actors.exchange.failure_reasons)
+UNKNOWN_PRODUCT = reasons.INVALID_PRODUCT_ID
+INVALID_SIDE = reasons.INVALID_SIDE
+INVALID_SIZE = reasons.INVALID_SIZE_PRECISION
+INVALID_PRICE = reasons.INVALID_PRICE_PRECISION
+INVALID_END_TIME = reasons.INVALID_REQUEST
+INVALID_LEVERAGE = reasons.INVALID_LEVERAGE
+INSUFFICIENT_FUND = reasons.INSUFFICIENT_FUND
+POST_ONLY_CROSSES = reasons.INVALID_LIMIT_PRICE_POST_ONLY
+UNSUPPORTED_ORDER_CONFIGURATION = reasons.UNSUPPORTED_ORDER_CONFIGURATION
+SELF_TRADE_PREVENTION = reasons.COMMANDER_REJECTED_NEW_ORDER  # it would rest crossing one of the client's own
+NO_OPEN_POSITION = reasons.INVALID_REQUEST
 
-# Cancel and edit failure reasons
-CANCEL_OK = "UNKNOWN_CANCEL_FAILURE_REASON"  # what Coinbase puts in failure_reason on success
-UNKNOWN_CANCEL_ORDER = "UNKNOWN_CANCEL_ORDER"
-INVALID_CANCEL_REQUEST = "INVALID_CANCEL_REQUEST"  # the order is no longer open
-ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
-ONLY_OPEN_ORDERS_CAN_BE_EDITED = "ONLY_OPEN_ORDERS_CAN_BE_EDITED"
-ONLY_LIMIT_ORDER_EDITS_SUPPORTED = "ONLY_LIMIT_ORDER_EDITS_SUPPORTED"
-INVALID_EDITED_PRICE = "INVALID_EDITED_PRICE"
-INVALID_EDITED_SIZE = "INVALID_EDITED_SIZE"
-CANNOT_EDIT_TO_BELOW_FILLED_SIZE = "CANNOT_EDIT_TO_BELOW_FILLED_SIZE"
-EDIT_EQUAL_TO_ORIGINAL = "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST"
+CANCEL_OK = reasons.UNKNOWN_CANCEL_FAILURE_REASON  # what Coinbase puts in failure_reason on success
+UNKNOWN_CANCEL_ORDER = reasons.UNKNOWN_CANCEL_ORDER
+INVALID_CANCEL_REQUEST = reasons.INVALID_CANCEL_REQUEST  # the order ended otherwise (expired, failed)
+ORDER_NOT_FOUND = reasons.ORDER_NOT_FOUND
+ONLY_OPEN_ORDERS_CAN_BE_EDITED = reasons.ONLY_OPEN_ORDERS_CAN_BE_EDITED
+ONLY_LIMIT_ORDER_EDITS_SUPPORTED = reasons.ONLY_LIMIT_ORDER_EDITS_SUPPORTED
+INVALID_EDITED_PRICE = reasons.INVALID_EDITED_PRICE
+INVALID_EDITED_SIZE = reasons.INVALID_EDITED_SIZE
+CANNOT_EDIT_TO_BELOW_FILLED_SIZE = reasons.CANNOT_EDIT_TO_BELOW_FILLED_SIZE
+EDIT_EQUAL_TO_ORIGINAL = reasons.EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST
 
 USER_CANCEL = "User requested cancel"
 NOT_FILLABLE = "FOK_NOT_FILLABLE"
 IOC_REMAINDER = "IOC_REMAINDER_CANCELLED"
 
+_CANCEL_REFUSED = {FILLED: reasons.ORDER_IS_FULLY_FILLED, CANCELLED: reasons.DUPLICATE_CANCEL_REQUEST}
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _DAY_S = 86_400
@@ -135,10 +136,15 @@ class OrderRequest(msgspec.Struct, frozen=True):
 
 
 class Refusal(msgspec.Struct, frozen=True):
-    """An order the exchange did not take (it does not exist)."""
+    """An order the exchange did not take (it does not exist). `code` is a create-order failure
+    reason; `preview` a finer preview reason where Coinbase has one (else derived from `code`)."""
 
     code: str
     message: str
+    preview: str = ""
+
+    def preview_reason(self) -> str:
+        return self.preview or reasons.preview_reason(self.code)
 
 
 class EditRecord(msgspec.Struct, frozen=True):
@@ -261,7 +267,7 @@ class Preview(msgspec.Struct, frozen=True):
     """What an order would cost now; `errors` names why it would be refused (empty: it would go)."""
 
     preview_id: str
-    errors: tuple[str, ...]
+    errors: tuple[str, ...]  # preview failure reasons
     base_size: Decimal
     quote_size: Decimal  # notional
     average_price: Decimal
@@ -446,7 +452,7 @@ class ClientOrders:
         self._preview_seq += 1
         preview_id = self._uuid(4, self._preview_seq)
         refusal = self._refusal(request, now)
-        errors = (refusal.code,) if refusal is not None else ()
+        errors = (refusal.preview_reason(),) if refusal is not None else ()
         spec = self._products.get(request.product_id)
         bid = ask = None
         if spec is None:
@@ -475,7 +481,7 @@ class ClientOrders:
             if order is None:
                 results.append((order_id, False, UNKNOWN_CANCEL_ORDER))
             elif order.status != OPEN:
-                results.append((order_id, False, INVALID_CANCEL_REQUEST))
+                results.append((order_id, False, _CANCEL_REFUSED.get(order.status, INVALID_CANCEL_REQUEST)))
             else:
                 self._finish(order, CANCELLED, USER_CANCEL)
                 results.append((order_id, True, CANCEL_OK))
@@ -678,11 +684,18 @@ class ClientOrders:
         if request.base_size is not None:
             size = request.base_size
             if not (size > 0 and _on_grid(size, spec.base_increment) and size >= spec.base_min_size):
-                return Refusal(INVALID_SIZE, f"base_size must be >= {spec.base_min_size} on the {spec.base_increment} grid")
+                small = size < spec.base_min_size
+                return Refusal(reasons.UNKNOWN_FAILURE_REASON if small else INVALID_SIZE,
+                               f"base_size must be >= {spec.base_min_size} on the {spec.base_increment} grid",
+                               reasons.PREVIEW_INVALID_BASE_SIZE_TOO_SMALL if small else "")
         elif request.quote_size is not None and order_type == MARKET and spec.product_type == "SPOT":
             quote = request.quote_size
             if not (quote > 0 and _on_grid(quote, spec.quote_increment) and quote >= spec.quote_min_size):
-                return Refusal(INVALID_SIZE, f"quote_size must be >= {spec.quote_min_size} on the {spec.quote_increment} grid")
+                small = quote < spec.quote_min_size
+                return Refusal(reasons.UNKNOWN_FAILURE_REASON if small else INVALID_SIZE,
+                               f"quote_size must be >= {spec.quote_min_size} on the {spec.quote_increment} grid",
+                               reasons.PREVIEW_INVALID_QUOTE_SIZE_TOO_SMALL if small
+                               else reasons.PREVIEW_INVALID_QUOTE_SIZE_PRECISION)
         else:
             return Refusal(INVALID_SIZE, "base_size is required" if spec.product_type == "FUTURE" or order_type != MARKET
                            else "one of base_size or quote_size is required")
@@ -692,8 +705,11 @@ class ClientOrders:
                 if needed:
                     return Refusal(INVALID_PRICE, f"{name} is required")
                 continue
-            if not (price > 0 and _on_grid(price, spec.price_increment)):
-                return Refusal(INVALID_PRICE, f"{name} must be > 0 on the {spec.price_increment} grid")
+            if not price > 0:
+                return Refusal(reasons.INVALID_LIMIT_PRICE, f"{name} must be > 0",
+                               reasons.PREVIEW_INVALID_STOP_PRICE if name == "stop_price" else "")
+            if not _on_grid(price, spec.price_increment):
+                return Refusal(INVALID_PRICE, f"{name} must be on the {spec.price_increment} grid")
         if order_type == STOP_LIMIT and request.stop_direction not in (STOP_UP, STOP_DOWN):
             return Refusal(UNSUPPORTED_ORDER_CONFIGURATION, "stop_direction must be STOP_DIRECTION_STOP_UP or _DOWN")
         if tif == GTD and (request.end_ts is None or request.end_ts <= now):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 
+from actors.exchange import failure_reasons as reasons
 from actors.exchange import rest
 from actors.exchange.client_orders import (
     ORDER_KINDS,
@@ -165,12 +166,13 @@ def parse_order(payload: dict[str, Any], need_client_order_id: bool = True) -> O
         raise _BadRequest("order_configuration must hold exactly one order kind")
     (kind, config), = configuration.items()
     if kind not in ORDER_KINDS:
-        return Refusal("UNSUPPORTED_ORDER_CONFIGURATION", f"order kind {kind!r} is not supported")
+        return Refusal(reasons.UNSUPPORTED_ORDER_CONFIGURATION, f"order kind {kind!r} is not supported")
     if not isinstance(config, dict):
         raise _BadRequest(f"order_configuration.{kind} must be an object")
     fields: dict[str, Any] = {}
-    for name, code in (("base_size", "INVALID_SIZE"), ("quote_size", "INVALID_SIZE"),
-                       ("limit_price", "INVALID_PRICE"), ("stop_price", "INVALID_PRICE")):
+    for name, code in (("base_size", reasons.INVALID_SIZE_PRECISION), ("quote_size", reasons.INVALID_SIZE_PRECISION),
+                       ("limit_price", reasons.INVALID_PRICE_PRECISION),
+                       ("stop_price", reasons.INVALID_PRICE_PRECISION)):
         if config.get(name) in (None, ""):
             continue
         value = _decimal(config[name])
@@ -178,7 +180,7 @@ def parse_order(payload: dict[str, Any], need_client_order_id: bool = True) -> O
             return Refusal(code, f"{name} {config[name]!r} is not a number")
         fields[name] = value
     if "base_size" in fields and "quote_size" in fields:
-        return Refusal("INVALID_SIZE", "give base_size or quote_size, not both")
+        return Refusal(reasons.INVALID_REQUEST, "give base_size or quote_size, not both", reasons.PREVIEW_INVALID_ORDER_CONFIG)
     post_only = config.get("post_only", False)
     if isinstance(post_only, str):
         post_only = post_only.lower() == "true"
@@ -187,15 +189,15 @@ def parse_order(payload: dict[str, Any], need_client_order_id: bool = True) -> O
     if end_time:
         end_ts = parse_time(end_time) if isinstance(end_time, str) else None
         if end_ts is None:
-            return Refusal("INVALID_END_TIME", f"end_time {end_time!r} is not an RFC 3339 time")
+            return Refusal(reasons.INVALID_REQUEST, f"end_time {end_time!r} is not an RFC 3339 time")
     leverage = None
     if payload.get("leverage") not in (None, ""):
         leverage = _decimal(payload["leverage"])
         if leverage is None:
-            return Refusal("INVALID_LEVERAGE", f"leverage {payload['leverage']!r} is not a number")
+            return Refusal(reasons.INVALID_LEVERAGE, f"leverage {payload['leverage']!r} is not a number")
     margin_type = payload.get("margin_type") or ""
     if margin_type not in ("", "CROSS", "ISOLATED"):
-        return Refusal("INVALID_MARGIN_TYPE", "margin_type must be CROSS or ISOLATED")
+        return Refusal(reasons.INVALID_MARGIN_TYPE, "margin_type must be CROSS or ISOLATED")
     return OrderRequest(
         client_order_id=client_order_id if isinstance(client_order_id, str) else "",
         product_id=product_id,
@@ -242,8 +244,8 @@ def _create_answer(outcome: OrderView | Refusal, configuration: dict[str, Any]) 
                 "error": outcome.code,
                 "message": outcome.message,
                 "error_details": outcome.message,
-                "preview_failure_reason": f"PREVIEW_{outcome.code}",
-                "new_order_failure_reason": "UNKNOWN_FAILURE_REASON",
+                "preview_failure_reason": outcome.preview_reason(),
+                "new_order_failure_reason": reasons.UNKNOWN_FAILURE_REASON,  # as production's answers show
             },
             "order_configuration": configuration,
         })
@@ -273,7 +275,7 @@ def _create(payload: dict[str, Any], core: ClientOrders, now: float) -> RestResp
 def _preview(payload: dict[str, Any], core: ClientOrders, now: float) -> RestResponse:
     request = parse_order(payload, need_client_order_id=False)
     if isinstance(request, Refusal):
-        return _json({"errs": [f"PREVIEW_{request.code}"], "warning": [], "order_total": "0",
+        return _json({"errs": [request.preview_reason()], "warning": [], "order_total": "0",
                       "commission_total": "0", "quote_size": "0", "base_size": "0", "preview_id": ""})
     preview = core.preview(request, now)
 
@@ -283,7 +285,7 @@ def _preview(payload: dict[str, Any], core: ClientOrders, now: float) -> RestRes
     return _json({
         "order_total": decimal_text(preview.order_total),
         "commission_total": decimal_text(preview.commission),
-        "errs": [f"PREVIEW_{code}" for code in preview.errors],
+        "errs": list(preview.errors),
         "warning": [],
         "quote_size": decimal_text(preview.quote_size),
         "base_size": decimal_text(preview.base_size),
@@ -340,7 +342,7 @@ def _close_position(payload: dict[str, Any], core: ClientOrders, now: float) -> 
     if payload.get("size") not in (None, ""):
         size = _decimal(payload["size"])
         if size is None:
-            return _create_answer(Refusal("INVALID_SIZE", "size is not a number"), {})
+            return _create_answer(Refusal(reasons.INVALID_SIZE_PRECISION, "size is not a number"), {})
     outcome = core.close_position(client_order_id, product_id, size, now)
     configuration = {"market_market_ioc": {"base_size": decimal_text(size)}} if size is not None else {}
     return _create_answer(outcome, configuration)

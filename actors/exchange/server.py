@@ -74,7 +74,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from actors.exchange import frames, private_rest, rest
 from actors.exchange.account import PaperAccount
-from actors.exchange.auth import AUTH_FAILURE, ApiKey, Authenticator
+from actors.exchange.auth import API_HOST, AUTH_FAILURE, ApiKey, Authenticator
 from actors.exchange.chaos import (
     DISCONNECT,
     DUPLICATE,
@@ -235,11 +235,13 @@ class ExchangeServer:
         fees: FeeSchedule | None = None,
         private_rate_per_s: float = PRIVATE_RATE_PER_S,
         rest_hold_s: float = 30.0,
+        api_host: str = API_HOST,
     ) -> None:
         """`api_key_name` and `api_public_key_pem` (PEM text or a path to a PEM file) configure the
         one API key whose JWTs private requests and subscribes must carry; without them any
         well-formed, unexpired ES256 JWT is accepted. `fees` are the API client's maker/taker
-        rates. A rest_timeout answer is held at most `rest_hold_s`."""
+        rates. A rest_timeout answer is held at most `rest_hold_s`. `api_host`: the host a REST
+        JWT's `uri` claim must name (production's, whatever address the request came to)."""
         if (api_key_name is None) != (api_public_key_pem is None):
             raise ValueError("give both api_key_name and api_public_key_pem, or neither")
         self._host = host
@@ -255,7 +257,7 @@ class ExchangeServer:
         self._products = dict(products)
         self._clock = _clock_function(clock)
         self._market = SyntheticMarket(self._products, seed=seed, start_ts=self._clock())
-        self._auth = Authenticator(ApiKey(api_key_name, api_public_key_pem)
+        self._auth = Authenticator(ApiKey(api_key_name, api_public_key_pem, api_host)
                                    if api_key_name is not None and api_public_key_pem is not None else None)
         self._client = ClientOrders(self._market, self._products, self._account, fees, seed=seed,
                                     start_ts=self._clock())

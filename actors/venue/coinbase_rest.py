@@ -31,6 +31,9 @@ from actors.venue.rate_limit import PRIVATE, PUBLIC
 
 PREFIX = "/api/v3/brokerage"
 PRODUCTION_URL = "https://api.coinbase.com"
+# The host every JWT `uri` claim names, whatever URL the request goes to: Coinbase checks it, and so
+# does the built-in exchange (its --api-host), so a test against 127.0.0.1 signs what production gets.
+API_HOST = "api.coinbase.com"
 BATCH_CANCEL_MAX = 100
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -157,13 +160,14 @@ class RestTransport:
     failure; a fresh JWT per request when credentials are given (public requests need none)."""
 
     def __init__(self, base_url: str = PRODUCTION_URL, credentials: Credentials | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, wall_time: Callable[[], float] | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, wall_time: Callable[[], float] | None = None,
+                 api_host: str = API_HOST) -> None:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"REST base URL must be http(s)://host[:port], got {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self._scheme = parts.scheme
-        self._netloc = parts.netloc
+        self._api_host = api_host
         self._host = parts.hostname
         self._port = parts.port
         self._credentials = credentials
@@ -182,7 +186,7 @@ class RestTransport:
         if request.body is not None:
             headers["Content-Type"] = "application/json"
         if self._credentials is not None and request.budget == PRIVATE:
-            uri = rest_uri(request.method, self._netloc, request.path)
+            uri = rest_uri(request.method, self._api_host, request.path)
             headers["Authorization"] = "Bearer " + self._credentials.make_jwt(self._wall_time(), uri)
         return headers
 

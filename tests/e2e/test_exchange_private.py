@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from actors.app.cli import EXIT_USAGE
 from actors.exchange.account import PaperAccount
 from actors.exchange.chaos import parse_chaos
+from actors.exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS
 from actors.exchange.server import ExchangeServer
 from actors.execution.messages import PlaceOrder
 from actors.products import BTC_PERP, BTC_USD
@@ -187,16 +188,18 @@ def test_rejections_are_http_200_with_the_reason(rig):
     cases = [
         (("crossing", PERP, "BUY", "limit", "1", ask), {"post_only": True}, "INVALID_LIMIT_PRICE_POST_ONLY"),
         (("too-big", PERP, "BUY", "limit", "100000", bid - 500), {}, "INSUFFICIENT_FUND"),
-        (("no-such", "DOGE-USD", "BUY", "limit", "1", D("1")), {}, "PREVIEW_UNKNOWN_PRODUCT"),
-        (("off-grid", PERP, "BUY", "limit", "1", bid - 2), {}, "INVALID_PRICE"),
-        (("fractional", PERP, "BUY", "limit", "0.5", bid - 500), {}, "INVALID_SIZE"),
+        (("no-such", "DOGE-USD", "BUY", "limit", "1", D("1")), {}, "INVALID_PRODUCT_ID"),
+        (("off-grid", PERP, "BUY", "limit", "1", bid - 2), {}, "INVALID_PRICE_PRECISION"),
+        (("fractional", PERP, "BUY", "limit", "0.5", bid - 500), {}, "PREVIEW_INVALID_BASE_SIZE_TOO_SMALL"),
     ]
     for args, kwargs, reason in cases:
         response = rig.place(*args, **kwargs)
         assert response.status == 200
         outcome = create_order_outcome(args[0], response.status, response.body)
         assert isinstance(outcome, Rejected) and outcome.reason == reason, (args, outcome)
-        assert json.loads(response.body)["error_response"]["preview_failure_reason"].startswith("PREVIEW_")
+        error = json.loads(response.body)["error_response"]
+        assert error["error"] in CREATE_REASONS and error["new_order_failure_reason"] in CREATE_REASONS
+        assert error["preview_failure_reason"] in PREVIEW_REASONS
     assert rig.orders() == []
     preview = rig.json(cr.preview_order(PlaceOrder("", PERP, "BUY", "limit", D("100000"), limit_price=bid - 500)))
     assert preview["errs"] == ["PREVIEW_INSUFFICIENT_FUND"]
@@ -277,7 +280,6 @@ def test_private_requests_need_a_jwt_from_the_configured_key(rig):
     good = _token(KEY, now)
     assert _status(rig, f"Bearer {good}") == 200
     assert _status(rig, f"Bearer {good}", f"{B}/cfm/positions?limit=5") == 200  # the query is not in the uri
-    assert _status(rig, "Bearer " + _token(KEY, now, uri=f"GET localhost:1{B}/cfm/positions")) == 200  # host unchecked
     refused = {
         "no header": None,
         "not bearer": f"Basic {good}",
@@ -289,6 +291,8 @@ def test_private_requests_need_a_jwt_from_the_configured_key(rig):
         "wrong sub": "Bearer " + _token(KEY, now, sub="organizations/o/apiKeys/other"),
         "wrong iss": "Bearer " + _token(KEY, now, iss="coinbase-cloud"),
         "wrong path": "Bearer " + _token(KEY, now, uri=f"GET api.coinbase.com{B}/accounts"),
+        "wrong host": "Bearer " + _token(KEY, now, uri=f"GET localhost:1{B}/cfm/positions"),
+        "query in uri": "Bearer " + _token(KEY, now, uri=f"GET api.coinbase.com{B}/cfm/positions?limit=5"),
         "wrong method": "Bearer " + _token(KEY, now, uri=f"POST api.coinbase.com{B}/cfm/positions"),
         "no uri": "Bearer " + _token(KEY, now, drop=("uri",)),
     }
@@ -391,7 +395,7 @@ def test_rest_timeout_takes_the_order_and_holds_the_answer_past_the_client_timeo
         raw = socket.create_connection(("127.0.0.1", rig.server.port), timeout=3)
         body = json.dumps({"order_ids": [order["order_id"]]}).encode()
         target = f"{B}/orders/batch_cancel"
-        token = CREDENTIALS.make_jwt(rig.now, f"POST 127.0.0.1{target}")
+        token = CREDENTIALS.make_jwt(rig.now, f"POST api.coinbase.com{target}")
         raw.sendall(f"POST {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         wait_until(lambda: rig.server.rest_counts().get("held") == 2, what="the second held answer")

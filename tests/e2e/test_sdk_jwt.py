@@ -60,6 +60,30 @@ def test_a_rest_jwt_from_the_official_sdk_is_accepted_and_a_wrong_uri_is_not(exc
     assert _get(exchange, "/accounts", wrong) == 401
 
 
+@pytest.mark.parametrize("uri", [
+    "GET 127.0.0.1:8443/api/v3/brokerage/accounts",  # the address the request went to, not the API host
+    "GET api.coinbase.com/api/v3/brokerage/accounts?limit=1",  # a query string never belongs in the uri
+    "GET api.coinbase.com.evil.example/api/v3/brokerage/accounts",
+    "GET api.coinbase.com/api/v3/brokerage/accounts/",
+])
+def test_a_jwt_whose_uri_names_another_host_or_carries_the_query_is_refused(exchange, uri):
+    assert _get(exchange, "/accounts", jwt_generator.build_rest_jwt(uri, KEY_NAME, PEM)) == 401
+
+
+def test_the_api_host_is_configurable():
+    server = ExchangeServer(seed=9, tick_interval_s=0.05, api_key_name=KEY_NAME, api_public_key_pem=PUBLIC_PEM,
+                            api_host="api.sandbox.example")
+    server.start()
+    try:
+        path = "/api/v3/brokerage/accounts"
+        assert _get(server, "/accounts", jwt_generator.build_rest_jwt(f"GET api.sandbox.example{path}",
+                                                                      KEY_NAME, PEM)) == 200
+        assert _get(server, "/accounts", jwt_generator.build_rest_jwt(f"GET api.coinbase.com{path}",
+                                                                      KEY_NAME, PEM)) == 401
+    finally:
+        server.stop()
+
+
 def test_a_websocket_jwt_from_the_official_sdk_opens_the_user_channel(exchange):
     ws = websocket.create_connection(exchange.user_url, timeout=3)
     try:

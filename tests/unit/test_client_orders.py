@@ -34,6 +34,7 @@ from actors.exchange.client_orders import (
     OrderView,
     Refusal,
 )
+from actors.exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS, preview_reason
 from actors.exchange.market import SyntheticMarket
 from actors.products import BTC_PERP, BTC_USD, CATALOG
 from actors.venue.matching import BID, BUY, SELL
@@ -160,9 +161,10 @@ def test_fok_that_cannot_fill_is_cancelled_untouched_and_ioc_drops_its_remainder
     ("product_id", "side", "kind", "fields", "code"),
     [
         ("DOGE-USD", BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "1"}, UNKNOWN_PRODUCT),
-        (SPOT, BUY, "limit_limit_gtc", {"base_size": "0.000000001", "limit_price": "50"}, INVALID_SIZE),
+        (SPOT, BUY, "limit_limit_gtc", {"base_size": "0.000000001", "limit_price": "50"},
+         "UNKNOWN_FAILURE_REASON"),  # under the minimum: Coinbase names it in the preview reason only
         (PERP, BUY, "limit_limit_gtc", {"base_size": "1.5", "limit_price": "80000"}, INVALID_SIZE),
-        (PERP, BUY, "limit_limit_gtc", {"base_size": "0", "limit_price": "80000"}, INVALID_SIZE),
+        (PERP, BUY, "limit_limit_gtc", {"base_size": "0", "limit_price": "80000"}, "UNKNOWN_FAILURE_REASON"),
         (PERP, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "80001"}, INVALID_PRICE),
         (SPOT, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "50.001"}, INVALID_PRICE),
         (PERP, BUY, "market_market_ioc", {"quote_size": "100"}, INVALID_SIZE),  # futures trade contracts
@@ -171,7 +173,7 @@ def test_fok_that_cannot_fill_is_cancelled_untouched_and_ioc_drops_its_remainder
                                                    "stop_price": "80003", "stop_direction": "STOP_DIRECTION_STOP_DOWN"},
          INVALID_PRICE),
         (PERP, BUY, "limit_limit_gtd", {"base_size": "1", "limit_price": "80000", "end_time": "x",
-                                        "end_ts": str(T - 1)}, "INVALID_END_TIME"),
+                                        "end_ts": str(T - 1)}, "INVALID_REQUEST"),
         (PERP, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "80000", "leverage": "11"},
          "INVALID_LEVERAGE"),  # initial margin 10%: 10x at most
     ],
@@ -248,10 +250,25 @@ def test_cancel_reports_per_order_and_takes_the_order_off_the_book(rig):
     b = rig.order("b", PERP, BUY, "limit_limit_gtc", base_size="1", limit_price="80005")
     results = rig.client.cancel([a.order_id, "nope", a.order_id], T)
     assert results == [(a.order_id, True, CANCEL_OK), ("nope", False, UNKNOWN_CANCEL_ORDER),
-                       (a.order_id, False, INVALID_CANCEL_REQUEST)]
+                       (a.order_id, False, "DUPLICATE_CANCEL_REQUEST")]  # cancelled already
     assert rig.client.order(a.order_id).status == CANCELLED
     assert [o.order_id for o in rig.market.engine(PERP).resting_orders(CLIENT)] == [b.order_id]
     assert [o.order_id for o in rig.client.open_orders()] == [b.order_id]
+
+
+def test_cancelling_a_filled_order_says_it_is_fully_filled(rig):
+    rig.maker(PERP, SELL, "90000", "3")
+    filled = rig.order("f1", PERP, BUY, "market_market_ioc", base_size="1")
+    assert filled.status == FILLED
+    assert rig.client.cancel([filled.order_id], T) == [(filled.order_id, False, "ORDER_IS_FULLY_FILLED")]
+
+
+def test_every_create_reason_reads_as_a_coinbase_preview_reason():
+    for code in CREATE_REASONS:
+        assert preview_reason(code) in PREVIEW_REASONS, code
+    assert preview_reason("INSUFFICIENT_FUND") == "PREVIEW_INSUFFICIENT_FUND"
+    assert preview_reason("UNSUPPORTED_ORDER_CONFIGURATION") == "PREVIEW_INVALID_ORDER_CONFIG"
+    assert preview_reason("NOT_A_REASON") == "UNKNOWN_PREVIEW_FAILURE_REASON"
 
 
 def test_edit_keeps_the_queue_place_when_shrinking_and_loses_it_when_repriced(rig):
@@ -350,7 +367,7 @@ def test_close_position_sends_a_market_order_for_the_whole_position(rig):
     assert (closing.side, closing.filled_size, closing.status, closing.kind) == (SELL, D(3), FILLED, "market_market_ioc")
     assert rig.client.perp_positions(T) == []
     assert rig.client.close_position("close-1", PERP, None, T).order_id == closing.order_id  # idempotent
-    assert rig.client.close_position("close-2", PERP, None, T).code == "NO_OPEN_POSITION"
+    assert rig.client.close_position("close-2", PERP, None, T).code == "INVALID_REQUEST"
 
 
 def test_hourly_funding_is_paid_by_longs_on_a_positive_rate(rig):
@@ -387,7 +404,7 @@ def test_preview_prices_an_order_without_placing_it(rig):
     assert (preview.commission, preview.margin, preview.average_price) == (D("1.080060"), D("180.010"), D("90005"))
     assert rig.client.orders() == [] and rig.market.book(PERP)[1] == [(D(90000), D(1)), (D(90010), D(1))]
     bad = rig.client.preview(request("", SPOT, BUY, "limit_limit_gtc", base_size="100", limit_price="100.00"), T)
-    assert bad.errors == (INSUFFICIENT_FUND,)
+    assert bad.errors == ("PREVIEW_INSUFFICIENT_FUND",)
 
 
 def test_order_and_fill_ids_are_unique_and_repeatable_for_a_seed():

@@ -118,8 +118,9 @@ def test_private_requests_carry_a_fresh_jwt_whose_uri_has_no_query_and_keep_the_
     tokens = [h["Authorization"].removeprefix("Bearer ") for h in (h1, h2)]
     claims = [jwt.decode(t, public_key, algorithms=["ES256"], options={"verify_exp": False, "verify_nbf": False})
               for t in tokens]
-    assert claims[0]["uri"] == f"POST 127.0.0.1:{port}/api/v3/brokerage/orders"
-    assert claims[1]["uri"] == f"GET 127.0.0.1:{port}/api/v3/brokerage/orders/historical/batch"  # no query
+    assert claims[0]["uri"] == "POST api.coinbase.com/api/v3/brokerage/orders"
+    # the API host, not the address the request went to, and no query
+    assert claims[1]["uri"] == "GET api.coinbase.com/api/v3/brokerage/orders/historical/batch"
     assert p2.endswith("?product_ids=BTC-USD&limit=100")
     assert claims[0]["sub"] == "organizations/o/apiKeys/k" and claims[0]["iss"] == "cdp"
     assert claims[0]["exp"] - claims[0]["nbf"] == 120
