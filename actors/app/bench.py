@@ -306,7 +306,7 @@ def run_bench(as_json: bool) -> int:
     ingest["snapshot_2000_ms"] = measure_snapshot()
     progress(f"tick-to-order: a {PAPER_OVERRIDES['run.duration_s']:g} s paper session ...")
     latency = measure_tick_to_order()
-    progress("journal overhead: the same session without the write-ahead intent log ...")
+    progress("journal overhead: the same session without the write-ahead intent log, then with it again ...")
     overhead = measure_journal_overhead(latency, measure_tick_to_order)
     progress("replay: the bundled sample capture ...")
     replay = measure_replay()
