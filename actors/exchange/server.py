@@ -765,7 +765,7 @@ class ExchangeServer:
             return rest.error(401, "UNAUTHENTICATED", refusal), False
         with self._lock:
             now = self._clock()
-            decision = self._private_rate_limiter.take(client, now)
+            decision = self._private_rate_limiter.take(self._auth.key_name(authorization), now)  # per key
             if not decision.allowed:
                 self._count("throttled")
                 return rest.rate_limited(decision), False

@@ -497,3 +497,18 @@ def test_the_target_path_for_uri_claims_has_no_query():
     request = cr.list_orders(statuses=["OPEN"], limit=5)
     assert "?" in request.target and "?" not in request.path
     assert urllib.parse.urlsplit(request.target).path == request.path
+
+
+def test_the_private_rate_limit_is_counted_per_api_key_not_per_address():
+    """Coinbase counts private requests per API key: a second key from the same address has its own
+    budget, and the first key stays throttled."""
+    rig = Rig(keyed=False, private_rate_per_s=3)
+    try:
+        first = [_status(rig, "Bearer " + _token(KEY, rig.now, kid="organizations/o/apiKeys/a")) for _ in range(5)]
+        assert first.count(429) >= 1, first  # the first key spent its budget
+        second = _status(rig, "Bearer " + _token(OTHER_KEY, rig.now, kid="organizations/o/apiKeys/b"))
+        assert second == 200  # the same address, another key: its own bucket
+        assert _status(rig, "Bearer " + _token(KEY, rig.now, kid="organizations/o/apiKeys/a")) == 429
+        assert rig.server.rest_counts()["throttled"] >= 2
+    finally:
+        rig.close()
