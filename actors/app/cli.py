@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
                           help="write a throwaway CDP key file (0600) and accept only that key")
     exchange.add_argument("--api-host", metavar="HOST", default="api.coinbase.com",
                           help="the host a REST JWT's uri claim must name (default: api.coinbase.com)")
+    for p in (paper, exchange):
+        p.add_argument("--cash", metavar="USD",
+                       help="USD in the exchange's futures account (exchange, default 100000); for paper the"
+                            " session's starting cash, split with the spot account's USD")
+        p.add_argument("--spot-balance", action="append", default=[], metavar="ASSET=AMOUNT",
+                       help="a spot holding at the exchange, repeatable (exchange default: USD=20000 BTC=0.1)")
     record = sub.add_parser("record", help="capture raw frames from an Advanced Trade endpoint")
     record.add_argument("--url", required=True)
     record.add_argument("--products", nargs="+", default=["BTC-USD", "BIP-20DEC30-CDE"])
@@ -104,6 +110,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _account_flags(args: argparse.Namespace) -> tuple[Any, tuple[tuple[str, Any], ...]]:
+    """`--cash` (None if not given) and the `--spot-balance` pairs, checked: one line, exit 2."""
+    from decimal import Decimal, InvalidOperation
+
+    from actors.exchange.account import MAX_AMOUNT, parse_spot_balance
+
+    cash = None
+    if args.cash is not None:
+        try:
+            cash = Decimal(args.cash)
+        except InvalidOperation:
+            raise UsageError(f"--cash must be a USD amount, got {args.cash!r}") from None
+        if not cash.is_finite() or not 0 < cash <= MAX_AMOUNT:
+            raise UsageError(f"--cash must be more than 0 and at most {MAX_AMOUNT:f}, got {args.cash!r}")
+    try:
+        spot = tuple(parse_spot_balance(text) for text in args.spot_balance)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return cash, spot
+
+
 def _profile(args: argparse.Namespace) -> Any:
     from actors.app.tree import FAULT_TARGETS
     from config.loader import apply_overrides, load_profile
@@ -120,6 +147,8 @@ def _profile(args: argparse.Namespace) -> Any:
         overrides["run.seed"] = args.seed
     if args.data_dir is not None:
         overrides["run.data_dir"] = args.data_dir
+    if getattr(args, "cash", None) is not None:
+        overrides["portfolio.starting_cash"] = _account_flags(args)[0]
     if overrides:
         profile = apply_overrides(profile, **overrides)
     # The Coinbase gateway is a part of the bot (the paper venue stands in for the exchange, and is not).
@@ -176,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             except CredentialsError as exc:
                 raise UsageError(str(exc)) from None
             check_report_path(args.report_json)  # run_paper checks the rest before it starts anything
-            return finish(*run_paper(profile, faults, args.feed, tuple(chaos), credentials, args.venue),
+            return finish(*run_paper(profile, faults, args.feed, tuple(chaos), credentials, args.venue,
+                                     _account_flags(args)[1]),
                            args.report_json)
         if args.command == "run":
             from actors.app.run_command import run as run_live_command
@@ -242,6 +272,7 @@ def _record(args: argparse.Namespace) -> int:
 def _exchange(args: argparse.Namespace) -> int:
     from actors.app.preflight import PreflightError, check_duration, check_port
     from actors.app.signals import StopSignals
+    from actors.exchange.account import DEFAULT_CASH, DEFAULT_SPOT, account_from
     from actors.exchange.auth import ApiKeyError
     from actors.exchange.server import ExchangeServer
 
@@ -251,6 +282,8 @@ def _exchange(args: argparse.Namespace) -> int:
         raise UsageError(f"--api-host must be a bare host name, got {args.api_host!r}")
     if (args.api_key_name is None) != (args.api_public_key is None):
         raise UsageError("give --api-key-name and --api-public-key together")
+    cash, spot = _account_flags(args)
+    account = account_from(DEFAULT_CASH if cash is None else cash, spot or DEFAULT_SPOT)
     if args.new_key and args.api_key_name:
         raise UsageError("--new-key makes the key: it cannot be given with --api-key-name")
     keys = {"api_key_name": args.api_key_name, "api_public_key_pem": args.api_public_key}
@@ -264,7 +297,8 @@ def _exchange(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         print(f"wrote a new API key to {args.new_key} (0600); only it is accepted", flush=True)
     try:
-        server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args), api_host=args.api_host, **keys)
+        server = ExchangeServer(seed=args.seed, port=args.port, chaos=_chaos(args), api_host=args.api_host,
+                                account=account, **keys)
     except ApiKeyError as exc:
         raise UsageError(str(exc)) from None
     with StopSignals() as stop:

@@ -17,13 +17,14 @@ import gc
 import secrets
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
 from actors.app.exchange_view import as_text, compare, differences, read_exchange
-from actors.app.preflight import check_credentials, check_duration
+from actors.app.preflight import PreflightError, check_credentials, check_duration
 from actors.app.report import collect
 from actors.app.session import held_data_dir, private_files
 from actors.app.signals import StopSignals
@@ -89,31 +90,35 @@ def exchange_key_kwargs(credentials: Credentials) -> dict[str, Any]:
 
 
 def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None,
-              chaos: tuple = (), credentials: Any = None, venue: str = "sim") -> tuple[dict[str, Any], int]:
+              chaos: tuple = (), credentials: Any = None, venue: str = "sim",
+              spot: tuple[tuple[str, Decimal], ...] = ()) -> tuple[dict[str, Any], int]:
     """Run one bounded paper session; returns (report, exit status). Market data comes from the
     built-in exchange (with its `chaos`) unless `feed` names another Advanced Trade endpoint.
     `venue` "exchange" trades through the built-in exchange's REST and `user` channel (no `feed`).
+    `spot`: the exchange's spot holdings (`--spot-balance`; see paper_account).
     Checks come first (PreflightError, DataDirError: nothing has started); SIGINT or SIGTERM (on
     the main thread) ends the session early with the same clean stop and report."""
     if venue == "exchange" and feed is not None:
         raise ValueError("venue 'exchange' trades on the built-in exchange: it cannot take another feed")
     check_duration(profile.run.duration_s, "run.duration_s")
     check_credentials(credentials)
+    account = paper_account(profile, venue, spot)  # refuses spot USD beyond the cash before anything starts
     if venue == "exchange" and credentials is None:
         credentials = ephemeral_credentials()
     with private_files(), held_data_dir(profile.run.data_dir, "paper") as lock, StopSignals() as stop:
-        return _paper_session(profile, faults, feed, chaos, credentials, venue, lock, stop)
+        return _paper_session(profile, faults, feed, chaos, credentials, venue, account, lock, stop)
 
 
-def _paper_session(profile: Profile, faults: list[FaultSpec], feed: str | None, chaos: tuple,
-                   credentials: Any, venue: str, lock: DataDirLock, stop: StopSignals) -> tuple[dict[str, Any], int]:
+def _paper_session(profile: Profile, faults: list[FaultSpec], feed: str | None, chaos: tuple, credentials: Any,
+                   venue: str, account: PaperAccount, lock: DataDirLock,
+                   stop: StopSignals) -> tuple[dict[str, Any], int]:
     feed_url = feed_url_for(feed)
     exchange = None
     if feed_url is None:
         keys = exchange_key_kwargs(credentials) if venue == "exchange" else {}
         exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
                                   products=products_of(profile), chaos=list(chaos),
-                                  account=paper_account(profile, venue), **keys)
+                                  account=account, **keys)
     scheduler = Scheduler(WallClock())
     tree = None
     try:
@@ -161,15 +166,21 @@ def _paper_session(profile: Profile, faults: list[FaultSpec], feed: str | None, 
     return report, exit_status(report)
 
 
-def paper_account(profile: Profile, venue: str) -> PaperAccount:
-    """The built-in exchange's account: the starting cash in the futures account; trading on it
-    (`venue` "exchange"), half in the futures and half in the spot account, so that spot orders
-    are funded and the exchange holds what the bot counts as its equity."""
+def paper_account(profile: Profile, venue: str, spot: tuple[tuple[str, Decimal], ...] = ()) -> PaperAccount:
+    """The built-in exchange's account. The session's starting cash is the futures account's USD;
+    trading on the exchange (`venue` "exchange") it is split with the spot account, half each
+    unless `spot` says how much USD the spot side holds, so spot orders are funded and the exchange
+    holds what the bot counts as its equity. Other spot assets in `spot` are held at the exchange
+    only (the bot's equity does not count them). PreflightError: spot USD beyond the cash."""
     cash = profile.portfolio.starting_cash
+    holdings = dict(spot)
+    assets = tuple(sorted((a, v) for a, v in holdings.items() if a != "USD"))
     if venue != "exchange":
-        return PaperAccount(cfm_usd_balance=cash)
-    spot = cash / 2
-    return PaperAccount(cfm_usd_balance=cash - spot, cbi_usd_balance=spot)
+        return PaperAccount(cfm_usd_balance=cash, cbi_usd_balance=holdings.get("USD", Decimal(0)), spot_assets=assets)
+    spot_usd = holdings.get("USD", cash / 2)
+    if spot_usd > cash:
+        raise PreflightError(f"--spot-balance USD={spot_usd} is more than the session's cash {cash}")
+    return PaperAccount(cfm_usd_balance=cash - spot_usd, cbi_usd_balance=spot_usd, spot_assets=assets)
 
 
 def collect_beside_exchange(tree: Tree, elapsed: float, extra: dict[str, Any], rest_url: str,

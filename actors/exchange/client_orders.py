@@ -398,7 +398,7 @@ class ClientOrders:
         self._by_client_id: dict[str, str] = {}
         self._fills: list[ClientFill] = []
         self._cfm = account.cfm_usd_balance
-        self._spot: dict[str, Decimal] = {"USD": account.cbi_usd_balance}
+        self._spot: dict[str, Decimal] = {"USD": account.cbi_usd_balance, **dict(account.spot_assets)}
         for spec in self._products.values():
             if spec.product_type == "SPOT":
                 self._spot.setdefault(spec.base_currency, _ZERO)

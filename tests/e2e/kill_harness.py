@@ -236,7 +236,10 @@ class ExchangeProcess:
         self.key_file = workdir / "key.json"
         self.out_path, self.log_path = workdir / "exchange.out", workdir / "exchange.log"
         self.proc = procs.spawn([*PERPSBOT, "exchange", "--port", "0", "--seed", str(seed), "--duration",
-                                 f"{duration_s:g}", "--new-key", str(self.key_file)], self.out_path, self.log_path)
+                                 f"{duration_s:g}", "--new-key", str(self.key_file),
+                                 # spot USD but no BTC of its own: its BTC balance is then the bot's spot position
+                                 "--spot-balance", "USD=20000", "--spot-balance", "BTC=0"],
+                                self.out_path, self.log_path)
         self.seed = seed
         line = wait_for(self._urls_line, 30, "the exchange printing its URLs", seed)
         self.args = line.split()

@@ -32,10 +32,10 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("COINBASE_")}
 class Exchange:
     """`perpsbot exchange --new-key` as a subprocess; the URLs it prints."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *flags: str) -> None:
         self.key_file = tmp / "key.json"
         self.proc = subprocess.Popen([*PERPSBOT, "exchange", "--port", "0", "--seed", "3", "--new-key",
-                                      str(self.key_file)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      str(self.key_file), *flags], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True, env=ENV)
         lines: list[str] = []
         wait_until(lambda: self._read_line(lines) and "--rest-url" in lines[-1], timeout=20, what="exchange URLs")
