@@ -74,30 +74,6 @@ ORDER_KINDS: dict[str, tuple[str, str]] = {
 }
 FUTURES_ONLY_KINDS = ("market_market_fok",)
 
-# Refusals, cancel and edit failures: Coinbase's own values (actors.exchange.failure_reasons)
-UNKNOWN_PRODUCT = reasons.INVALID_PRODUCT_ID
-INVALID_SIDE = reasons.INVALID_SIDE
-INVALID_SIZE = reasons.INVALID_SIZE_PRECISION
-INVALID_PRICE = reasons.INVALID_PRICE_PRECISION
-INVALID_END_TIME = reasons.INVALID_REQUEST
-INVALID_LEVERAGE = reasons.INVALID_LEVERAGE
-INSUFFICIENT_FUND = reasons.INSUFFICIENT_FUND
-POST_ONLY_CROSSES = reasons.INVALID_LIMIT_PRICE_POST_ONLY
-UNSUPPORTED_ORDER_CONFIGURATION = reasons.UNSUPPORTED_ORDER_CONFIGURATION
-SELF_TRADE_PREVENTION = reasons.COMMANDER_REJECTED_NEW_ORDER  # it would rest crossing one of the client's own
-NO_OPEN_POSITION = reasons.INVALID_REQUEST
-
-CANCEL_OK = reasons.UNKNOWN_CANCEL_FAILURE_REASON  # what Coinbase puts in failure_reason on success
-UNKNOWN_CANCEL_ORDER = reasons.UNKNOWN_CANCEL_ORDER
-INVALID_CANCEL_REQUEST = reasons.INVALID_CANCEL_REQUEST  # the order ended otherwise (expired, failed)
-ORDER_NOT_FOUND = reasons.ORDER_NOT_FOUND
-ONLY_OPEN_ORDERS_CAN_BE_EDITED = reasons.ONLY_OPEN_ORDERS_CAN_BE_EDITED
-ONLY_LIMIT_ORDER_EDITS_SUPPORTED = reasons.ONLY_LIMIT_ORDER_EDITS_SUPPORTED
-INVALID_EDITED_PRICE = reasons.INVALID_EDITED_PRICE
-INVALID_EDITED_SIZE = reasons.INVALID_EDITED_SIZE
-CANNOT_EDIT_TO_BELOW_FILLED_SIZE = reasons.CANNOT_EDIT_TO_BELOW_FILLED_SIZE
-EDIT_EQUAL_TO_ORIGINAL = reasons.EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST
-
 USER_CANCEL = "User requested cancel"
 NOT_FILLABLE = "FOK_NOT_FILLABLE"
 IOC_REMAINDER = "IOC_REMAINDER_CANCELLED"
@@ -479,12 +455,12 @@ class ClientOrders:
         for order_id in order_ids:
             order = self._orders.get(order_id)
             if order is None:
-                results.append((order_id, False, UNKNOWN_CANCEL_ORDER))
+                results.append((order_id, False, reasons.UNKNOWN_CANCEL_ORDER))
             elif order.status != OPEN:
-                results.append((order_id, False, _CANCEL_REFUSED.get(order.status, INVALID_CANCEL_REQUEST)))
+                results.append((order_id, False, _CANCEL_REFUSED.get(order.status, reasons.INVALID_CANCEL_REQUEST)))
             else:
                 self._finish(order, CANCELLED, USER_CANCEL)
-                results.append((order_id, True, CANCEL_OK))
+                results.append((order_id, True, reasons.UNKNOWN_CANCEL_FAILURE_REASON))
         return results
 
     def edit(self, order_id: str, price: Decimal, size: Decimal, now: float) -> str:
@@ -494,28 +470,28 @@ class ClientOrders:
         re-enters it at the back (and it trades at once if the new price crosses)."""
         order = self._orders.get(order_id)
         if order is None:
-            return ORDER_NOT_FOUND
+            return reasons.ORDER_NOT_FOUND
         if order.status != OPEN:
-            return ONLY_OPEN_ORDERS_CAN_BE_EDITED
+            return reasons.ONLY_OPEN_ORDERS_CAN_BE_EDITED
         if order.order_type == MARKET or order.tif != GTC:
-            return ONLY_LIMIT_ORDER_EDITS_SUPPORTED
+            return reasons.ONLY_LIMIT_ORDER_EDITS_SUPPORTED
         spec = order.spec
         if not (price > 0 and _on_grid(price, spec.price_increment)):
-            return INVALID_EDITED_PRICE
+            return reasons.INVALID_EDITED_PRICE
         if not (size > 0 and _on_grid(size, spec.base_increment) and size >= spec.base_min_size):
-            return INVALID_EDITED_SIZE
+            return reasons.INVALID_EDITED_SIZE
         if size <= order.filled:
-            return CANNOT_EDIT_TO_BELOW_FILLED_SIZE
+            return reasons.CANNOT_EDIT_TO_BELOW_FILLED_SIZE
         if price == order.limit_price and size == order.base_size:
-            return EDIT_EQUAL_TO_ORIGINAL
+            return reasons.EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST
         new_remaining = size - order.filled
         engine = self._market.engine(spec.product_id)
         if order.resting and order.request.post_only and self._crosses(engine, order.side, price):
-            return POST_ONLY_CROSSES
+            return reasons.INVALID_LIMIT_PRICE_POST_ONLY
         if order.resting and price != order.limit_price and self._crosses_own(spec.product_id, order.side, price):
-            return SELF_TRADE_PREVENTION
+            return reasons.COMMANDER_REJECTED_NEW_ORDER
         if not self._affordable(spec, order.side, new_remaining, price, now, replacing=order):
-            return INSUFFICIENT_FUND
+            return reasons.INSUFFICIENT_FUND
         order.edits.append(EditRecord(price, size, now))
         same_place = order.resting and price == order.limit_price and new_remaining <= order.remaining
         order.base_size, order.limit_price = size, price
@@ -537,13 +513,14 @@ class ClientOrders:
             return self._view(self._orders[known])
         spec = self._products.get(product_id)
         if spec is None:
-            return Refusal(UNKNOWN_PRODUCT, f"unknown product {product_id}")
+            return Refusal(reasons.INVALID_PRODUCT_ID, f"unknown product {product_id}")
         perp = self._perps.get(product_id)
         if perp is None or perp.net == 0:
-            return Refusal(NO_OPEN_POSITION, f"no open position in {product_id}")
+            return Refusal(reasons.INVALID_REQUEST, f"no open position in {product_id}")
         size = abs(perp.net) if size is None else size
         if not (0 < size <= abs(perp.net) and _on_grid(size, spec.base_increment)):
-            return Refusal(INVALID_SIZE, f"size must be on the {spec.base_increment} grid and at most the position")
+            return Refusal(reasons.INVALID_SIZE_PRECISION,
+                           f"size must be on the {spec.base_increment} grid and at most the position")
         side = SELL if perp.net > 0 else BUY
         size_text = format(size, "f")
         request = OrderRequest(client_order_id, product_id, side, "market_market_ioc",
@@ -675,59 +652,62 @@ class ClientOrders:
     def _refusal(self, request: OrderRequest, now: float) -> Refusal | None:
         spec = self._products.get(request.product_id)
         if spec is None:
-            return Refusal(UNKNOWN_PRODUCT, f"unknown product {request.product_id!r}")
+            return Refusal(reasons.INVALID_PRODUCT_ID, f"unknown product {request.product_id!r}")
         if request.side not in (BUY, SELL):
-            return Refusal(INVALID_SIDE, "side must be BUY or SELL")
+            return Refusal(reasons.INVALID_SIDE, "side must be BUY or SELL")
         if request.kind not in ORDER_KINDS or (request.kind in FUTURES_ONLY_KINDS and spec.product_type != "FUTURE"):
-            return Refusal(UNSUPPORTED_ORDER_CONFIGURATION, f"{request.kind} is not offered on {spec.product_id}")
+            return Refusal(reasons.UNSUPPORTED_ORDER_CONFIGURATION,
+                           f"{request.kind} is not offered on {spec.product_id}")
         order_type, tif = ORDER_KINDS[request.kind]
         if request.base_size is not None:
             size = request.base_size
             if not (size > 0 and _on_grid(size, spec.base_increment) and size >= spec.base_min_size):
                 small = size < spec.base_min_size
-                return Refusal(reasons.UNKNOWN_FAILURE_REASON if small else INVALID_SIZE,
+                return Refusal(reasons.UNKNOWN_FAILURE_REASON if small else reasons.INVALID_SIZE_PRECISION,
                                f"base_size must be >= {spec.base_min_size} on the {spec.base_increment} grid",
                                reasons.PREVIEW_INVALID_BASE_SIZE_TOO_SMALL if small else "")
         elif request.quote_size is not None and order_type == MARKET and spec.product_type == "SPOT":
             quote = request.quote_size
             if not (quote > 0 and _on_grid(quote, spec.quote_increment) and quote >= spec.quote_min_size):
                 small = quote < spec.quote_min_size
-                return Refusal(reasons.UNKNOWN_FAILURE_REASON if small else INVALID_SIZE,
+                return Refusal(reasons.UNKNOWN_FAILURE_REASON if small else reasons.INVALID_SIZE_PRECISION,
                                f"quote_size must be >= {spec.quote_min_size} on the {spec.quote_increment} grid",
                                reasons.PREVIEW_INVALID_QUOTE_SIZE_TOO_SMALL if small
                                else reasons.PREVIEW_INVALID_QUOTE_SIZE_PRECISION)
         else:
-            return Refusal(INVALID_SIZE, "base_size is required" if spec.product_type == "FUTURE" or order_type != MARKET
+            return Refusal(reasons.INVALID_SIZE_PRECISION,
+                           "base_size is required" if spec.product_type == "FUTURE" or order_type != MARKET
                            else "one of base_size or quote_size is required")
         for name, price in (("limit_price", request.limit_price), ("stop_price", request.stop_price)):
             needed = order_type != MARKET if name == "limit_price" else order_type == STOP_LIMIT
             if price is None:
                 if needed:
-                    return Refusal(INVALID_PRICE, f"{name} is required")
+                    return Refusal(reasons.INVALID_PRICE_PRECISION, f"{name} is required")
                 continue
             if not price > 0:
                 return Refusal(reasons.INVALID_LIMIT_PRICE, f"{name} must be > 0",
                                reasons.PREVIEW_INVALID_STOP_PRICE if name == "stop_price" else "")
             if not _on_grid(price, spec.price_increment):
-                return Refusal(INVALID_PRICE, f"{name} must be on the {spec.price_increment} grid")
+                return Refusal(reasons.INVALID_PRICE_PRECISION, f"{name} must be on the {spec.price_increment} grid")
         if order_type == STOP_LIMIT and request.stop_direction not in (STOP_UP, STOP_DOWN):
-            return Refusal(UNSUPPORTED_ORDER_CONFIGURATION, "stop_direction must be STOP_DIRECTION_STOP_UP or _DOWN")
+            return Refusal(reasons.UNSUPPORTED_ORDER_CONFIGURATION,
+                           "stop_direction must be STOP_DIRECTION_STOP_UP or _DOWN")
         if tif == GTD and (request.end_ts is None or request.end_ts <= now):
-            return Refusal(INVALID_END_TIME, "end_time must be in the future")
+            return Refusal(reasons.INVALID_REQUEST, "end_time must be in the future")
         if request.leverage is not None and spec.product_type == "FUTURE":
             max_leverage = _ONE / spec.initial_margin_rate
             if not 0 < request.leverage <= max_leverage:
-                return Refusal(INVALID_LEVERAGE, f"leverage must be > 0 and at most {max_leverage}")
+                return Refusal(reasons.INVALID_LEVERAGE, f"leverage must be > 0 and at most {max_leverage}")
         engine = self._market.engine(spec.product_id)
         rests = order_type == LIMIT and tif in (GTC, GTD)
         if rests and request.post_only and self._crosses(engine, request.side, request.limit_price):
-            return Refusal(POST_ONLY_CROSSES, "a post-only order would cross the book")
+            return Refusal(reasons.INVALID_LIMIT_PRICE_POST_ONLY, "a post-only order would cross the book")
         if rests and self._crosses_own(spec.product_id, request.side, request.limit_price):
-            return Refusal(SELF_TRADE_PREVENTION, "the order would rest crossing one of your own orders")
+            return Refusal(reasons.COMMANDER_REJECTED_NEW_ORDER, "the order would rest crossing one of your own orders")
         size, _ = self._estimate(spec, request)
         price = request.limit_price
         if not self._affordable(spec, request.side, size, price, now, quote=request.quote_size):
-            return Refusal(INSUFFICIENT_FUND, "Insufficient balance in source account")
+            return Refusal(reasons.INSUFFICIENT_FUND, "Insufficient balance in source account")
         return None
 
     def _estimate(self, spec: ProductSpec, request: OrderRequest) -> tuple[Decimal, Decimal]:
@@ -823,7 +803,7 @@ class ClientOrders:
             return
         rests = order.order_type != MARKET and order.tif in (GTC, GTD)
         if rests and self._crosses_own(spec.product_id, order.side, order.limit_price):
-            self._finish(order, CANCELLED, SELF_TRADE_PREVENTION)
+            self._finish(order, CANCELLED, reasons.COMMANDER_REJECTED_NEW_ORDER)
             return
         tif = {IOC: "IOC", FOK: "FOK"}.get(order.tif, "GTC")
         result = self._market.submit(

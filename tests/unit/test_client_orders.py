@@ -10,30 +10,21 @@ import pytest
 
 from actors.exchange.account import PaperAccount
 from actors.exchange.client_orders import (
-    CANCEL_OK,
     CANCELLED,
     CLIENT,
     EXPIRED,
     FILLED,
-    INSUFFICIENT_FUND,
-    INVALID_CANCEL_REQUEST,
-    INVALID_PRICE,
-    INVALID_SIZE,
     MAKER,
     OPEN,
-    POST_ONLY_CROSSES,
-    SELF_TRADE_PREVENTION,
     STOP_PENDING,
     STOP_TRIGGERED,
     TAKER,
-    UNKNOWN_CANCEL_ORDER,
-    UNKNOWN_PRODUCT,
-    UNSUPPORTED_ORDER_CONFIGURATION,
     ClientOrders,
     OrderRequest,
     OrderView,
     Refusal,
 )
+from actors.exchange import failure_reasons as reasons
 from actors.exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS, preview_reason
 from actors.exchange.market import SyntheticMarket
 from actors.products import BTC_PERP, BTC_USD, CATALOG
@@ -160,18 +151,19 @@ def test_fok_that_cannot_fill_is_cancelled_untouched_and_ioc_drops_its_remainder
 @pytest.mark.parametrize(
     ("product_id", "side", "kind", "fields", "code"),
     [
-        ("DOGE-USD", BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "1"}, UNKNOWN_PRODUCT),
+        ("DOGE-USD", BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "1"}, reasons.INVALID_PRODUCT_ID),
         (SPOT, BUY, "limit_limit_gtc", {"base_size": "0.000000001", "limit_price": "50"},
          "UNKNOWN_FAILURE_REASON"),  # under the minimum: Coinbase names it in the preview reason only
-        (PERP, BUY, "limit_limit_gtc", {"base_size": "1.5", "limit_price": "80000"}, INVALID_SIZE),
+        (PERP, BUY, "limit_limit_gtc", {"base_size": "1.5", "limit_price": "80000"}, reasons.INVALID_SIZE_PRECISION),
         (PERP, BUY, "limit_limit_gtc", {"base_size": "0", "limit_price": "80000"}, "UNKNOWN_FAILURE_REASON"),
-        (PERP, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "80001"}, INVALID_PRICE),
-        (SPOT, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "50.001"}, INVALID_PRICE),
-        (PERP, BUY, "market_market_ioc", {"quote_size": "100"}, INVALID_SIZE),  # futures trade contracts
-        (SPOT, BUY, "market_market_fok", {"base_size": "0.1"}, UNSUPPORTED_ORDER_CONFIGURATION),
+        (PERP, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "80001"}, reasons.INVALID_PRICE_PRECISION),
+        (SPOT, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "50.001"}, reasons.INVALID_PRICE_PRECISION),
+        # futures trade contracts
+        (PERP, BUY, "market_market_ioc", {"quote_size": "100"}, reasons.INVALID_SIZE_PRECISION),
+        (SPOT, BUY, "market_market_fok", {"base_size": "0.1"}, reasons.UNSUPPORTED_ORDER_CONFIGURATION),
         (PERP, SELL, "stop_limit_stop_limit_gtc", {"base_size": "1", "limit_price": "80000",
                                                    "stop_price": "80003", "stop_direction": "STOP_DIRECTION_STOP_DOWN"},
-         INVALID_PRICE),
+         reasons.INVALID_PRICE_PRECISION),
         (PERP, BUY, "limit_limit_gtd", {"base_size": "1", "limit_price": "80000", "end_time": "x",
                                         "end_ts": str(T - 1)}, "INVALID_REQUEST"),
         (PERP, BUY, "limit_limit_gtc", {"base_size": "1", "limit_price": "80000", "leverage": "11"},
@@ -186,7 +178,7 @@ def test_invalid_orders_are_refused_with_the_reason(rig, product_id, side, kind,
 def test_a_crossing_post_only_is_refused_and_a_resting_one_is_a_maker(rig):
     rig.maker(SPOT, SELL, "100.00", "1")
     assert rig.refused("p1", SPOT, BUY, "limit_limit_gtc", base_size="1", limit_price="100.00",
-                       post_only="true") == POST_ONLY_CROSSES
+                       post_only="true") == reasons.INVALID_LIMIT_PRICE_POST_ONLY
     resting = rig.order("p1", SPOT, BUY, "limit_limit_gtc", base_size="1", limit_price="99.99", post_only="true")
     assert resting.status == OPEN and resting.post_only
     assert rig.market.book(SPOT)[0] == [(D("99.99"), D("1"))]
@@ -196,16 +188,19 @@ def test_the_account_must_pay_spot_buys_deliver_spot_sells_and_margin_futures():
     rig = Rig(cfm="1000", cbi="100")
     rig.maker(SPOT, SELL, "100.00", "5")
     # 1 x 100 plus the 0.06 taker fee is more than 100 USD
-    assert rig.refused("s1", SPOT, BUY, "limit_limit_gtc", base_size="1", limit_price="100.00") == INSUFFICIENT_FUND
-    assert rig.refused("s2", SPOT, SELL, "limit_limit_gtc", base_size="0.1", limit_price="200.00") == INSUFFICIENT_FUND
+    assert rig.refused("s1", SPOT, BUY, "limit_limit_gtc", base_size="1", limit_price="100.00") \
+        == reasons.INSUFFICIENT_FUND
+    assert rig.refused("s2", SPOT, SELL, "limit_limit_gtc", base_size="0.1", limit_price="200.00") \
+        == reasons.INSUFFICIENT_FUND
     # 2 contracts x 0.01 x 90000 = 1800 notional: 180 initial margin + 1.08 fee fits in 1000 ...
     rig.maker(PERP, SELL, "90000", "100")
     rig.order("f1", PERP, BUY, "market_market_ioc", base_size="2")
     # ... leaving 1000 - 1.08 - 180 = 818.92 available; a contract more needs 90 margin + 0.54 fee
     assert rig.client.summary(T).available_margin == D("818.92")
-    assert rig.refused("f2", PERP, BUY, "limit_limit_gtc", base_size="10", limit_price="90000") == INSUFFICIENT_FUND
+    assert rig.refused("f2", PERP, BUY, "limit_limit_gtc", base_size="10", limit_price="90000") \
+        == reasons.INSUFFICIENT_FUND
     assert rig.order("f2", PERP, BUY, "limit_limit_gtc", base_size="9", limit_price="90000").status == FILLED
-    assert rig.refused("f3", PERP, BUY, "market_market_ioc", base_size="1") == INSUFFICIENT_FUND
+    assert rig.refused("f3", PERP, BUY, "market_market_ioc", base_size="1") == reasons.INSUFFICIENT_FUND
     rig.maker(PERP, BUY, "89995", "20")
     assert rig.order("f4", PERP, SELL, "market_market_ioc", base_size="11").status == FILLED  # closing needs no margin
 
@@ -215,14 +210,16 @@ def test_a_resting_spot_buy_holds_its_cost_and_fee(rig):
     # 4 x 200 = 800, plus 0.0006 = 800.48 held
     assert order.outstanding_hold == D("800.48")
     assert rig.balances()["USD"] == (D("1000"), D("800.48"))
-    assert rig.refused("h2", SPOT, BUY, "limit_limit_gtc", base_size="1", limit_price="200.00") == INSUFFICIENT_FUND
+    assert rig.refused("h2", SPOT, BUY, "limit_limit_gtc", base_size="1", limit_price="200.00") \
+        == reasons.INSUFFICIENT_FUND
     rig.client.cancel([order.order_id], T)
     assert rig.balances()["USD"] == (D("1000"), 0)
 
 
 def test_an_order_that_would_rest_crossing_the_client_s_own_is_refused(rig):
     rig.order("a1", PERP, SELL, "limit_limit_gtc", base_size="1", limit_price="90000")
-    assert rig.refused("a2", PERP, BUY, "limit_limit_gtc", base_size="1", limit_price="90005") == SELF_TRADE_PREVENTION
+    assert rig.refused("a2", PERP, BUY, "limit_limit_gtc", base_size="1", limit_price="90005") \
+        == reasons.COMMANDER_REJECTED_NEW_ORDER
 
 
 # --------------------------------------------------------------------- resting orders
@@ -249,7 +246,8 @@ def test_cancel_reports_per_order_and_takes_the_order_off_the_book(rig):
     a = rig.order("a", PERP, BUY, "limit_limit_gtc", base_size="1", limit_price="80000")
     b = rig.order("b", PERP, BUY, "limit_limit_gtc", base_size="1", limit_price="80005")
     results = rig.client.cancel([a.order_id, "nope", a.order_id], T)
-    assert results == [(a.order_id, True, CANCEL_OK), ("nope", False, UNKNOWN_CANCEL_ORDER),
+    assert results == [(a.order_id, True, reasons.UNKNOWN_CANCEL_FAILURE_REASON),
+                       ("nope", False, reasons.UNKNOWN_CANCEL_ORDER),
                        (a.order_id, False, "DUPLICATE_CANCEL_REQUEST")]  # cancelled already
     assert rig.client.order(a.order_id).status == CANCELLED
     assert [o.order_id for o in rig.market.engine(PERP).resting_orders(CLIENT)] == [b.order_id]
