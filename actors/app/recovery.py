@@ -40,7 +40,7 @@ from actors.recovery.journal_file import Opened, open_journal
 from actors.recovery.reconcile import ABSENT, JournalView, Reconciliation, VenueOrder, VenueView, reconcile
 from actors.strategy.state import HeldStop, StrategyStart, strategy_start
 from actors.venue import coinbase_rest as rest
-from actors.venue.listing import FILLS_LOOKBACK_S, LIVE, Listing, sequence_timestamp
+from actors.venue.listing import LIVE, Listing, fills_since
 from actors.venue.messages import Fill
 from actors.venue.wire import finite_decimal
 
@@ -215,14 +215,6 @@ def journaled_strategy(db: Path) -> StrategyStart:
 
 # -- the whole start ----------------------------------------------------------------------------
 
-def fills_since(journal: JournalView) -> str:
-    """Where the venue's fills are read from: FILLS_LOOKBACK_S before the newest journaled fill
-    (the fills watermark), or from the start of the account's history if the journal has none.
-    Older fills are the journal's already: each start since the first has taken in what it lacked."""
-    newest = max((f.ts for f in journal.fills if f.ts), default=None)
-    return "" if newest is None else sequence_timestamp(newest - FILLS_LOOKBACK_S)
-
-
 def recover(db: Path, transport: Any, products: set[str], perpetuals: set[str], foreign_policy: str,
             today: int) -> Recovery:
     """The whole start, from the database to the holds; reads the account (balance, fills since
@@ -231,7 +223,8 @@ def recover(db: Path, transport: Any, products: set[str], perpetuals: set[str], 
     opened = open_journal(db)
     take_intent_log(db)
     journal = read_journal(db)
-    since = fills_since(journal)
+    # the fills watermark: older fills are the journal's already (each start took in what it lacked)
+    since = fills_since(max((f.ts for f in journal.fills if f.ts), default=None))
     balance, venue_fills = read_account(transport, since)
     logger.info("recovery: {} fills read from the venue since {}", len(venue_fills), since or "the account's start")
     venue = read_venue(transport, venue_fills)

@@ -46,8 +46,7 @@ from actors.venue.coinbase_orders import (
     Unknown,
     create_order_outcome,
 )
-from actors.venue.listing import (FILLS_LOOKBACK_S, LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder,
-                                  sequence_timestamp)
+from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder, fills_since
 from actors.venue.messages import FUTURES_ONLY, Fill, OrderUpdate, VenueSnapshot
 from actors.venue.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
@@ -203,7 +202,7 @@ class GatewayCore:
         answer `reply_to` with a VenueSnapshot when all are read (a Snapshot effect)."""
         self.counters["syncs"] += 1
         return self._start_job(SYNC, Listing(orders=True, fills=True, positions=positions,
-                                             fills_since=self._fills_since()), now, (reply_to,))
+                                             fills_since=fills_since(self._newest_fill)), now, (reply_to,))
 
     def reconcile(self, now: float) -> list[Effect]:
         """The `user` stream reconnected: re-read the orders not finished here and their fills, and
@@ -217,7 +216,7 @@ class GatewayCore:
         self.counters["reconciles"] += 1
         ids = venue_ids if len(venue_ids) <= FILTER_IDS_MAX else ()
         return self._start_job(RECONCILE, Listing(orders=True, fills=True, order_ids=ids,
-                                                  fills_since=self._fills_since()), now)
+                                                  fills_since=fills_since(self._newest_fill)), now)
 
     def seed(self, reported: dict[str, tuple[Decimal, Decimal, Decimal]], newest_fill: float | None = None) -> None:
         """At a process start: per venue order id, the (quantity, quote value, fees) of its fills the
@@ -534,10 +533,6 @@ class GatewayCore:
             self._newest_fill = fill.ts
         return True
 
-    def _fills_since(self) -> str:
-        """Where an unfiltered fills read starts: FILLS_LOOKBACK_S before the newest fill reported
-        (the whole history when none was); every order seen from there is read whole (Listing)."""
-        return "" if self._newest_fill is None else sequence_timestamp(self._newest_fill - FILLS_LOOKBACK_S)
 
     def _accepted(self, o: _Order, venue_id: str, now: float, announce: bool = True) -> list[Effect]:
         cid = o.order.client_order_id

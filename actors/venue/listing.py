@@ -140,6 +140,12 @@ def sequence_timestamp(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((ts - whole) * 1e6):06d}Z"
 
 
+def fills_since(newest_fill: float | None) -> str:
+    """Where a windowed fills read starts: FILLS_LOOKBACK_S before the newest fill already counted
+    (`fills_since` for a Listing); "" (the whole history) when none was."""
+    return "" if newest_fill is None else sequence_timestamp(newest_fill - FILLS_LOOKBACK_S)
+
+
 class Listing:
     """One read of the orders list, the fills list or both, page by page. `order_ids` (venue ids)
     narrows both lists at the venue; callers still check what comes back.
