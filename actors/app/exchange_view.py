@@ -15,10 +15,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import msgspec
-
 from actors.venue import coinbase_rest as rest
-from actors.venue.listing import Complete, Listing, Next
+from actors.venue.listing import Complete, Listing, Next, decode_positions
 
 _ZERO = Decimal(0)
 MAX_REQUESTS = 200
@@ -50,10 +48,11 @@ def read_exchange(transport: Any) -> dict[str, Any]:
     response = transport.send(rest.cfm_positions())
     if response.status != 200:
         return {"error": f"cfm/positions: {response.status or response.error}"}
-    positions: dict[str, Decimal] = {}
-    for p in msgspec.json.decode(response.body).get("positions", []):
-        contracts = _decimal(p.get("number_of_contracts", "0"))
-        positions[p["product_id"]] = -contracts if p.get("side") == "SHORT" else contracts
+    try:
+        held = decode_positions(response.body)
+    except ValueError as exc:
+        return {"error": f"cfm/positions: {exc}"}
+    positions = {pid: p.contracts or Decimal(0) for pid, p in held.items()}
     listing = Listing(orders=True, fills=True)
     failure = read_listing(listing, transport)
     if failure is not None:

@@ -40,9 +40,8 @@ from actors.recovery.journal_file import Opened, open_journal
 from actors.recovery.reconcile import ABSENT, JournalView, Reconciliation, VenueOrder, VenueView, reconcile
 from actors.strategy.state import HeldStop, StrategyStart, strategy_start
 from actors.venue import coinbase_rest as rest
-from actors.venue.listing import LIVE, Listing, fills_since
+from actors.venue.listing import LIVE, Listing, decode_positions, fills_since
 from actors.venue.messages import Fill
-from actors.venue.wire import finite_decimal
 
 _ZERO = Decimal(0)
 _CARRIED = "(carried over from before the restart)"
@@ -108,12 +107,9 @@ def read_venue(transport: Any, fills: list[Fill]) -> VenueView:
     response = transport.send(rest.cfm_positions())
     if response.status != 200:
         raise LiveError(f"the venue's positions could not be read: {response.status or response.error}")
-    positions: dict[str, Decimal] = {}
     try:
-        for p in msgspec.json.decode(response.body).get("positions") or []:
-            contracts = finite_decimal(str(p.get("number_of_contracts", "0"))) or _ZERO
-            positions[p["product_id"]] = -contracts if str(p.get("side", "")).upper() == "SHORT" else contracts
-    except (msgspec.DecodeError, AttributeError, KeyError, TypeError):
+        positions = {pid: p.contracts or _ZERO for pid, p in decode_positions(response.body).items()}
+    except ValueError:
         raise LiveError("the venue's positions answer is unreadable") from None
     by_venue_id = {o.order_id: o.client_order_id for o in orders.values()}
     named = tuple(msgspec.structs.replace(f, client_order_id=by_venue_id.get(f.venue_order_id, f.client_order_id))

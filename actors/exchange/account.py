@@ -20,8 +20,8 @@ MAX_AMOUNT = Decimal("1e15")
 
 class PaperAccount(msgspec.Struct, frozen=True):
     cfm_usd_balance: Decimal = DEFAULT_CASH  # USD in the futures account: the trading margin
-    cbi_usd_balance: Decimal = Decimal(0)  # USD in the spot account
-    spot_assets: tuple[tuple[str, Decimal], ...] = ()  # other spot holdings, e.g. (("BTC", 0.1),)
+    cbi_usd_balance: Decimal = dict(DEFAULT_SPOT)["USD"]  # USD in the spot account
+    spot_assets: tuple[tuple[str, Decimal], ...] = tuple(p for p in DEFAULT_SPOT if p[0] != "USD")  # e.g. BTC
 
     def __post_init__(self) -> None:
         amounts = [("cfm_usd_balance", self.cfm_usd_balance), ("cbi_usd_balance", self.cbi_usd_balance),

@@ -295,7 +295,7 @@ def user(
 ) -> PendingFrame:
     """`kind` is SNAPSHOT (open orders and positions, on subscribe) or UPDATE (orders that changed,
     with the positions as they are now). Orders and positions come already in their wire shape
-    (`user_order`, `perpetual_position`, `expiring_position`: COINBASE.md, all strings)."""
+    (`user_order`, `expiring_position`: COINBASE.md, all strings)."""
     event = {
         "type": kind,
         "orders": [dict(o) for o in orders],
@@ -344,33 +344,9 @@ def user_order(order: OrderView, spec: ProductSpec, portfolio_id: str = "") -> d
     }
 
 
-def perpetual_position(position: PerpPosition, spec: ProductSpec, portfolio_id: str = "") -> dict[str, str]:
-    """One entry of a `user` event's `perpetual_futures_positions`."""
-    side = "FUTURES_POSITION_SIDE_LONG" if position.net_size > 0 else "FUTURES_POSITION_SIDE_SHORT"
-    liquidation = position.liquidation_price
-    return {
-        "product_id": position.product_id,
-        "portfolio_uuid": portfolio_id,
-        "vwap": decimal_text(position.entry_price),
-        "entry_vwap": decimal_text(position.entry_price),
-        "position_side": side,
-        "margin_type": f"MARGIN_TYPE_{position.margin_type}" if position.margin_type else "MARGIN_TYPE_CROSS",
-        "net_size": size_text(spec, position.net_size),
-        "buy_order_size": size_text(spec, position.buy_order_size),
-        "sell_order_size": size_text(spec, position.sell_order_size),
-        "leverage": decimal_text(position.leverage),
-        "mark_price": decimal_text(position.mark_price),
-        "liquidation_price": "" if liquidation is None else usd_text(liquidation),
-        "im_notional": usd_text(position.initial_margin),
-        "mm_notional": usd_text(position.maintenance_margin),
-        "position_notional": usd_text(position.notional),
-        "unrealized_pnl": usd_text(position.unrealized_pnl),
-        "aggregated_pnl": usd_text(position.unrealized_pnl + position.realized_pnl),
-    }
-
-
 def expiring_position(position: PerpPosition, spec: ProductSpec) -> dict[str, str]:
-    """One entry of a `user` event's `expiring_futures_positions` (a dated future)."""
+    """One entry of a `user` event's `expiring_futures_positions`: every CDE future, the
+    perpetual-style ones too, whose product metadata says `contract_expiry_type: EXPIRING`."""
     return {
         "product_id": position.product_id,
         "side": "LONG" if position.net_size > 0 else "SHORT",

@@ -36,7 +36,7 @@ DOWN = "down"
 
 FAIR_TICK_S = 0.1  # market-time spacing of fair-value updates and maker refreshes
 MAX_CATCH_UP_S = 60.0  # a longer gap between steps skips ahead instead of simulating every tick
-RECENT_TRADES = 50  # trades kept per product for a market_trades snapshot
+RECENT_TRADES = 1000  # prints kept per product: REST market trades answer up to this many
 
 _BPS = 1e-4
 # Regime parameters: drift (bps per second, magnitude), volatility (bps per sqrt second),

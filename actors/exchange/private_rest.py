@@ -58,6 +58,8 @@ PRODUCTS = "products"
 ACCOUNTS = "accounts"
 BALANCE_SUMMARY = "balance_summary"
 POSITIONS = "positions"
+PRODUCT_BOOK = "product_book"
+BEST_BID_ASK = "best_bid_ask"
 
 WRITES = (CREATE, BATCH_CANCEL, EDIT, CLOSE_POSITION)  # requests that change orders
 BATCH_CANCEL_MAX = 100
@@ -78,6 +80,8 @@ _GETS = {
     f"{PREFIX}/accounts": ACCOUNTS,
     f"{PREFIX}/cfm/balance_summary": BALANCE_SUMMARY,
     f"{PREFIX}/cfm/positions": POSITIONS,
+    f"{PREFIX}/product_book": PRODUCT_BOOK,
+    f"{PREFIX}/best_bid_ask": BEST_BID_ASK,
 }
 _GET_PREFIXES = {  # path prefix -> endpoint taking the rest of the path as its argument
     f"{PREFIX}/orders/historical/": GET_ORDER,
@@ -450,6 +454,18 @@ def _products(found: Route, target: str, query: dict[str, list[str]], core: Clie
     return rest.handle_get("GET", PRODUCTS_PATH + suffix + (f"?{parts.query}" if parts.query else ""), view)
 
 
+def _product_book(found: Route, target: str, query: dict[str, list[str]], core: ClientOrders, view: MarketView,
+                  now: float) -> RestResponse:
+    """The signed-in twin of `market/product_book`: the same book."""
+    parts = urlsplit(target)
+    return rest.handle_get("GET", rest.PRODUCT_BOOK_PATH + (f"?{parts.query}" if parts.query else ""), view)
+
+
+def _best_bid_ask(found: Route, target: str, query: dict[str, list[str]], core: ClientOrders, view: MarketView,
+                  now: float) -> RestResponse:
+    return rest.best_bid_ask(view, query)
+
+
 def _accounts(found: Route, target: str, query: dict[str, list[str]], core: ClientOrders, view: MarketView,
               now: float) -> RestResponse:
     rows = [account_json(b.currency, b.balance, b.hold, core) for b in core.spot_balances()]
@@ -486,6 +502,8 @@ _GET_HANDLERS: dict[str, Callable[..., RestResponse]] = {
     ACCOUNTS: _accounts,
     BALANCE_SUMMARY: _balance_summary,
     POSITIONS: _positions,
+    PRODUCT_BOOK: _product_book,
+    BEST_BID_ASK: _best_bid_ask,
 }
 
 
@@ -623,14 +641,30 @@ def balance_summary_json(summary: BalanceSummary) -> dict[str, Any]:
 
 
 def cfm_position_json(position: PerpPosition, spec: ProductSpec) -> dict[str, Any]:
-    """One `cfm/positions` entry: contracts, prices as strings, PnL as money objects."""
+    """One `cfm/positions` entry: contracts and leverage as strings, every money field (prices
+    too) a `{"value", "currency"}` object, as production sends it (COINBASE.md), with the fields
+    Coinbase adds for CDE perpetual-style futures."""
+    liquidation = position.liquidation_price
     return {
         "product_id": position.product_id,
         "expiration_time": f"{rest.contract_expiry(position.product_id):%Y-%m-%dT%H:%M:%SZ}",
         "side": "LONG" if position.net_size > 0 else "SHORT",
         "number_of_contracts": size_text(spec, abs(position.net_size)),
-        "current_price": decimal_text(position.mark_price),
-        "avg_entry_price": decimal_text(position.entry_price),
+        "current_price": _price(position.mark_price),
+        "avg_entry_price": _price(position.entry_price),
         "unrealized_pnl": _money(position.unrealized_pnl),
         "daily_realized_pnl": _money(position.daily_realized_pnl),
+        "contract_size": decimal_text(spec.contract_size),
+        "entry_vwap": _price(position.entry_price),
+        "liquidation_price": _price(liquidation) if liquidation is not None else _money(Decimal(0)),
+        "leverage": decimal_text(position.leverage),
+        "margin_type": position.margin_type or "CROSS",
+        "im_contribution": _money(position.initial_margin),
+        "mm_contribution": _money(position.maintenance_margin),
+        "position_notional": _money(position.notional),
     }
+
+
+def _price(value: Decimal) -> dict[str, str]:
+    """A price as a money object: its own digits, not rounded to cents."""
+    return {"value": decimal_text(value), "currency": "USD"}

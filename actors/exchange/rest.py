@@ -21,8 +21,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 
-from actors.exchange.frames import decimal_text, price_text, rfc3339_micros, size_text
-from actors.exchange.market import TickerStats
+from actors.exchange import market_history as history
+from actors.exchange.frames import Candle, decimal_text, price_text, rfc3339_micros, size_text
+from actors.exchange.market import MarketTrade, TickerStats
 from actors.products import ProductSpec
 
 PREFIX = "/api/v3/brokerage"
@@ -51,6 +52,8 @@ class ProductView(msgspec.Struct, frozen=True):
     ticker: TickerStats
     bids: tuple[tuple[Decimal, Decimal], ...]  # best first, venue units
     offers: tuple[tuple[Decimal, Decimal], ...]
+    minute_candles: tuple[Candle, ...] = ()  # oldest first
+    trades: tuple[MarketTrade, ...] = ()  # the latest prints, oldest first
 
 
 class MarketView(msgspec.Struct, frozen=True):
@@ -102,7 +105,14 @@ def handle_get(method: str, target: str, view: MarketView) -> RestResponse:
         return _products(view, query)
     if path == PRODUCT_BOOK_PATH:
         return _product_book(view, query)
-    return _product(view, unquote(path[len(PRODUCTS_PATH) + 1:]))
+    product_id, _, resource = unquote(path[len(PRODUCTS_PATH) + 1:]).partition("/")
+    if resource == "candles":
+        return _candles(view, product_id, query)
+    if resource == "ticker":
+        return _market_trades(view, product_id, query)
+    if resource:
+        return error(404, "NOT_FOUND", f"no endpoint at {path}")
+    return _product(view, product_id)
 
 
 def error(status: int, code: str, message: str) -> RestResponse:
@@ -150,7 +160,7 @@ def _products(view: MarketView, query: dict[str, list[str]]) -> RestResponse:
     wanted_ids = set(query.get("product_ids", ()))
     wanted_type = (query.get("product_type") or [""])[0].upper()
     rows = [
-        productjson_response(p, view)
+        product_json(p, view)
         for p in view.products
         if (not wanted_ids or p.spec.product_id in wanted_ids)
         and (not wanted_type or p.spec.product_type == wanted_type)
@@ -162,7 +172,7 @@ def _product(view: MarketView, product_id: str) -> RestResponse:
     product = view.product(product_id)
     if product is None:
         return error(404, "NOT_FOUND", f"product {product_id} not found")
-    return json_response(200, productjson_response(product, view))
+    return json_response(200, product_json(product, view))
 
 
 def _product_book(view: MarketView, query: dict[str, list[str]]) -> RestResponse:
@@ -172,24 +182,81 @@ def _product_book(view: MarketView, query: dict[str, list[str]]) -> RestResponse
     product = view.product(product_id)
     if product is None:
         return error(404, "NOT_FOUND", f"product {product_id} not found")
-    depth: int | None = None
-    raw_limit = (query.get("limit") or [""])[0]
-    if raw_limit:
-        if not raw_limit.isdigit() or int(raw_limit) == 0:
-            return error(400, "INVALID_ARGUMENT", f"limit must be a positive integer, not {raw_limit!r}")
-        depth = int(raw_limit)
-    return json_response(200, product_bookjson_response(product, view.book_ts, depth))
+    depth = _limit(query, 0)
+    if depth is None:
+        return error(400, "INVALID_ARGUMENT", f"limit must be a positive integer, not {_one(query, 'limit')!r}")
+    return json_response(200, product_book_json(product, view.book_ts, depth))
+
+
+def best_bid_ask(view: MarketView, query: dict[str, list[str]]) -> RestResponse:
+    """The signed-in `best_bid_ask`: each product's top of book, every product when none is named."""
+    wanted = query.get("product_ids") or [p.spec.product_id for p in view.products]
+    books = []
+    for product_id in wanted:
+        product = view.product(product_id)
+        if product is None:
+            return error(404, "NOT_FOUND", f"product {product_id} not found")
+        books.append(product_book_json(product, view.book_ts, 1)["pricebook"])
+    return json_response(200, {"pricebooks": books})
+
+
+def _candles(view: MarketView, product_id: str, query: dict[str, list[str]]) -> RestResponse:
+    product = view.product(product_id)
+    if product is None:
+        return error(404, "NOT_FOUND", f"product {product_id} not found")
+    granularity = _one(query, "granularity")
+    seconds = history.GRANULARITIES.get(granularity)
+    if seconds is None:
+        return error(400, "INVALID_ARGUMENT", f"granularity must be one of {', '.join(history.GRANULARITIES)}")
+    start, end = _unix_seconds(query, "start"), _unix_seconds(query, "end")
+    if start is None or end is None or end < start:
+        return error(400, "INVALID_ARGUMENT", "start and end must be UNIX seconds with start <= end")
+    limit = _limit(query, history.MAX_CANDLES)
+    if limit is None or (end - start) // seconds > history.MAX_CANDLES:
+        return error(400, "INVALID_ARGUMENT",
+                     f"number of candles requested should be less than {history.MAX_CANDLES}")
+    return json_response(200, history.candles_json(product.spec, product.minute_candles, start, end, seconds, limit))
+
+
+def _market_trades(view: MarketView, product_id: str, query: dict[str, list[str]]) -> RestResponse:
+    product = view.product(product_id)
+    if product is None:
+        return error(404, "NOT_FOUND", f"product {product_id} not found")
+    limit = _limit(query, len(product.trades) or 1)
+    start, end = _unix_seconds(query, "start"), _unix_seconds(query, "end")
+    if limit is None or (_one(query, "start") and start is None) or (_one(query, "end") and end is None):
+        return error(400, "INVALID_ARGUMENT", "limit must be a positive integer; start and end UNIX seconds")
+    stats = product.ticker
+    return json_response(200, history.trades_json(product.spec, product.trades, stats.best_bid, stats.best_ask,
+                                                  limit, start, end))
+
+
+def _one(query: dict[str, list[str]], name: str) -> str:
+    return (query.get(name) or [""])[0]
+
+
+def _unix_seconds(query: dict[str, list[str]], name: str) -> int | None:
+    text = _one(query, name)
+    return int(text) if text.isdigit() and len(text) <= 12 else None
+
+
+def _limit(query: dict[str, list[str]], default: int) -> int | None:
+    """The `limit` parameter (absent: `default`), None when it is not a positive integer."""
+    text = _one(query, "limit")
+    if not text:
+        return default
+    return int(text) if text.isdigit() and len(text) <= 6 and int(text) > 0 else None
 
 
 # --------------------------------------------------------------------- bodies
 
 
-def product_bookjson_response(product: ProductView, book_ts: float, depth: int | None = None) -> dict:
+def product_book_json(product: ProductView, book_ts: float, depth: int | None = None) -> dict:
     """{"pricebook": {product_id, bids, asks, time}, last, mid_market, spread_bps, spread_absolute}."""
     spec = product.spec
 
     def levels(rows: tuple[tuple[Decimal, Decimal], ...]) -> list[dict[str, str]]:
-        return [{"price": price_text(spec, p), "size": size_text(spec, q)} for p, q in rows[:depth]]
+        return [{"price": price_text(spec, p), "size": size_text(spec, q)} for p, q in rows[:depth or None]]
 
     body: dict = {
         "pricebook": {
@@ -212,7 +279,7 @@ def product_bookjson_response(product: ProductView, book_ts: float, depth: int |
     return body
 
 
-def productjson_response(product: ProductView, view: MarketView) -> dict:
+def product_json(product: ProductView, view: MarketView) -> dict:
     """The fields of Coinbase's product object; futures carry `future_product_details`."""
     spec, stats = product.spec, product.ticker
     is_future = spec.product_type == "FUTURE"

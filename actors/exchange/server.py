@@ -96,8 +96,9 @@ from actors.exchange.chaos import (
     ChaosSpec,
 )
 from actors.exchange.client_orders import ClientOrders, FeeSchedule, OrderView, PerpPosition
-from actors.exchange.frames import Candle, PendingFrame
+from actors.exchange.frames import PendingFrame
 from actors.exchange.market import MarketStep, SyntheticMarket, TickerStats
+from actors.exchange.market_history import MINUTE_HISTORY, CandleSeries
 from actors.products import CATALOG, ProductSpec
 
 HEARTBEATS = "heartbeats"
@@ -117,6 +118,7 @@ USER_ENDPOINT_CHANNELS = (HEARTBEATS, *PRIVATE_CHANNELS)
 
 CANDLE_SECONDS = 300
 CANDLE_HISTORY = 12  # closed buckets kept for a candles snapshot (one hour)
+TRADES_SNAPSHOT = 50  # prints in a market_trades snapshot
 
 _CLOSE_TIMEOUT_S = 1.0  # how long a closing handshake may wait for the client's reply
 _FIRST_BYTES_TIMEOUT_S = 10.0  # a new connection must send its request line within this (as websockets)
@@ -159,54 +161,6 @@ class _Session:
         self.closing = False
         self.held: list[object] | None = None  # while stalled: what would have been queued
         self.stalled_until = 0.0  # clock time
-
-
-class _CandleSeries:
-    """One product's 5-minute OHLCV buckets from its trades, in market time.
-
-    A bucket with no trade yet shows the previous close with volume 0; its first trade sets open,
-    high, low and close.
-    """
-
-    def __init__(self, price: Decimal, now: float) -> None:
-        self.history: deque[Candle] = deque(maxlen=CANDLE_HISTORY)
-        self._open_bucket(_bucket_start(now), price)
-
-    def add(self, ts: float, price: Decimal, size: Decimal) -> None:
-        self.roll(ts)
-        if _bucket_start(ts) < self.start:
-            return  # a print for a bucket already closed
-        if self.traded:
-            self.high, self.low = max(self.high, price), min(self.low, price)
-        else:
-            self.open = self.high = self.low = price
-            self.traded = True
-        self.close = price
-        self.volume += size
-
-    def roll(self, now: float) -> None:
-        """Close the current bucket if `now` is past it."""
-        start = _bucket_start(now)
-        if start > self.start:
-            self.history.append(self.current())
-            self._open_bucket(start, self.close)
-
-    def current(self) -> Candle:
-        return Candle(self.start, self.open, self.high, self.low, self.close, self.volume)
-
-    def snapshot(self) -> list[Candle]:
-        """Closed buckets then the current one, oldest first."""
-        return [*self.history, self.current()]
-
-    def _open_bucket(self, start: int, price: Decimal) -> None:
-        self.start = start
-        self.open = self.high = self.low = self.close = price
-        self.volume = Decimal(0)
-        self.traded = False
-
-
-def _bucket_start(ts: float) -> int:
-    return math.floor(ts / CANDLE_SECONDS) * CANDLE_SECONDS
 
 
 class ExchangeServer:
@@ -273,7 +227,12 @@ class ExchangeServer:
         self._paused = False
         self._last_tickers: dict[str, TickerStats] = {}
         self._candles = {
-            product_id: _CandleSeries(self._market.ticker(product_id).price, self._market.now)
+            product_id: CandleSeries(self._market.ticker(product_id).price, self._market.now, CANDLE_SECONDS,
+                                     CANDLE_HISTORY)
+            for product_id in self._products
+        }
+        self._minute_candles = {  # what REST candles aggregate into every granularity
+            product_id: CandleSeries(self._market.ticker(product_id).price, self._market.now, 60, MINUTE_HISTORY)
             for product_id in self._products
         }
         self._numbers = itertools.count(1)
@@ -474,9 +433,9 @@ class ExchangeServer:
         for product in step.products:
             product_id = product.product_id
             spec = self._products[product_id]
-            candles = self._candles[product_id]
-            for printed in product.trades:
-                candles.add(printed.ts, printed.trade.price, printed.trade.size)
+            for series in (self._candles[product_id], self._minute_candles[product_id]):
+                for printed in product.trades:
+                    series.add(printed.ts, printed.trade.price, printed.trade.size)
             if product.changes:
                 self._publish(LEVEL2, product_id, frames.l2_update(ts, spec, product.changes, step.ts))
             if product.trades:
@@ -581,10 +540,8 @@ class ExchangeServer:
         return frames.user(
             ts, kind,
             [frames.user_order(o, self._products[o.product_id], portfolio) for o in orders],
-            [frames.perpetual_position(p, self._products[p.product_id], portfolio)
-             for p in mine if self._products[p.product_id].is_perpetual],
-            [frames.expiring_position(p, self._products[p.product_id])
-             for p in mine if not self._products[p.product_id].is_perpetual],
+            (),  # INTX perpetuals only; every future listed here is a CDE contract (COINBASE.md)
+            [frames.expiring_position(p, self._products[p.product_id]) for p in mine],
         )
 
     def _replay_user(self) -> None:
@@ -802,7 +759,10 @@ class ExchangeServer:
         products = []
         for product_id, spec in self._products.items():
             bids, offers = self._market.book(product_id)
-            products.append(rest.ProductView(spec, self._market.ticker(product_id), tuple(bids), tuple(offers)))
+            minutes = self._minute_candles[product_id]
+            minutes.roll(self._market.now)
+            products.append(rest.ProductView(spec, self._market.ticker(product_id), tuple(bids), tuple(offers),
+                                             tuple(minutes.snapshot()), self._market.recent_trades(product_id)))
         return rest.MarketView(tuple(products), self._market.now, self._clock())
 
     def _handle_connection(self, ws: ServerConnection) -> None:
@@ -992,7 +952,7 @@ class ExchangeServer:
                 stats = self._market.ticker(product_id)
                 self._enqueue(session, frames.ticker(ts, frames.SNAPSHOT, spec, stats, channel=channel))
             elif channel == MARKET_TRADES:
-                recent = self._market.recent_trades(product_id)
+                recent = self._market.recent_trades(product_id)[-TRADES_SNAPSHOT:]
                 self._enqueue(session, frames.market_trades(ts, frames.SNAPSHOT, spec, recent))
             elif channel == CANDLES:
                 series = self._candles[product_id]

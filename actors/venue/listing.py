@@ -98,14 +98,50 @@ class _FillsPage(msgspec.Struct):
     cursor: str = ""
 
 
+class Amount(msgspec.Struct, frozen=True):
+    value: str = "0"
+    currency: str = "USD"
+
+
+# A money field of `cfm/positions`: production sends `{value, currency}`, the reference a string.
+Money = Union[str, Amount]
+
+
 class RestPosition(msgspec.Struct, frozen=True):
     product_id: str
     side: str = ""
     number_of_contracts: str = "0"
+    avg_entry_price: Money = "0"
+    unrealized_pnl: Money = "0"
+
+    @property
+    def contracts(self) -> Decimal | None:
+        """Signed contracts (short negative), None when unreadable."""
+        contracts = finite_decimal(self.number_of_contracts)
+        if contracts is None:
+            return None
+        return -contracts if self.side.upper() == "SHORT" else contracts
+
+
+def money(field: Money) -> Decimal | None:
+    """The amount of a money field in either shape, None when unreadable."""
+    return finite_decimal(field if isinstance(field, str) else field.value)
 
 
 class _PositionsPage(msgspec.Struct):
     positions: tuple[RestPosition, ...] = ()
+
+
+def decode_positions(body: bytes) -> dict[str, RestPosition]:
+    """The positions of a `cfm/positions` answer by product; ValueError when it cannot be read."""
+    try:
+        held = _positions_decoder.decode(body).positions
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"unreadable positions page: {exc}") from None
+    for p in held:
+        if p.contracts is None or money(p.avg_entry_price) is None or money(p.unrealized_pnl) is None:
+            raise ValueError(f"unreadable positions page: {p.product_id} {p.number_of_contracts!r}")
+    return {p.product_id: p for p in held}
 
 
 _positions_decoder = msgspec.json.Decoder(_PositionsPage, strict=False)
@@ -195,13 +231,11 @@ class Listing:
             return Failed(response.error or f"HTTP {response.status}")
         try:
             if which == POSITIONS:  # one page, no cursor
-                held = _positions_decoder.decode(response.body).positions
-                self.positions = {}
-                for p in held:
-                    contracts = finite_decimal(p.number_of_contracts)
-                    if contracts is None:
-                        return Failed(f"unreadable positions page: {p.product_id} {p.number_of_contracts!r}")
-                    self.positions[p.product_id] = -contracts if p.side.upper() == "SHORT" else contracts
+                try:
+                    held = decode_positions(response.body)
+                except ValueError as exc:
+                    return Failed(str(exc))
+                self.positions = {pid: p.contracts or _ZERO for pid, p in held.items()}
                 self.pages += 1
                 self._open.discard(which)
                 return Complete()

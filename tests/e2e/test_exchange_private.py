@@ -64,7 +64,7 @@ class Rig:
         self.server = ExchangeServer(
             seed=5, clock=lambda: self.now, tick_interval_s=0.02, heartbeat_interval_s=0.5,
             chaos=[parse_chaos(c) for c in chaos],
-            account=PaperAccount(cfm_usd_balance=D("100000"), cbi_usd_balance=D("20000")),
+            account=PaperAccount(cfm_usd_balance=D("100000"), cbi_usd_balance=D("20000"), spot_assets=()),
             api_key_name=KEY_NAME if keyed else None,
             api_public_key_pem=CREDENTIALS.public_key_pem() if keyed else None, **kwargs)
         self.server.start()
@@ -171,7 +171,7 @@ def test_a_market_order_fills_at_the_book_once_however_often_it_is_sent(rig):
     assert {"trade_id", "entry_id", "sequence_timestamp", "trade_time", "side"} <= set(fills[0])
 
     positions = rig.json(cr.cfm_positions())["positions"]
-    assert [(p["product_id"], p["side"], p["number_of_contracts"], D(p["avg_entry_price"])) for p in positions] == [
+    assert [(p["product_id"], p["side"], p["number_of_contracts"], D(p["avg_entry_price"]["value"])) for p in positions] == [
         (PERP, "LONG", "1", ask)]
     summary = rig.json(cr.cfm_balance_summary())["balance_summary"]
     assert summary["cfm_usd_balance"] == {"value": f"{D('100000') - fee:.2f}", "currency": "USD"}
@@ -351,9 +351,10 @@ def test_user_channel_snapshot_then_updates_that_derive_the_rest_fills(rig):
     order = filled["events"][0]["orders"][0]
     assert (order["order_id"], order["status"], order["cumulative_quantity"], order["leaves_quantity"]) == (
         market, "FILLED", "2", "0")
-    position = filled["events"][0]["positions"]["perpetual_futures_positions"][0]
-    assert (position["product_id"], position["net_size"], position["position_side"]) == (
-        PERP, "2", "FUTURES_POSITION_SIDE_LONG")
+    positions = filled["events"][0]["positions"]
+    assert positions["perpetual_futures_positions"] == []  # INTX only: a CDE future is an expiring one
+    position = positions["expiring_futures_positions"][0]
+    assert (position["product_id"], position["number_of_contracts"], position["side"]) == (PERP, "2", "LONG")
 
     deriver = UserFillDeriver()
     derived = [deriver.on_order(o, 0)[1] for o in user_frame_decoder.decode(json.dumps(filled)).events[0].orders]
@@ -364,7 +365,7 @@ def test_user_channel_snapshot_then_updates_that_derive_the_rest_fills(rig):
     again = rig.user_socket()  # a new subscriber's snapshot: the open order and the position
     event = user_frames(again, 1)[0]["events"][0]
     assert [o["order_id"] for o in event["orders"]] == [resting]
-    assert event["positions"]["perpetual_futures_positions"][0]["net_size"] == "2"
+    assert event["positions"]["expiring_futures_positions"][0]["number_of_contracts"] == "2"
 
     rig.json(cr.batch_cancel([resting])[0])
     cancelled = user_frames(ws, 1)[0]["events"][0]["orders"]

@@ -46,7 +46,7 @@ class Rig:
             for order in engine.resting_orders():
                 engine.cancel(order.order_id)
             engine.drain_changes()
-        self.client = ClientOrders(self.market, CATALOG, PaperAccount(D(cfm), D(cbi)), seed=3, start_ts=T)
+        self.client = ClientOrders(self.market, CATALOG, PaperAccount(D(cfm), D(cbi), spot_assets=()), seed=3, start_ts=T)
         self._seq = 0
 
     def maker(self, product_id: str, side: str, price: str, size: str, owner: str = "mm") -> str:

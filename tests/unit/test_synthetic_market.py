@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from actors.exchange import frames
-from actors.exchange.market import DOWN, QUIET, UP, LevelChange, MarketTrade, SyntheticMarket, TickerStats
+from actors.exchange.market import (
+    DOWN, QUIET, RECENT_TRADES, UP, LevelChange, MarketTrade, SyntheticMarket, TickerStats)
 from actors.products import BTC_PERP, BTC_USD, CATALOG
 from actors.venue.matching import Trade
 
@@ -155,7 +156,7 @@ def test_takers_print_trades_against_the_makers():
             assert t.trade.aggressor_side in ("BUY", "SELL") and t.trade.size > 0
         assert {t.trade.aggressor_side for t in trades} == {"BUY", "SELL"}
         assert market.ticker(product_id).price == trades[-1].trade.price
-        assert market.recent_trades(product_id) == tuple(trades[-50:])
+        assert market.recent_trades(product_id) == tuple(trades[-RECENT_TRADES:])
     traded = sum(t.trade.size for t in printed[SPOT])
     assert market.ticker(SPOT).volume_24_h == volume_before + traded
 
