@@ -123,6 +123,16 @@ class Refusal(msgspec.Struct, frozen=True):
         return self.preview or reasons.preview_reason(self.code)
 
 
+class EditPreview(msgspec.Struct, frozen=True):
+    """What an edit would do: why it would be refused ("" if not), and its money."""
+
+    reason: str
+    order_total: Decimal
+    commission_total: Decimal
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+
+
 class EditRecord(msgspec.Struct, frozen=True):
     price: Decimal
     size: Decimal
@@ -463,11 +473,8 @@ class ClientOrders:
                 results.append((order_id, True, reasons.UNKNOWN_CANCEL_FAILURE_REASON))
         return results
 
-    def edit(self, order_id: str, price: Decimal, size: Decimal, now: float) -> str:
-        """Change an open GTC limit or stop-limit order's price and size; "" when done, else why not.
-
-        A smaller size at the same price keeps the order's place in the queue; any other change
-        re-enters it at the back (and it trades at once if the new price crosses)."""
+    def edit_refusal(self, order_id: str, price: Decimal, size: Decimal, now: float) -> str:
+        """Why `edit` would refuse this change now; "" when it would make it."""
         order = self._orders.get(order_id)
         if order is None:
             return reasons.ORDER_NOT_FOUND
@@ -484,14 +491,37 @@ class ClientOrders:
             return reasons.CANNOT_EDIT_TO_BELOW_FILLED_SIZE
         if price == order.limit_price and size == order.base_size:
             return reasons.EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST
-        new_remaining = size - order.filled
         engine = self._market.engine(spec.product_id)
         if order.resting and order.request.post_only and self._crosses(engine, order.side, price):
             return reasons.INVALID_LIMIT_PRICE_POST_ONLY
         if order.resting and price != order.limit_price and self._crosses_own(spec.product_id, order.side, price):
             return reasons.COMMANDER_REJECTED_NEW_ORDER
-        if not self._affordable(spec, order.side, new_remaining, price, now, replacing=order):
+        if not self._affordable(spec, order.side, size - order.filled, price, now, replacing=order):
             return reasons.INSUFFICIENT_FUND
+        return ""
+
+    def edit_preview(self, order_id: str, price: Decimal, size: Decimal, now: float) -> EditPreview:
+        """What `edit` would make of this order now, without doing it."""
+        reason = self.edit_refusal(order_id, price, size, now)
+        order = self._orders.get(order_id)
+        if order is None:
+            return EditPreview(reason, _ZERO, _ZERO, None, None)
+        engine = self._market.engine(order.spec.product_id)
+        notional = order.spec.notional(size, price)
+        commission = notional * (self._fees.maker if order.request.post_only else self._fees.taker)
+        total = notional + commission if order.side == BUY else notional - commission
+        return EditPreview(reason, total, commission, engine.best_bid(), engine.best_ask())
+
+    def edit(self, order_id: str, price: Decimal, size: Decimal, now: float) -> str:
+        """Change an open GTC limit or stop-limit order's price and size; "" when done, else why not.
+
+        A smaller size at the same price keeps the order's place in the queue; any other change
+        re-enters it at the back (and it trades at once if the new price crosses)."""
+        reason = self.edit_refusal(order_id, price, size, now)
+        if reason:
+            return reason
+        order = self._orders[order_id]
+        spec, engine, new_remaining = order.spec, self._market.engine(order.spec.product_id), size - order.filled
         order.edits.append(EditRecord(price, size, now))
         same_place = order.resting and price == order.limit_price and new_remaining <= order.remaining
         order.base_size, order.limit_price = size, price

@@ -50,6 +50,7 @@ CREATE = "create"
 PREVIEW = "preview"
 BATCH_CANCEL = "batch_cancel"
 EDIT = "edit"
+EDIT_PREVIEW = "edit_preview"
 CLOSE_POSITION = "close_position"
 GET_ORDER = "get_order"
 LIST_ORDERS = "list_orders"
@@ -71,6 +72,7 @@ _POSTS = {
     f"{PREFIX}/orders/preview": PREVIEW,
     f"{PREFIX}/orders/batch_cancel": BATCH_CANCEL,
     f"{PREFIX}/orders/edit": EDIT,
+    f"{PREFIX}/orders/edit_preview": EDIT_PREVIEW,
     f"{PREFIX}/orders/close_position": CLOSE_POSITION,
 }
 _GETS = {
@@ -283,9 +285,6 @@ def _preview(payload: dict[str, Any], core: ClientOrders, now: float) -> RestRes
                       "commission_total": "0", "quote_size": "0", "base_size": "0", "preview_id": ""})
     preview = core.preview(request, now)
 
-    def optional(value: Decimal | None) -> str:
-        return "" if value is None else decimal_text(value)
-
     return _json({
         "order_total": decimal_text(preview.order_total),
         "commission_total": decimal_text(preview.commission),
@@ -293,8 +292,8 @@ def _preview(payload: dict[str, Any], core: ClientOrders, now: float) -> RestRes
         "warning": [],
         "quote_size": decimal_text(preview.quote_size),
         "base_size": decimal_text(preview.base_size),
-        "best_bid": optional(preview.best_bid),
-        "best_ask": optional(preview.best_ask),
+        "best_bid": _optional_text(preview.best_bid),
+        "best_ask": _optional_text(preview.best_ask),
         "average_filled_price": decimal_text(preview.average_price),
         "is_max": False,
         "order_margin_total": decimal_text(preview.margin),
@@ -317,23 +316,53 @@ def _batch_cancel(payload: dict[str, Any], core: ClientOrders, now: float) -> Re
     return _json({"results": results})
 
 
-def _edit(payload: dict[str, Any], core: ClientOrders, now: float) -> RestResponse:
+def _edit_request(payload: dict[str, Any]) -> tuple[str, Decimal | None, Decimal | None]:
+    """An edit's order id, price and size (None when not a number); both must be sent."""
     order_id, price, size = payload.get("order_id"), payload.get("price"), payload.get("size")
     if not isinstance(order_id, str) or not order_id:
         raise _BadRequest("order_id is required")
     if price in (None, "") or size in (None, ""):
         raise _BadRequest("an edit sends both price and size")
-    price_value, size_value = _decimal(price), _decimal(size)
-    if price_value is None:
-        reason = "INVALID_EDITED_PRICE"
-    elif size_value is None:
-        reason = "INVALID_EDITED_SIZE"
-    else:
-        reason = core.edit(order_id, price_value, size_value, now)
+    return order_id, _decimal(price), _decimal(size)
+
+
+def _edit_errors(reason: str) -> list[dict[str, str]]:
     if not reason:
-        return _json({"success": True, "errors": []})
-    return _json({"success": False, "errors": [
-        {"edit_failure_reason": reason, "preview_failure_reason": "UNKNOWN_PREVIEW_FAILURE_REASON"}]})
+        return []
+    return [{"edit_failure_reason": reason, "preview_failure_reason": "UNKNOWN_PREVIEW_FAILURE_REASON"}]
+
+
+def _edit(payload: dict[str, Any], core: ClientOrders, now: float) -> RestResponse:
+    order_id, price, size = _edit_request(payload)
+    if price is None:
+        reason = reasons.INVALID_EDITED_PRICE
+    elif size is None:
+        reason = reasons.INVALID_EDITED_SIZE
+    else:
+        reason = core.edit(order_id, price, size, now)
+    return _json({"success": not reason, "errors": _edit_errors(reason)})
+
+
+def _edit_preview(payload: dict[str, Any], core: ClientOrders, now: float) -> RestResponse:
+    order_id, price, size = _edit_request(payload)
+    if price is None or size is None:
+        reason = reasons.INVALID_EDITED_PRICE if price is None else reasons.INVALID_EDITED_SIZE
+        return _json({"errors": _edit_errors(reason), "slippage": "0", "order_total": "0",
+                      "commission_total": "0", "quote_size": "0", "base_size": "0", "best_bid": "",
+                      "best_ask": "", "average_filled_price": "0"})
+    preview = core.edit_preview(order_id, price, size, now)
+
+    return _json({
+        "errors": _edit_errors(preview.reason),
+        "slippage": "0",
+        "order_total": decimal_text(preview.order_total),
+        "commission_total": decimal_text(preview.commission_total),
+        "quote_size": decimal_text(price * size),
+        "base_size": decimal_text(size),
+        "best_bid": _optional_text(preview.best_bid),
+        "best_ask": _optional_text(preview.best_ask),
+        "average_filled_price": "0",
+    })
 
 
 def _close_position(payload: dict[str, Any], core: ClientOrders, now: float) -> RestResponse:
@@ -357,6 +386,7 @@ _POST_HANDLERS: dict[str, Callable[[dict[str, Any], ClientOrders, float], RestRe
     PREVIEW: _preview,
     BATCH_CANCEL: _batch_cancel,
     EDIT: _edit,
+    EDIT_PREVIEW: _edit_preview,
     CLOSE_POSITION: _close_position,
 }
 
@@ -518,6 +548,10 @@ def _spec(view: MarketView, product_id: str) -> ProductSpec:
 
 def _money(value: Decimal, currency: str = "USD") -> dict[str, str]:
     return {"value": usd_text(value) if currency == "USD" else decimal_text(value), "currency": currency}
+
+
+def _optional_text(value: Decimal | None) -> str:
+    return "" if value is None else decimal_text(value)
 
 
 def _time_or_none(ts: float | None) -> str | None:
