@@ -750,6 +750,8 @@ class ClientOrders:
                 last = self._last_price[spec.product_id] if not size else notional / spec.base_units(size)
                 notional += spec.notional(request.base_size - size, last)
             return request.base_size, notional
+        if request.quote_size is None:  # refused already: neither size was given
+            return _ZERO, _ZERO
         return self._walk(spec, request.side, quote=request.quote_size)
 
     def _walk(self, spec: ProductSpec, side: str, size: Decimal | None = None,

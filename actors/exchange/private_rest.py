@@ -15,8 +15,9 @@ that first) or change the core except through its methods.
 
 from __future__ import annotations
 
+import re
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -64,6 +65,9 @@ BEST_BID_ASK = "best_bid_ask"
 
 WRITES = (CREATE, BATCH_CANCEL, EDIT, CLOSE_POSITION)  # requests that change orders
 BATCH_CANCEL_MAX = 100
+MAX_NUMBER_CHARS = 40  # a wire decimal longer than this is refused before it is read
+MAX_EXPONENT, MIN_EXPONENT = 15, -18  # no price, size or leverage of a listed product comes near
+_PLAIN_DECIMAL = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,3})?")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
@@ -143,6 +147,8 @@ def _decode(body: bytes) -> dict[str, Any]:
         payload = msgspec.json.decode(body or b"{}")
     except msgspec.DecodeError:
         raise _BadRequest("the body is not JSON") from None
+    except RecursionError:  # msgspec's nesting limit
+        raise _BadRequest("the body nests too deeply") from None
     if not isinstance(payload, dict):
         raise _BadRequest("the body must be a JSON object")
     return payload
@@ -183,7 +189,7 @@ def parse_order(payload: dict[str, Any], need_client_order_id: bool = True) -> O
             continue
         value = _decimal(config[name])
         if value is None:
-            return Refusal(code, f"{name} {config[name]!r} is not a number")
+            return Refusal(code, f"{name} {str(config[name])[:40]!r} is not a number an order can carry")
         fields[name] = value
     if "base_size" in fields and "quote_size" in fields:
         return Refusal(reasons.INVALID_REQUEST, "give base_size or quote_size, not both", reasons.PREVIEW_INVALID_ORDER_CONFIG)
@@ -200,7 +206,7 @@ def parse_order(payload: dict[str, Any], need_client_order_id: bool = True) -> O
     if payload.get("leverage") not in (None, ""):
         leverage = _decimal(payload["leverage"])
         if leverage is None:
-            return Refusal(reasons.INVALID_LEVERAGE, f"leverage {payload['leverage']!r} is not a number")
+            return Refusal(reasons.INVALID_LEVERAGE, f"leverage {str(payload['leverage'])[:40]!r} is not a number")
     margin_type = payload.get("margin_type") or ""
     if margin_type not in ("", "CROSS", "ISOLATED"):
         return Refusal(reasons.INVALID_MARGIN_TYPE, "margin_type must be CROSS or ISOLATED")
@@ -224,13 +230,19 @@ def parse_order(payload: dict[str, Any], need_client_order_id: bool = True) -> O
 
 
 def _decimal(value: object) -> Decimal | None:
+    """A price, size or leverage from a request body; None for anything no order could carry:
+    not a plain ASCII decimal (Python's own reader also takes "1_000" and full-width digits),
+    longer than a decimal of its kind can be, or of a magnitude no product trades (1e400 or
+    1e-999999999 would make the order arithmetic raise or crawl)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
+    text = str(value).strip()
+    if len(text) > MAX_NUMBER_CHARS or _PLAIN_DECIMAL.fullmatch(text) is None:
         return None
-    return number if number.is_finite() else None
+    number = Decimal(text)
+    if number and not MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT:  # adjusted(): no context, no trap
+        return None
+    return number
 
 
 def parse_time(text: str) -> float | None:
@@ -399,13 +411,14 @@ def _page(query: dict[str, list[str]], rows: list[Any]) -> tuple[list[Any], str]
     raw_limit = (query.get("limit") or [""])[0]
     limit = DEFAULT_LIMIT
     if raw_limit:
-        if not raw_limit.isdigit() or int(raw_limit) == 0:
-            raise _BadRequest(f"limit must be a positive integer, not {raw_limit!r}")
-        limit = min(int(raw_limit), MAX_LIMIT)
+        asked = rest.digits(raw_limit, 9)
+        if not asked:
+            raise _BadRequest(f"limit must be a positive integer, not {raw_limit[:40]!r}")
+        limit = min(asked, MAX_LIMIT)
     raw_cursor = (query.get("cursor") or [""])[0]
-    if raw_cursor and not raw_cursor.isdigit():
-        raise _BadRequest(f"cursor {raw_cursor!r} is not one this endpoint gave")
-    start = int(raw_cursor or 0)
+    start = rest.digits(raw_cursor, 12) if raw_cursor else 0
+    if start is None:
+        raise _BadRequest(f"cursor {raw_cursor[:40]!r} is not one this endpoint gave")
     page = rows[start:start + limit]
     more = start + limit < len(rows)
     return page, str(start + limit) if more else ""

@@ -235,9 +235,16 @@ def _one(query: dict[str, list[str]], name: str) -> str:
     return (query.get(name) or [""])[0]
 
 
+def digits(text: str, max_digits: int) -> int | None:
+    """A non-negative integer of ASCII digits (at most `max_digits`), None otherwise: `isdigit`
+    alone takes "²", which `int` refuses, and an unbounded one takes 5,000 digits."""
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 def _unix_seconds(query: dict[str, list[str]], name: str) -> int | None:
-    text = _one(query, name)
-    return int(text) if text.isdigit() and len(text) <= 12 else None
+    return digits(_one(query, name), 12)
 
 
 def _limit(query: dict[str, list[str]], default: int) -> int | None:
@@ -245,7 +252,8 @@ def _limit(query: dict[str, list[str]], default: int) -> int | None:
     text = _one(query, "limit")
     if not text:
         return default
-    return int(text) if text.isdigit() and len(text) <= 6 and int(text) > 0 else None
+    limit = digits(text, 6)
+    return limit if limit else None
 
 
 # --------------------------------------------------------------------- bodies

@@ -53,6 +53,7 @@ from __future__ import annotations
 import email.utils
 import http.server
 import itertools
+import logging
 import math
 import queue
 import select
@@ -124,6 +125,10 @@ _CLOSE_TIMEOUT_S = 1.0  # how long a closing handshake may wait for the client's
 _FIRST_BYTES_TIMEOUT_S = 10.0  # a new connection must send its request line within this (as websockets)
 _HTTP_READ_TIMEOUT_S = 10.0  # the plain HTTP handler's socket timeout while reading a request
 _MAX_BODY = 1 << 20
+# websockets logs every header and frame at DEBUG: an `Authorization: Bearer` header and the JWT
+# in a subscribe among them. Its logger here never goes below INFO, whatever the root level.
+_WS_LOG = logging.getLogger("perpsbot.exchange.websockets")
+_WS_LOG.setLevel(logging.INFO)
 _MAX_HEAD = 16 << 10  # a request head longer than this is not waited for (it goes to plain HTTP)
 _HOLD_POLL_S = 0.02  # how often a held answer looks whether its client hung up
 USER_REPLAY_EVENTS = 10  # user updates kept for user_replay
@@ -277,6 +282,7 @@ class ExchangeServer:
             process_request=self._process_request,
             ping_interval=None,  # liveness is the heartbeats channel's job, as on Coinbase
             close_timeout=_CLOSE_TIMEOUT_S,
+            logger=_WS_LOG,
         )
         self._port = self._ws_server.socket.getsockname()[1]
         self._ws_handler = self._ws_server.handler  # websockets' per-connection lifecycle
@@ -1059,8 +1065,12 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
             self._send(rest.error(400, "INVALID_ARGUMENT", "bad Content-Length"))
             return
         body = self.rfile.read(length) if length else b""
-        answer, hold = self.server._answer_rest(self.command, self.path, self.headers.get("Authorization"), body,
-                                                str(self.client_address[0]))
+        try:
+            answer, hold = self.server._answer_rest(self.command, self.path, self.headers.get("Authorization"),
+                                                    body, str(self.client_address[0]))
+        except Exception:  # a bug here must still answer: a dropped socket reads as an unknown outcome
+            logger.opt(exception=True).error("exchange: {} {} failed", self.command, self.path.split("?", 1)[0])
+            answer, hold = rest.error(500, "INTERNAL", "internal error"), False
         if hold:
             self.server._hold(self.connection)
         self._send(answer)
