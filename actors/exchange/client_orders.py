@@ -31,6 +31,7 @@ from actors.exchange import failure_reasons as reasons
 from actors.exchange.account import PaperAccount
 from actors.exchange.market import MarketStep, SyntheticMarket
 from actors.products import ProductSpec
+from actors.venue.fees import venue_fee
 from actors.venue.matching import BID, BUY, OFFER, OPEN as ENGINE_OPEN, REJECTED, SELL, FOK_NOT_FILLABLE
 
 CLIENT = "client"  # the matching-engine owner of every order placed through the exchange's API
@@ -447,8 +448,7 @@ class ClientOrders:
         bid, ask = engine.best_bid(), engine.best_ask()
         size, notional = self._estimate(spec, request)
         price = notional / spec.base_units(size) if size else _ZERO
-        rate = self._fees.maker if request.post_only else self._fees.taker
-        commission = notional * rate
+        commission = venue_fee(notional, self._fees.maker if request.post_only else self._fees.taker)
         total = notional + commission if request.side == BUY else notional - commission
         margin = _ZERO
         if spec.product_type == "FUTURE":
@@ -508,7 +508,7 @@ class ClientOrders:
             return EditPreview(reason, _ZERO, _ZERO, None, None)
         engine = self._market.engine(order.spec.product_id)
         notional = order.spec.notional(size, price)
-        commission = notional * (self._fees.maker if order.request.post_only else self._fees.taker)
+        commission = venue_fee(notional, self._fees.maker if order.request.post_only else self._fees.taker)
         total = notional + commission if order.side == BUY else notional - commission
         return EditPreview(reason, total, commission, engine.best_bid(), engine.best_ask())
 
@@ -892,7 +892,7 @@ class ClientOrders:
     def _fill(self, order: _Order, price: Decimal, size: Decimal, liquidity: str, ts: float) -> None:
         spec = order.spec
         notional = spec.notional(size, price)
-        fee = notional * (self._fees.maker if liquidity == MAKER else self._fees.taker)
+        fee = venue_fee(notional, self._fees.maker if liquidity == MAKER else self._fees.taker)
         order.filled += size
         order.price_size += price * size
         order.value += notional

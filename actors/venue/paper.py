@@ -24,12 +24,13 @@ are converted here to Decimal, every result is a list of OrderUpdate / Fill valu
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Iterable, Iterator
 
 from actors.execution.messages import PlaceOrder
 from actors.products import ProductSpec
 from actors.streaming.codec import parse_timestamp
+from actors.venue.fees import venue_fee
 from actors.venue.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
 from actors.venue.messages import Fill, OrderUpdate
 from actors.venue.wire import finite_decimal
@@ -53,7 +54,6 @@ INSUFFICIENT_LIQUIDITY = "INSUFFICIENT_LIQUIDITY"
 INVALID_ORDER = "INVALID_ORDER"
 CANCELLED_BEFORE_ARRIVAL = "CANCELLED_BEFORE_ARRIVAL"
 
-FEE_QUANTUM = Decimal("0.00000001")
 PENDING_LEVELS_MAX = 256  # deferred level changes per product before they are applied anyway
 _ZERO = Decimal(0)
 
@@ -487,9 +487,7 @@ class PaperVenue:
     ) -> None:
         """Record one fill of a bot order (its engine state is already updated by the caller)."""
         rate = self._maker_fee_rate if liquidity == MAKER else self._taker_fee_rate
-        fee = (price * size * mirror.spec.contract_size * rate).quantize(
-            FEE_QUANTUM, rounding=ROUND_HALF_EVEN
-        )
+        fee = venue_fee(mirror.spec.notional(size, price), rate)
         mirror.trade_seq += 1
         fill = Fill(
             trade_id=f"{mirror.spec.product_id}-{mirror.trade_seq}",
