@@ -3,19 +3,21 @@
 Owns turning Coinbase's product object into a ProductSpec: `price_increment` is the limit-price
 tick (not `quote_increment`), futures carry `future_product_details` (contract size, funding
 rate and interval); a perpetual is recognised by a non-empty funding rate or interval, or "PERP"
-in its display name. Blocking HTTP: call it from the main thread before the actor tree starts,
-never from an actor handler.
+in its display name. Every number is read through `actors.wire_decimal` (increments and sizes not
+negative): a product with a bad one, or an answer nested too deeply, is unreadable (ProductsError).
+Blocking HTTP: call it from the main thread before the actor tree starts, never from an actor handler.
 """
 
 from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import msgspec
 
-from actors.products import ProductSpec
+from actors.wire_decimal import describe, finite_decimal
+from domain.products import ProductSpec
 
 
 class _FutureDetails(msgspec.Struct):
@@ -50,6 +52,13 @@ class ProductsError(Exception):
     pass
 
 
+def _number(text: str, field: str, nonneg: bool = True) -> Decimal:
+    value = finite_decimal(text, nonneg)
+    if value is None:
+        raise ValueError(f"{field} {describe(text)} is not a sane number")
+    return value
+
+
 def spec_from_json(body: bytes) -> ProductSpec:
     try:
         p = _decoder.decode(body)
@@ -62,22 +71,24 @@ def spec_from_json(body: bytes) -> ProductSpec:
             product_type=p.product_type,
             base_currency=p.base_currency_id,
             quote_currency=p.quote_currency_id,
-            base_increment=Decimal(p.base_increment),
-            price_increment=Decimal(p.price_increment or p.quote_increment),
-            quote_increment=Decimal(p.quote_increment),
-            base_min_size=Decimal(p.base_min_size or "0"),
-            quote_min_size=Decimal(p.quote_min_size or "0"),
-            contract_size=Decimal(details.contract_size) if details and details.contract_size else Decimal(1),
+            base_increment=_number(p.base_increment, "base_increment"),
+            price_increment=_number(p.price_increment or p.quote_increment, "price_increment"),
+            quote_increment=_number(p.quote_increment, "quote_increment"),
+            base_min_size=_number(p.base_min_size or "0", "base_min_size"),
+            quote_min_size=_number(p.quote_min_size or "0", "quote_min_size"),
+            contract_size=_number(details.contract_size, "contract_size") if details and details.contract_size
+            else Decimal(1),
             is_perpetual=is_perp,
-            funding_interval_s=int(float(interval)) if interval else 0,
-            funding_rate=Decimal(details.funding_rate) if details and details.funding_rate else Decimal(0),
+            funding_interval_s=int(_number(interval, "funding_interval")) if interval else 0,
+            funding_rate=_number(details.funding_rate, "funding_rate", nonneg=False) if details and details.funding_rate
+            else Decimal(0),
             display_name=p.display_name,
             trading_disabled=p.trading_disabled,
             cancel_only=p.cancel_only,
             limit_only=p.limit_only,
             post_only=p.post_only,
         )
-    except (msgspec.DecodeError, msgspec.ValidationError, InvalidOperation, ValueError) as exc:
+    except (msgspec.DecodeError, RecursionError, ValueError) as exc:  # ValidationError is a DecodeError
         raise ProductsError(f"unreadable product: {exc}") from None
 
 

@@ -13,11 +13,11 @@ keep every digit; a TOML float is accepted and converted through its shortest re
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from actors.products import CATALOG
+from domain.products import CATALOG
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Factor = Annotated[float, msgspec.Meta(ge=1)]
@@ -71,10 +71,6 @@ class RunConfig(_Section):
     cancel_on_exit: bool = True
     # `run`: the private stream or its heartbeats silent this long: cancel every open order, REDUCING.
     dead_man_s: Seconds = 30.0
-
-
-class ExchangeConfig(_Section):
-    tick_interval_s: Seconds = 0.1
 
 
 class StreamingConfig(_Section):
@@ -315,7 +311,9 @@ class Profile(_Section):
     defaults above, which are the `paper` profile."""
 
     run: RunConfig = msgspec.field(default_factory=RunConfig)
-    exchange: ExchangeConfig = msgspec.field(default_factory=ExchangeConfig)
+    # The built-in exchange's own section, opaque here: exchange.config reads and checks it when a
+    # command starts the exchange (the bot's configuration must not know the simulator's).
+    exchange: dict[str, Any] = msgspec.field(default_factory=dict)
     streaming: StreamingConfig = msgspec.field(default_factory=StreamingConfig)
     market_data: MarketDataConfig = msgspec.field(default_factory=MarketDataConfig)
     strategy: StrategyConfig = msgspec.field(default_factory=StrategyConfig)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.app.tree import Tree
-from actors.exchange.chaos import parse_chaos
-from actors.exchange.server import ExchangeServer
+from exchange.chaos import parse_chaos
+from exchange.server import ExchangeServer
 from config.loader import apply_overrides, load_profile
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler

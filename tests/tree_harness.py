@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.app.tree import Tree, products_of
-from actors.exchange import frames
-from actors.exchange.market import SyntheticMarket
+from exchange import frames
+from exchange.market import SyntheticMarket
 from actors.streaming.messages import RawFrame
 from config.loader import apply_overrides, load_profile
 from runtime.clock import ManualClock

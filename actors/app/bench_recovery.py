@@ -23,7 +23,7 @@ from actors.app.recovery import read_journal
 from actors.app.tree import StartState
 from actors.journal.store import JournalStore
 from actors.portfolio.ledger import Ledger
-from actors.products import CATALOG
+from domain.products import CATALOG
 from actors.recovery.journal_file import open_journal
 from actors.recovery.reconcile import VenueView, reconcile
 from actors.venue.messages import Fill, net_positions

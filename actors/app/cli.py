@@ -114,7 +114,7 @@ def _account_flags(args: argparse.Namespace) -> tuple[Any, tuple[tuple[str, Any]
     """`--cash` (None if not given) and the `--spot-balance` pairs, checked: one line, exit 2."""
     from decimal import Decimal, InvalidOperation
 
-    from actors.exchange.account import MAX_AMOUNT, parse_spot_balance
+    from exchange.account import MAX_AMOUNT, parse_spot_balance
 
     cash = None
     if args.cash is not None:
@@ -161,7 +161,7 @@ def _profile(args: argparse.Namespace) -> Any:
 
 
 def _chaos(args: argparse.Namespace) -> list[Any]:
-    from actors.exchange.chaos import ChaosSpecError, parse_chaos
+    from exchange.chaos import ChaosSpecError, parse_chaos
 
     try:
         return [parse_chaos(text) for text in args.chaos]
@@ -272,9 +272,9 @@ def _record(args: argparse.Namespace) -> int:
 def _exchange(args: argparse.Namespace) -> int:
     from actors.app.preflight import PreflightError, check_duration, check_port
     from actors.app.signals import StopSignals
-    from actors.exchange.account import DEFAULT_CASH, DEFAULT_SPOT, account_from
-    from actors.exchange.auth import ApiKeyError
-    from actors.exchange.server import ExchangeServer
+    from exchange.account import DEFAULT_CASH, DEFAULT_SPOT, account_from
+    from exchange.auth import ApiKeyError
+    from exchange.server import ExchangeServer
 
     check_port(args.port)  # where the server binds: 127.0.0.1
     check_duration(args.duration)

@@ -12,21 +12,20 @@ and a cap on pages. Must never place or cancel anything.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import Complete, Listing, Next, decode_positions
+from actors.wire_decimal import finite_decimal
 
 _ZERO = Decimal(0)
 MAX_REQUESTS = 200
 
 
 def _decimal(text: Any) -> Decimal:
-    try:
-        return Decimal(str(text))
-    except InvalidOperation:
-        return _ZERO
+    value = finite_decimal(str(text))  # text, or a Decimal the report holds
+    return _ZERO if value is None else value
 
 
 def read_listing(listing: Listing, transport: Any) -> str | None:

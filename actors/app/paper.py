@@ -30,10 +30,11 @@ from actors.app.session import held_data_dir, private_files
 from actors.app.signals import StopSignals
 from actors.app.tree import Tree, products_of
 from actors.backup.actor import shutdown_backup
-from actors.exchange.account import PaperAccount
-from actors.exchange.server import ExchangeServer
+from exchange.account import PaperAccount
+from exchange.config import ExchangeConfig, ExchangeConfigError, exchange_config
+from exchange.server import ExchangeServer
 from actors.orchestrator.messages import HALTED
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.products_rest import ProductsError, fetch_products
 from actors.streaming.rest_books import rest_base_for
 from actors.venue.coinbase_auth import Credentials, new_private_key_pem
@@ -102,23 +103,28 @@ def run_paper(profile: Profile, faults: list[FaultSpec], feed: str | None = None
         raise ValueError("venue 'exchange' trades on the built-in exchange: it cannot take another feed")
     check_duration(profile.run.duration_s, "run.duration_s")
     check_credentials(credentials)
+    try:
+        settings = exchange_config(profile.exchange)
+    except ExchangeConfigError as exc:
+        raise PreflightError(str(exc)) from None
     account = paper_account(profile, venue, spot)  # refuses spot USD beyond the cash before anything starts
     if venue == "exchange" and credentials is None:
         credentials = ephemeral_credentials()
     with private_files(), held_data_dir(profile.run.data_dir, "paper") as lock, StopSignals() as stop:
-        return _paper_session(profile, faults, feed, chaos, credentials, venue, account, lock, stop)
+        return _paper_session(profile, settings, faults, feed, chaos, credentials, venue, account, lock, stop)
 
 
-def _paper_session(profile: Profile, faults: list[FaultSpec], feed: str | None, chaos: tuple, credentials: Any,
+def _paper_session(profile: Profile, settings: ExchangeConfig, faults: list[FaultSpec], feed: str | None,
+                   chaos: tuple, credentials: Any,
                    venue: str, account: PaperAccount, lock: DataDirLock,
                    stop: StopSignals) -> tuple[dict[str, Any], int]:
     feed_url = feed_url_for(feed)
     exchange = None
     if feed_url is None:
         keys = exchange_key_kwargs(credentials) if venue == "exchange" else {}
-        exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=profile.exchange.tick_interval_s,
-                                  products=products_of(profile), chaos=list(chaos),
-                                  account=account, **keys)
+        exchange = ExchangeServer(seed=profile.run.seed, tick_interval_s=settings.tick_interval_s,
+                                  products=products_of(profile), chaos=list(chaos), account=account,
+                                  fees=settings.fees, **keys)
     scheduler = Scheduler(WallClock())
     tree = None
     try:

@@ -37,7 +37,7 @@ from actors.liquidity.messages import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
 from actors.orchestrator.messages import ACTIVE
-from actors.products import CATALOG, ProductSpec
+from domain.products import CATALOG, ProductSpec
 from actors.strategy.messages import OrderIntent
 from actors.venue.coinbase_orders import OrderBodyError, create_order_body
 
@@ -118,7 +118,7 @@ def exchange_snapshot(spec: ProductSpec, seed: int, now: float
     """(mark, liquidity, (best bid, best ask)) of `spec`'s product on the built-in exchange's
     synthetic market after WARMUP_S of market time ending at `now`: its mid, the metrics the
     liquidity actor would compute from the book and the tape, and the top of the book."""
-    from actors.exchange.market import SyntheticMarket
+    from exchange.market import SyntheticMarket
 
     market = SyntheticMarket({spec.product_id: spec}, seed, now - WARMUP_S)
     tape, spreads = TradeTape(), SpreadStats()

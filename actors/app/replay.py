@@ -38,20 +38,22 @@ class CaptureError(Exception):
     pass
 
 
-def load_capture(path: str | Path | None) -> tuple[Path, list[str]]:
+def load_capture(path: str | Path | None) -> tuple[Path, list[str | bytes]]:
+    """The capture's frames, one a line (a line that is not UTF-8 stays bytes: one malformed
+    frame, never a refused file); CaptureError when the file cannot be read at all."""
     capture = Path(path) if path is not None else SAMPLE
     if not capture.is_file():
         raise CaptureError(f"capture file not found: {capture}")
     try:
         lines = list(read_capture(capture))
-    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
         raise CaptureError(f"capture file {capture} cannot be read: {exc}") from None
     if not lines:
         raise CaptureError(f"capture file is empty: {capture}")
     return capture, lines
 
 
-def run_replay(profile: Profile, capture: Path, lines: list[str], faults: list[FaultSpec]) -> tuple[dict[str, Any], int]:
+def run_replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: list[FaultSpec]) -> tuple[dict[str, Any], int]:
     """Replay `lines` through a fresh tree; returns (report, exit status). The data dir is checked
     and held first (PreflightError, DataDirBusy: nothing has started); SIGINT or SIGTERM between
     two frames ends the replay cleanly with the report of the frames fed so far."""
@@ -59,7 +61,7 @@ def run_replay(profile: Profile, capture: Path, lines: list[str], faults: list[F
         return _replay(profile, capture, lines, faults, lock, stop)
 
 
-def _replay(profile: Profile, capture: Path, lines: list[str], faults: list[FaultSpec],
+def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: list[FaultSpec],
             lock: DataDirLock, stop: StopSignals) -> tuple[dict[str, Any], int]:
     stamps = [frame_time(line) for line in lines]
     known = [s for s in stamps if s is not None]

@@ -122,6 +122,7 @@ def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | No
         "fingerprint": fingerprint(fills),
         "feed": {
             "frames": feed.get("frames", 0), "malformed": feed.get("malformed", 0),
+            "malformed_kinds": feed.get("malformed_kinds", {}),
             "error_frames": feed.get("error_frames", 0), "unknown": feed.get("unknown", 0),
             "gaps": feed.get("gaps", 0), "reconnects": metrics.value("feed.reconnects"),
             "heartbeat_gaps": feed.get("heartbeat_gaps", 0), "duplicates": feed.get("duplicates", 0),
@@ -215,7 +216,9 @@ def render(report: dict[str, Any]) -> str:
         f"perpsbot {report['mode']} run: {report['duration_s']}s, seed {report['seed']}, state {t['state']}",
         f"  feed      frames {f['frames']}  gaps {f['gaps']}  reconnects {f['reconnects']}  malformed "
         f"{f['malformed']}  error frames {f['error_frames']}  unknown {f['unknown']}  stalls {f['stalls']}"
-        f"  resyncs {f['resyncs']}  rest fallbacks {f['rest_fallbacks']}",
+        f"  resyncs {f['resyncs']}  rest fallbacks {f['rest_fallbacks']}"
+        + (" (malformed: " + ", ".join(f"{k} {n}" for k, n in sorted(f["malformed_kinds"].items())) + ")"
+           if f.get("malformed_kinds") else ""),
         _render_user_feed(report.get("user_feed")),
         f"  trading   intents {t['intents']}  orders {t['orders']}  fills {t['fills']}  rejects {t['rejects']}"
         f"  open {t['open_orders']}  stops armed {t['stops_armed']} fired {t['stops_triggered']}"

@@ -27,7 +27,7 @@ from actors.orchestrator.holds import Hold
 from actors.orchestrator.messages import PositionMismatch
 from actors.orchestrator.control import ControlActor
 from actors.portfolio.actor import PortfolioActor
-from actors.products import CATALOG, ProductSpec
+from domain.products import CATALOG, ProductSpec
 from actors.reconcile.actor import ReconcilerActor
 from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor

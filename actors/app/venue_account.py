@@ -19,11 +19,11 @@ import msgspec
 
 from actors.app.exchange_view import read_listing
 from actors.portfolio.ledger import Ledger
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import Listing, RestFill
 from actors.venue.messages import Fill
-from actors.venue.wire import finite_decimal
+from actors.wire_decimal import finite_decimal
 
 _ZERO = Decimal(0)
 BALANCE_READS = 3  # the balance is read again after the fills until the two agree in time
@@ -50,7 +50,7 @@ def read_balance(transport: Any) -> Decimal:
     try:
         summary = msgspec.json.decode(response.body).get("balance_summary") or {}
         balance = _money(summary.get("total_usd_balance"))
-    except (msgspec.DecodeError, AttributeError):
+    except (msgspec.DecodeError, RecursionError, AttributeError):
         balance = None
     if balance is None:
         raise LiveError("the venue's balance summary has no readable total_usd_balance")
@@ -58,7 +58,8 @@ def read_balance(transport: Any) -> Decimal:
 
 
 def _fill(f: RestFill) -> Fill | None:
-    size, price, fee = finite_decimal(f.size), finite_decimal(f.price), finite_decimal(f.commission or "0")
+    size, price = finite_decimal(f.size, nonneg=True), finite_decimal(f.price, nonneg=True)
+    fee = finite_decimal(f.commission or "0")
     side = f.side.upper()
     if not size or price is None or fee is None or side not in ("BUY", "SELL"):
         return None

@@ -71,7 +71,7 @@ from actors.orchestrator.messages import (
     TradingStateChanged,
 )
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from runtime.actor import SupervisedActor

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from actors.execution.orders import OrderRecord
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.risk.projection import maintenance_margin
 from actors.venue.messages import Fill
 

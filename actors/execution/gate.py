@@ -56,7 +56,7 @@ from actors.execution.quantize import QuantizedOrder
 from actors.liquidity.impact import impact_guard
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.orchestrator.messages import HALTED, RECOVERING, REDUCING
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.risk.projection import Projection, project
 
 REFUSE_HALTED = "halted"

@@ -18,7 +18,7 @@ from decimal import Decimal
 import msgspec
 
 from actors.execution.messages import PlaceOrder
-from actors.products import ProductSpec, round_to_step
+from domain.products import ProductSpec, round_to_step
 from actors.strategy.messages import OrderIntent
 
 SIDES = ("BUY", "SELL")

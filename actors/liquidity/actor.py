@@ -15,7 +15,7 @@ from actors.liquidity.messages import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
 from actors.market_data.messages import BookView
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.streaming.messages import TradePrint
 from runtime.actor import SupervisedActor
 

@@ -17,7 +17,7 @@ from actors.market_data.core import MarketDataCore
 from actors.market_data.digest import book_digest
 from actors.market_data.messages import Bar, BookStatus, TradabilityRequest
 from actors.orchestrator.messages import BooksHealth, ResyncRequest
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.streaming.messages import L2Update, ProductStatus, StreamGap, TradePrint
 from runtime.actor import SupervisedActor
 

@@ -11,16 +11,20 @@ ingest never needs a size's value (top of book and the mark are prices), and rea
 (views for liquidity a few times a second, reports), so a size that changes a hundred times
 between two reads is converted once, not a hundred times. A size text is accepted when it is
 plain ASCII digits with at most one dot; it is zero when it has no digit but 0 (any zero form,
-e.g. "0.00000000", removes the level). Any other spelling goes through Decimal and is kept in
-plain notation, or refused as corruption when it is not a finite, non-negative number.
+e.g. "0.00000000", removes the level). Any other spelling goes through `actors.wire_decimal`'s
+rule and is kept in plain notation, or refused as corruption when it is not a sane, non-negative
+wire decimal. Streaming has refused every frame with such a number already; this is the guard for
+other callers.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import compress, islice
 from operator import gt, lt
+
+from actors.wire_decimal import finite_decimal
 
 Level = tuple[Decimal, Decimal]  # (price, size)
 WireLevel = tuple[str, str]  # (price_level, new_quantity)
@@ -47,12 +51,9 @@ def _size_text(text: str) -> str:
     scans; anything else is read by Decimal once and rewritten in plain notation."""
     if text.isascii() and text.replace(".", "", 1).isdigit():
         return text if text.strip("0.") else ""
-    try:
-        size = Decimal(text)
-    except InvalidOperation:
-        raise BookCorrupt(f"bad size {text!r}") from None
-    if not size.is_finite() or size < 0:
-        raise BookCorrupt(f"bad size {text!r}")
+    size = finite_decimal(text, nonneg=True)  # bounded: "1e999999999" is never written out
+    if size is None:
+        raise BookCorrupt(f"bad size {text[:40]!r}")
     return format(size, "f") if size else ""
 
 

@@ -29,7 +29,7 @@ from actors.portfolio.messages import (
     PositionRecord,
     RepairFills,
 )
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.venue.messages import FUTURES_ONLY, Fill, VenueSnapshot
 from runtime.actor import SupervisedActor
 

@@ -26,7 +26,7 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.risk.projection import liquidation_price, maintenance_margin
 from actors.venue.messages import Fill
 

@@ -17,7 +17,7 @@ from actors.journal.records import DayStartRecord
 from actors.market_data.messages import Bar
 from actors.orchestrator.messages import Decision
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.risk.monitor import RiskMonitor
 from runtime.actor import SupervisedActor
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from actors.market_data.messages import Bar
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.risk.guards import (
     OK,
     DailyLossGuard,

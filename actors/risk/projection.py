@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)

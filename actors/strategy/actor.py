@@ -21,7 +21,7 @@ from actors.journal.records import StrategyStateRecord
 from actors.market_data.messages import Bar
 from actors.orchestrator.messages import HALTED, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.strategy.crossover import CrossoverCore
 from actors.strategy.protective import ProtectiveStops
 from actors.strategy.state import CROSSOVER_KEY, StrategyStart, encode_snapshot

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.market_data.messages import Bar
-from actors.products import ProductSpec, round_to_step
+from domain.products import ProductSpec, round_to_step
 from actors.strategy.messages import OrderIntent
 from actors.strategy.state import CrossoverSnapshot
 

@@ -215,8 +215,13 @@ class StreamingActor(SupervisedActor):
         if result.resubscribe:
             self.resyncs.inc()
             self._send_all(result.resubscribe)
-        if result.rejected is not None:
-            logger.debug("skipped frame: {} {}", result.rejected.kind, result.rejected.detail)
+        rejected = result.rejected
+        if rejected is not None:
+            if result.first_of_kind:  # once per kind: a hostile feed must not flood the log
+                logger.warning("{}: malformed frame skipped ({}): {}; further ones of this kind are counted "
+                               "only (malformed_kinds)", self.name, rejected.reason, rejected.detail)
+            else:
+                logger.debug("skipped frame: {} {} {}", rejected.kind, rejected.reason, rejected.detail)
         self._update_health()
 
     def _update_health(self) -> None:

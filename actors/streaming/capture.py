@@ -1,8 +1,10 @@
 """Capture files: raw frames, one per line, exactly as received.
 
 Owns reading a capture for replays (with the frame's own timestamp, which becomes the replay
-clock) and recording one from any Advanced Trade endpoint, stopping when its caller asks. Must
-never alter a frame's text, install signal handlers (the command does), or leave a capture unclosed.
+clock) and recording one from any Advanced Trade endpoint, stopping when its caller asks. A line
+that is not UTF-8 is read as its bytes, one frame like any other (the decoder calls it malformed),
+never a reason to refuse the file. Must never alter a frame's text, install signal handlers (the
+command does), or leave a capture unclosed.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import msgspec
 import websocket
 from loguru import logger
 
-from actors.streaming.codec import parse_timestamp
+from actors.streaming.codec import MAX_FRAME_CHARS
 from actors.streaming.core import StreamingCore
+from actors.streaming.timestamps import parse_timestamp
 
 # 90 s of the built-in exchange (seed 7, default channels), recorded with `perpsbot record`.
 SAMPLE = Path(__file__).parent / "samples" / "sample_capture.jsonl.gz"
@@ -31,28 +34,35 @@ class _Stamp(msgspec.Struct):
 _stamp_decoder = msgspec.json.Decoder(_Stamp)
 
 
-def frame_time(line: str) -> float | None:
-    """The frame's own `timestamp` in epoch seconds, or None if the line has none or is malformed."""
+def frame_time(line: str | bytes) -> float | None:
+    """The frame's own `timestamp` in epoch seconds, or None if the line has none or is malformed
+    (over the frame size limit, nested too deeply, not UTF-8 ...)."""
+    if len(line) > MAX_FRAME_CHARS:
+        return None
     try:
         stamp = _stamp_decoder.decode(line).timestamp
         return parse_timestamp(stamp) if stamp else None
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+    except (msgspec.DecodeError, RecursionError, ValueError):  # ValidationError is a DecodeError
         return None
 
 
 def _open(path: str | Path, mode: str):  # type: ignore[no-untyped-def]
-    """gzip when the name ends in .gz, plain text otherwise (the same rule for writing and reading)."""
+    """gzip when the name ends in .gz, plain otherwise (the same rule for writing and reading)."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    return opener(path, mode, encoding="utf-8")
+    return opener(path, mode) if "b" in mode else opener(path, mode, encoding="utf-8")
 
 
-def read_capture(path: str | Path) -> Iterator[str]:
-    """Lines of a capture (gzip-compressed when the name ends in .gz), without line ends."""
-    with _open(path, "rt") as handle:
+def read_capture(path: str | Path) -> Iterator[str | bytes]:
+    """Lines of a capture (gzip-compressed when the name ends in .gz), without line ends: text,
+    or the line's bytes when it is not UTF-8."""
+    with _open(path, "rb") as handle:
         for line in handle:
-            line = line.rstrip("\n")
+            line = line.rstrip(b"\r\n")
             if line:
-                yield line
+                try:
+                    yield line.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield line
 
 
 class RecordError(Exception):

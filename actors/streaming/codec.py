@@ -1,18 +1,23 @@
-"""Typed decoding of Advanced Trade websocket frames, and the frame timestamp parser.
+"""Typed decoding of Advanced Trade websocket frames.
 
 Owns: the msgspec types of the frames this project reads, one reusable decoder over a union tagged
-on `channel`, and the cheap classification of frames it cannot type (malformed JSON, error frames,
-unknown channels, known channels with bad fields).
-Must never: raise on bad input, convert prices or sizes out of their wire strings, forbid unknown
-fields (Coinbase adds fields at any time), or keep state between frames.
+on `channel`, the cheap classification of frames it cannot type (malformed JSON, error frames,
+unknown channels, known channels with bad fields), the frame size limit, and the check of every
+wire decimal the bot reads from a typed frame (level2 prices and sizes, trade prices and sizes,
+status increments) against `actors.wire_decimal`: a frame holding one bad number is malformed.
+Values of channels nothing reads (ticker, candles) stay unchecked: they are never converted.
+Must never: raise on bad input (RecursionError included: that is the nesting limit), convert
+prices or sizes out of their wire strings, forbid unknown fields (Coinbase adds fields at any
+time), or keep state between frames.
 """
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, Union
 
 import msgspec
+
+from actors.wire_decimal import describe, plain, why_not
 
 # ---------------------------------------------------------------- frame types
 
@@ -182,30 +187,55 @@ KNOWN_CHANNELS: frozenset[str] = frozenset(CHANNEL_OF.values())
 
 
 class Rejected(msgspec.Struct, frozen=True):
-    """A frame that could not be typed.
+    """A frame that could not be typed, or was typed and holds a bad value.
 
-    kind: "malformed" (not JSON, not an object, or a known channel with bad fields),
-    "error_frame" ({"type": "error"}), or "unknown" (a channel this module does not know).
-    `channel` and `sequence_num` are filled when the frame carried them, so the caller can keep
-    counting the connection's sequence across frames it skips.
+    kind: "malformed" (not JSON, not an object, too large, too deep, or a known channel with bad
+    fields, a bad timestamp or a bad number), "error_frame" ({"type": "error"}), or "unknown" (a
+    channel this module does not know). `reason` names a malformed frame's kind in a fixed word
+    (the constants below; counted and logged once per reason). `channel` and `sequence_num` are
+    filled when the frame carried them, so the caller can keep counting the connection's sequence
+    across frames it skips.
     """
 
     kind: str
     detail: str
     channel: str | None = None
     sequence_num: int | None = None
+    reason: str = ""
 
 
 MALFORMED = "malformed"
 ERROR_FRAME = "error_frame"
 UNKNOWN = "unknown"
 
+# Reasons of a malformed frame.
+TOO_BIG = "too_big"
+TOO_DEEP = "too_deep"
+NOT_UTF8 = "not_utf8"
+NOT_JSON = "not_json"
+NOT_OBJECT = "not_object"
+NO_CHANNEL = "no_channel"
+BAD_FIELDS = "bad_fields"
+BAD_TIMESTAMP = "bad_timestamp"
+BAD_DECIMAL = "bad_decimal"
+
+# A frame longer than this (characters, or bytes from a socket) is malformed unread. Coinbase's
+# largest frames, level2 snapshots, are hundreds of KB. JSON nested deeper than msgspec decodes
+# (the interpreter's recursion limit, about 1,000 levels) is malformed too (TOO_DEEP).
+MAX_FRAME_CHARS = 8 * 1024 * 1024
+
+
+def too_big(text: str | bytes) -> Rejected:
+    return Rejected(MALFORMED, f"{len(text):,} characters, over the {MAX_FRAME_CHARS:,} limit", reason=TOO_BIG)
+
 
 class FrameDecoder:
     """Decodes one frame into a typed `Frame`, or a `Rejected` saying why not. Never raises.
 
     `decode_or_raise` is the bare typed decode, for a hot loop that catches msgspec.DecodeError
-    itself and hands it to `classify`: the same result without a Python call per frame.
+    and RecursionError itself and hands them to `classify`: the same result without a Python
+    call per frame. It checks neither the size nor the wire decimals: `decode` does both; a hot
+    loop checks them itself (`too_big`, the `*_fault` functions, or its own inlined test).
     """
 
     __slots__ = ("_decoder", "decode_or_raise")
@@ -215,122 +245,105 @@ class FrameDecoder:
         self.decode_or_raise = self._decoder.decode
 
     def decode(self, text: str | bytes) -> Frame | Rejected:
+        if len(text) > MAX_FRAME_CHARS:
+            return too_big(text)
         try:
-            return self._decoder.decode(text)
-        except msgspec.DecodeError as exc:  # ValidationError is a subclass
+            frame = self._decoder.decode(text)
+        except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
             return classify(text, exc)
+        fault = decimal_fault(frame)
+        if fault is None:
+            return frame
+        return Rejected(MALFORMED, fault, CHANNEL_OF[type(frame)], frame.sequence_num, BAD_DECIMAL)
 
 
-def classify(text: str | bytes, exc: Exception) -> Rejected:
+def classify(text: str | bytes, exc: BaseException) -> Rejected:
     """The slow path, only for frames the typed decoder refused: find out why."""
+    if isinstance(exc, RecursionError):
+        return Rejected(MALFORMED, "nested too deeply", reason=TOO_DEEP)
     try:
         obj: Any = msgspec.json.decode(text)
     except msgspec.DecodeError:
-        return Rejected(MALFORMED, "not JSON")
+        if isinstance(text, (bytes, bytearray)) and not _utf8(text):
+            return Rejected(MALFORMED, "not UTF-8", reason=NOT_UTF8)
+        return Rejected(MALFORMED, "not JSON", reason=NOT_JSON)
+    except RecursionError:
+        return Rejected(MALFORMED, "nested too deeply", reason=TOO_DEEP)
     if not isinstance(obj, dict):
-        return Rejected(MALFORMED, f"not an object: {type(obj).__name__}")
+        return Rejected(MALFORMED, f"not an object: {type(obj).__name__}", reason=NOT_OBJECT)
     seq = obj.get("sequence_num")
     if type(seq) is not int:
         seq = None
     channel = obj.get("channel")
     if obj.get("type") == "error":
         message = obj.get("message")
-        return Rejected(ERROR_FRAME, message if isinstance(message, str) else repr(message))
+        return Rejected(ERROR_FRAME, (message if isinstance(message, str) else repr(message))[:200])
     if not isinstance(channel, str):
-        return Rejected(MALFORMED, "no channel" if channel is None else "channel is not a string")
+        detail = "no channel" if channel is None else "channel is not a string"
+        return Rejected(MALFORMED, detail, reason=NO_CHANNEL)
     if channel in KNOWN_CHANNELS:
-        return Rejected(MALFORMED, str(exc), channel, seq)
-    return Rejected(UNKNOWN, channel, channel, seq)
+        return Rejected(MALFORMED, str(exc)[:200], channel, seq, BAD_FIELDS)
+    return Rejected(UNKNOWN, channel[:100], channel, seq)
 
 
-# ---------------------------------------------------------------- timestamps
-
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-_MINUTE_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch seconds of that minute
-_MINUTE_CACHE_MAX = 4096
-_SECOND_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds of that second
-_SECOND_CACHE_MAX = 4096
-# The second of the last timestamp parsed: frames arrive many to a second. One tuple, replaced whole.
-_LAST_SECOND: tuple[str, int] = ("1970-01-01T00:00:00", 0)
-_DIGITS = "0123456789"
+def _utf8(data: bytes | bytearray) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
-def _minute_base(prefix: str) -> int:
-    """Epoch seconds of "YYYY-MM-DDTHH:MM", validated, cached."""
-    if (
-        len(prefix) != 16
-        or prefix[4] != "-"
-        or prefix[7] != "-"
-        or prefix[10] not in "Tt"
-        or prefix[13] != ":"
-        or not prefix.isascii()
-    ):
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    parts = (prefix[0:4], prefix[5:7], prefix[8:10], prefix[11:13], prefix[14:16])
-    if not all(p.isdigit() for p in parts):
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    year, month, day, hour, minute = (int(p) for p in parts)
-    if hour > 23 or minute > 59:
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    days = datetime.date(year, month, day).toordinal() - _EPOCH_ORDINAL  # validates the date
-    base = days * 86400 + hour * 3600 + minute * 60
-    if len(_MINUTE_BASE) >= _MINUTE_CACHE_MAX:
-        _MINUTE_BASE.clear()
-    _MINUTE_BASE[prefix] = base
-    return base
+# ---------------------------------------------------------------- wire decimals
+
+def _fault(values: tuple[tuple[str, str], ...], nonneg: bool = True, optional: bool = False) -> str | None:
+    """The first bad one of (field, text), described; None when all are sane."""
+    for field, text in values:
+        if plain(text) or (optional and text == ""):
+            continue
+        reason = why_not(text, nonneg)
+        if reason is not None:
+            return f"{field} {describe(text)}: {reason}"
+    return None
 
 
-def _second_base(prefix: str) -> int:
-    """Epoch seconds of "YYYY-MM-DDTHH:MM:SS", validated, cached."""
-    if len(prefix) != 19 or prefix[16] != ":" or not prefix.isascii():
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    base = _MINUTE_BASE.get(prefix[:16])
-    if base is None:
-        base = _minute_base(prefix[:16])
-    ss = prefix[17:19]
-    if not ss.isdigit() or ss > "60":
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    seconds = base + int(ss)
-    if len(_SECOND_BASE) >= _SECOND_CACHE_MAX:
-        _SECOND_BASE.clear()
-    _SECOND_BASE[prefix] = seconds
-    return seconds
+def l2_fault(frame: L2DataFrame) -> str | None:
+    """The first bad price or size of a level2 frame, described; None when all are sane."""
+    for event in frame.events:
+        for level in event.updates:
+            fault = _fault((("price_level", level.price_level), ("new_quantity", level.new_quantity)))
+            if fault is not None:
+                return f"{event.product_id[:40]}: {fault}"
+    return None
 
 
-def parse_timestamp(text: str) -> float:
-    """RFC 3339 (`2026-11-23T21:40:01.000412345Z`: any number of fractional digits, `Z` or
-    `+HH:MM`) to epoch seconds. Raises ValueError on anything else.
+def trades_fault(frame: MarketTradesFrame) -> str | None:
+    for event in frame.events:
+        for t in event.trades:
+            fault = _fault((("price", t.price), ("size", t.size)))
+            if fault is not None:
+                return f"{t.product_id[:40]}: {fault}"
+    return None
 
-    datetime.fromisoformat in 3.11 refuses 9 fractional digits, and this is on the hot path: the
-    whole second is cached, the fraction is one slice.
-    """
-    global _LAST_SECOND
-    prefix, seconds = _LAST_SECOND
-    if not text.startswith(prefix):  # a new second (startswith copies nothing; a slice would)
-        prefix = text[:19]
-        seconds = _SECOND_BASE.get(prefix)
-        if seconds is None:
-            seconds = _second_base(prefix)
-        _LAST_SECOND = (prefix, seconds)
-    if len(text) > 21 and text[19] == "." and text[-1] == "Z":  # the usual form: fraction, Zulu
-        fraction = text[19:-1]
-        if fraction.strip(_DIGITS) == ".":  # "." and ASCII digits only
-            return seconds + float(fraction)
-    rest = text[19:]
-    if not rest or not rest.isascii():
-        raise ValueError(f"bad timestamp: {text!r}")
-    if rest[-1] in "Zz":
-        zone = 0
-        body = rest[:-1]
-    elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":" and rest[-5:-3].isdigit() and rest[-2:].isdigit():
-        zone = int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60
-        if rest[-6] == "-":
-            zone = -zone
-        body = rest[:-6]
-    else:
-        raise ValueError(f"bad timestamp zone: {text!r}")
-    if not body:
-        return float(seconds - zone)
-    if body[0] != "." or not body[1:].isdigit():
-        raise ValueError(f"bad timestamp fraction: {text!r}")
-    return (seconds - zone) + float(body)  # body is "." and ASCII digits only
+
+def status_fault(frame: StatusFrame) -> str | None:
+    """Increments and minimum funds, where given ("" is absent: the status alone is news)."""
+    for event in frame.events:
+        for p in event.products:
+            fault = _fault((("base_increment", p.base_increment), ("quote_increment", p.quote_increment),
+                            ("min_market_funds", p.min_market_funds)), optional=True)
+            if fault is not None:
+                return f"{p.id[:40]}: {fault}"
+    return None
+
+
+def decimal_fault(frame: Frame) -> str | None:
+    """What is wrong with the wire decimals of a typed frame the bot reads; None when nothing."""
+    cls = type(frame)
+    if cls is L2DataFrame:
+        return l2_fault(frame)  # type: ignore[arg-type]
+    if cls is MarketTradesFrame:
+        return trades_fault(frame)  # type: ignore[arg-type]
+    if cls is StatusFrame:
+        return status_fault(frame)  # type: ignore[arg-type]
+    return None

@@ -4,7 +4,8 @@ Owns: the subscribe messages, the per-connection sequence state (`sequence_num` 
 connection across all channels), which products' level2 streams are in sync on the current
 connection, the heartbeat counter check, and the frame counters.
 Must never: do I/O, read a clock (time comes in as `now`), convert wire prices/sizes, or raise on
-bad input (malformed, error and unknown frames are counted and skipped).
+bad input (malformed, error and unknown frames are counted and skipped; a malformed frame's
+content is never forwarded, not even the good part of it).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from typing import Union
 import msgspec
 
 from actors.streaming.codec import (
+    BAD_DECIMAL,
+    BAD_TIMESTAMP,
     CHANNEL_OF,
     ERROR_FRAME,
     MALFORMED,
+    MAX_FRAME_CHARS,
     FrameDecoder,
     classify,
     HeartbeatsFrame,
@@ -26,8 +30,13 @@ from actors.streaming.codec import (
     Rejected,
     StatusFrame,
     SubscriptionsFrame,
-    parse_timestamp,
+    l2_fault,
+    status_fault,
+    too_big,
+    trades_fault,
 )
+from actors.streaming.timestamps import parse_timestamp
+from actors.wire_decimal import FAST_CHARS, why_not
 from actors.streaming.messages import L2Update, ProductStatus, RawFrame, StreamGap, TradePrint
 
 LEVEL2 = "level2"  # the subscribe name; frames of this channel say "l2_data"
@@ -43,6 +52,7 @@ class FrameResult(msgspec.Struct):
     outputs: list[Output] = msgspec.field(default_factory=list)
     resubscribe: list[str] = msgspec.field(default_factory=list)
     rejected: Rejected | None = None  # set when the frame was skipped as malformed/error/unknown
+    first_of_kind: bool = False  # the first malformed frame of its reason: worth a log line
     channel: str | None = None  # the channel of a frame that decoded (counted in per_channel)
 
 
@@ -94,6 +104,7 @@ class StreamingCore:
         self.dropped_updates = 0  # level2 updates for a product not in sync on this connection
         self.snapshot_trades_skipped = 0
         self.per_channel: dict[str, int] = {}
+        self.malformed_kinds: dict[str, int] = {}  # malformed frames by reason (codec's words)
         self.last_frame_at: float | None = None
         self.last_heartbeat_at: float | None = None
         self.last_error: str | None = None
@@ -158,10 +169,14 @@ class StreamingCore:
             if state is None:
                 self.stale_conn_frames += 1
                 return result
+        text = raw.text
+        if len(text) > MAX_FRAME_CHARS:
+            self._on_rejected(too_big(text), state, result)
+            return result
         try:
-            frame = self._decode(raw.text)
-        except msgspec.DecodeError as exc:  # ValidationError is a subclass
-            self._on_rejected(classify(raw.text, exc), state, result)
+            frame = self._decode(text)
+        except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
+            self._on_rejected(classify(text, exc), state, result)
             return result
 
         cls = type(frame)
@@ -176,9 +191,13 @@ class StreamingCore:
                 ts = parse_timestamp(frame.timestamp)
             except ValueError as exc:
                 # Content lost: leave the sequence where it was, so the next frame shows a gap.
-                self.malformed += 1
-                result.rejected = Rejected(MALFORMED, str(exc), channel, frame.sequence_num)
+                self._count_malformed(BAD_TIMESTAMP, result)
+                result.rejected = Rejected(MALFORMED, str(exc)[:200], channel, frame.sequence_num, BAD_TIMESTAMP)
                 return result
+            if cls is MarketTradesFrame and (fault := trades_fault(frame)) is not None:
+                return self._bad_decimal(fault, frame, channel, state, result)
+        elif cls is StatusFrame and (fault := status_fault(frame)) is not None:
+            return self._bad_decimal(fault, frame, channel, state, result)
 
         seq = frame.sequence_num
         last = state.last_seq
@@ -188,7 +207,11 @@ class StreamingCore:
             return result
 
         if cls is L2DataFrame:
-            self._on_l2(frame, state, ts, raw, result.outputs)
+            if not self._on_l2(frame, state, ts, raw, result.outputs):
+                # A bad number: content lost, as with a bad timestamp. Its updates were taken back;
+                # its number is given back too, so the next frame shows the gap.
+                state.last_seq = seq - 1
+                return self._bad_decimal(l2_fault(frame), frame, channel, state, result)
         elif cls is MarketTradesFrame:
             self._on_trades(frame, ts, raw.recv_ns, result.outputs)
         elif cls is HeartbeatsFrame:
@@ -200,11 +223,26 @@ class StreamingCore:
             self._on_status(frame, result.outputs)
         return result
 
+    def _bad_decimal(self, fault: str | None, frame: object, channel: str, state: _Connection,
+                     result: FrameResult) -> FrameResult:
+        """A typed frame holding a bad number: malformed, its sequence treated as `_on_rejected`
+        treats any skipped frame's (a level2 frame's loss shows as a gap on the next one)."""
+        seq = frame.sequence_num  # type: ignore[attr-defined]
+        self._on_rejected(Rejected(MALFORMED, fault or "bad number", channel, seq, BAD_DECIMAL), state, result)
+        return result
+
+    def _count_malformed(self, reason: str, result: FrameResult) -> None:
+        self.malformed += 1
+        kinds = self.malformed_kinds
+        seen = kinds.get(reason, 0)
+        kinds[reason] = seen + 1
+        result.first_of_kind = seen == 0
+
     def _on_rejected(self, frame: Rejected, state: _Connection, result: FrameResult) -> None:
         result.rejected = frame
         kind = frame.kind
         if kind == MALFORMED:
-            self.malformed += 1
+            self._count_malformed(frame.reason or MALFORMED, result)
         elif kind == ERROR_FRAME:
             self.error_frames += 1
             self.last_error = frame.detail
@@ -234,28 +272,47 @@ class StreamingCore:
         result.resubscribe.extend(self.resync_messages())
         return True
 
-    def _on_l2(
-        self, frame: L2DataFrame, state: _Connection, ts: float, raw: RawFrame, out: list[Output]
-    ) -> None:
+    def _on_l2(self, frame: L2DataFrame, state: _Connection, ts: float, raw: RawFrame, out: list[Output]) -> bool:
+        """Forward the frame's events; False, with nothing forwarded or marked in sync, when a
+        price or size is not a sane non-negative wire decimal. The usual spelling is tested
+        inline (`wire_decimal.plain`, for both strings at once: this is the hot loop); any other
+        goes through the full rule."""
         synced = state.synced
         conn = raw.conn
         recv_ns = raw.recv_ns
+        start = len(out)  # a StreamGap before this frame's updates stays
+        before: set[str] | None = None  # the products in sync before this frame's first snapshot
+        dropped = 0
         for event in frame.events:
-            product_id = event.product_id
-            is_snapshot = event.type == "snapshot"
-            if is_snapshot:
-                synced.add(product_id)
-            elif product_id not in synced:
-                self.dropped_updates += 1
-                continue
             bids = []
             offers = []
             for level in event.updates:
+                price = level.price_level
+                size = level.new_quantity
+                if not (len(price) <= FAST_CHARS >= len(size) and price.isascii() and size.isascii()
+                        and price.replace(".", "", 1).isdigit() and size.replace(".", "", 1).isdigit()):
+                    if why_not(price, True) is not None or why_not(size, True) is not None:
+                        del out[start:]
+                        if before is not None:
+                            synced.intersection_update(before)
+                        return False
                 if level.side == "bid":
-                    bids.append((level.price_level, level.new_quantity))
+                    bids.append((price, size))
                 else:  # "offer" (anything else would be a new spelling of the ask side)
-                    offers.append((level.price_level, level.new_quantity))
+                    offers.append((price, size))
+            product_id = event.product_id
+            is_snapshot = event.type == "snapshot"
+            if is_snapshot:
+                if before is None:
+                    before = set(synced)
+                synced.add(product_id)
+            elif product_id not in synced:
+                dropped += 1
+                continue
             out.append(L2Update(product_id, is_snapshot, tuple(bids), tuple(offers), ts, conn, recv_ns))
+        if dropped:
+            self.dropped_updates += dropped
+        return True
 
     def _on_trades(self, frame: MarketTradesFrame, ts: float, recv_ns: int, out: list[Output]) -> None:
         for event in frame.events:
@@ -297,6 +354,7 @@ class StreamingCore:
         return {
             "frames": self.frames,
             "malformed": self.malformed,
+            "malformed_kinds": dict(self.malformed_kinds),
             "error_frames": self.error_frames,
             "unknown": self.unknown,
             "gaps": self.gaps,

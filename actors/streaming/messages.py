@@ -11,7 +11,7 @@ import msgspec
 class RawFrame(msgspec.Struct, frozen=True, tag=True):
     """One text frame exactly as received, from a socket thread or a capture file."""
 
-    text: str
+    text: str | bytes  # bytes from the socket (UTF-8 is checked by the decoder) or a non-UTF-8 capture line
     conn: int  # connection number; a new connection restarts sequence numbering
     recv_ns: int  # perf_counter_ns() at arrival: the origin of tick-to-order latency
 

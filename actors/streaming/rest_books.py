@@ -3,8 +3,10 @@
 Owns one poller thread (blocking HTTP must not run in an actor handler), started while the stream
 is unhealthy and stopped when it is healthy again. Requests are paced so that all products
 together stay inside the public limit (10 req/s); an HTTP 429 backs off until `x-ratelimit-reset`
-(or one interval). Each book is told back to the streaming actor as a RestBook. Must never keep
-state about books or decide when it is needed.
+(or one interval). Each book is told back to the streaming actor as a RestBook, its prices and
+sizes checked as the stream's are (`actors.wire_decimal`): an answer with one bad number, nested
+too deeply or unreadable is one failed request, counted, never a crash of the poller. Must never
+keep state about books or decide when it is needed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import msgspec
 from loguru import logger
 
 from actors.venue.rate_limit import reset_delay
+from actors.wire_decimal import describe, why_not
 
 PUBLIC_REQUESTS_PER_S = 8.0  # under Coinbase's 10/s per IP, leaving headroom
 BOOK_LIMIT = 100
@@ -62,7 +65,16 @@ def rest_base_for(ws_url: str) -> str:
 
 
 def parse_book(product_id: str, body: bytes) -> RestBook:
+    """The book of one `product_book` answer. Raises msgspec.DecodeError (unreadable),
+    RecursionError (nested too deeply) or ValueError (a price or size that is not a sane,
+    non-negative wire decimal)."""
     book = _decoder.decode(body).pricebook
+    for side in (book.bids, book.asks):
+        for lv in side:
+            for field, text in (("price", lv.price), ("size", lv.size)):
+                reason = why_not(text, nonneg=True)
+                if reason is not None:
+                    raise ValueError(f"bad {field} {describe(text)}: {reason}")
     return RestBook(product_id or book.product_id,
                     tuple((lv.price, lv.size) for lv in book.bids),
                     tuple((lv.price, lv.size) for lv in book.asks))
@@ -125,7 +137,7 @@ class RestBookPoller:
                 return 1.0 if pause is None else min(pause, 10.0)
             self.errors += 1
             logger.debug("product_book {}: HTTP {}", product_id, exc.code)
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (OSError, msgspec.DecodeError, RecursionError, ValueError) as exc:  # ValidationError: a DecodeError
             self.errors += 1
             logger.debug("product_book {}: {}", product_id, exc)
         return 0.0

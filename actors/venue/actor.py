@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from actors.execution.messages import NEVER_REACHED, CancelAll, CancelOrder, PlaceOrder, QueryOrders, SyncRequest
-from actors.products import ProductSpec
+from domain.products import ProductSpec
 from actors.streaming.messages import L2Update, TradePrint
 from actors.venue.messages import OrderUpdate, VenueSnapshot, net_positions
 from actors.venue.paper import PaperVenue

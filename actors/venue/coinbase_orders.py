@@ -177,7 +177,7 @@ def create_order_outcome(
         return Rejected(client_order_id, f"HTTP_{status}", _error_message(body))
     try:
         response = _create_decoder.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deeply
         return Unknown(client_order_id, "unreadable 200 response")
     if response.success:
         order_id = response.success_response.order_id if response.success_response else ""
@@ -194,7 +194,7 @@ def _error_message(body: bytes) -> str:
     """The message of a non-200 error body (`{"error", "message"}` or `{"errors": [...]}`)."""
     try:
         obj = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return body[:200].decode("utf-8", "replace")
     if isinstance(obj, dict):
         if isinstance(obj.get("message"), str):

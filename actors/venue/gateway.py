@@ -50,7 +50,7 @@ from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill
 from actors.venue.messages import FUTURES_ONLY, Fill, OrderUpdate, VenueSnapshot
 from actors.venue.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
-from actors.venue.wire import finite_decimal
+from actors.wire_decimal import finite_decimal
 
 QUEUED, SENT, UNKNOWN, ACCEPTED, DONE = "queued", "sent", "unknown", "accepted", "done"
 RETRY_BASE_S = 0.5
@@ -443,7 +443,8 @@ class GatewayCore:
         out: list[Effect] = []
         filled = _ZERO
         for f in sorted(trades, key=RestFill.when):  # the quantity reported so far is the earliest
-            size, price, fee = finite_decimal(f.size), finite_decimal(f.price), finite_decimal(f.commission or "0")
+            size, price = finite_decimal(f.size, nonneg=True), finite_decimal(f.price, nonneg=True)
+            fee = finite_decimal(f.commission or "0")
             if size is None or price is None or fee is None or size <= 0:
                 continue
             start, filled = filled, filled + size

@@ -204,7 +204,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         effects = self._dead_man_heard(raw, now)  # any frame, heartbeats included, says the stream lives
         try:
             frame = user_frame_decoder.decode(raw.text)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deeply
             self.unreadable_frames.inc()
             return self._perform(effects)
         if frame.channel != "user":

@@ -19,9 +19,9 @@ from typing import Any, Union
 
 import msgspec
 
-from actors.streaming.codec import parse_timestamp
+from actors.streaming.timestamps import parse_timestamp
 from actors.venue import coinbase_rest as rest
-from actors.venue.wire import finite_decimal
+from actors.wire_decimal import finite_decimal
 
 # Orders a cancel can still reach; CANCEL_QUEUED is already on its way out.
 CANCELABLE = frozenset({"PENDING", "QUEUED", "OPEN"})
@@ -53,11 +53,11 @@ class RestOrder(msgspec.Struct, frozen=True):
         """The order's size from its one-key configuration, None when it does not say."""
         for config in self.order_configuration.values():
             if isinstance(config, dict) and config.get("base_size"):
-                return finite_decimal(config["base_size"])
+                return finite_decimal(config["base_size"], nonneg=True)
         return None
 
     def filled(self) -> Decimal:
-        return finite_decimal(self.filled_size) or _ZERO
+        return finite_decimal(self.filled_size, nonneg=True) or _ZERO
 
     def leaves(self) -> Decimal:
         size = self.base_size()
@@ -136,7 +136,7 @@ def decode_positions(body: bytes) -> dict[str, RestPosition]:
     """The positions of a `cfm/positions` answer by product; ValueError when it cannot be read."""
     try:
         held = _positions_decoder.decode(body).positions
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ValueError(f"unreadable positions page: {exc}") from None
     for p in held:
         if p.contracts is None or money(p.avg_entry_price) is None or money(p.unrealized_pnl) is None:
@@ -247,7 +247,7 @@ class Listing:
                 page = _fills_decoder.decode(response.body)
                 self.fills.extend(page.fills)
                 more = True
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deeply
             return Failed(f"unreadable {which} page: {exc}"[:200])
         self.pages += 1
         self._counts[which] += 1

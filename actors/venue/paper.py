@@ -28,12 +28,12 @@ from decimal import Decimal
 from typing import Iterable, Iterator
 
 from actors.execution.messages import PlaceOrder
-from actors.products import ProductSpec
-from actors.streaming.codec import parse_timestamp
-from actors.venue.fees import venue_fee
-from actors.venue.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
+from domain.products import ProductSpec
+from actors.streaming.timestamps import parse_timestamp
+from domain.fees import venue_fee
+from domain.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
 from actors.venue.messages import Fill, OrderUpdate
-from actors.venue.wire import finite_decimal
+from actors.wire_decimal import finite_decimal
 
 BOT = "bot"
 MARKET = "market"
@@ -187,7 +187,7 @@ class PaperVenue:
     ) -> list[Event]:
         """A market trade print: fill bot orders on the passive side that it trades through."""
         mirror = self._mirrors.get(product_id)
-        print_price, print_size = finite_decimal(price), finite_decimal(size)
+        print_price, print_size = finite_decimal(price, nonneg=True), finite_decimal(size, nonneg=True)
         if mirror is None or print_price is None or print_size is None or print_size <= 0:
             return []
         self._last_trade[product_id] = print_price

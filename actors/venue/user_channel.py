@@ -9,17 +9,19 @@ fill. The channel carries no trade id: a derived fill is named "<order_id>:<cumu
 so that the same state always gives the same id; REST fills (with real trade ids) reconcile it
 later.
 Pure: no I/O, no clock (the frame timestamp comes in). Must never invent liquidity flags (the
-channel does not say maker or taker: "UNKNOWN") or trust a field that does not parse as a number.
+channel does not say maker or taker: "UNKNOWN") or trust a number that is not a sane,
+non-negative wire decimal (`actors.wire_decimal`): such an order state is counted unreadable.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Union
 
 import msgspec
 
 from actors.venue.messages import Fill, OrderUpdate
+from actors.wire_decimal import finite_decimal
 
 _ZERO = Decimal(0)
 
@@ -80,14 +82,11 @@ class UserFillDeriver:
 
     def on_order(self, order: UserOrder, ts: float) -> tuple[OrderUpdate | None, Fill | None]:
         """Apply one order state: (the order's update, the fill it implies), None where none."""
-        try:
-            cumulative = Decimal(order.cumulative_quantity or "0")
-            avg_price = Decimal(order.avg_price or "0")
-            fees = Decimal(order.total_fees or "0")
-            leaves = Decimal(order.leaves_quantity or "0")
-            if not all(d.is_finite() and d >= 0 for d in (cumulative, avg_price, fees, leaves)):
-                raise InvalidOperation
-        except InvalidOperation:
+        cumulative = finite_decimal(order.cumulative_quantity or "0", nonneg=True)
+        avg_price = finite_decimal(order.avg_price or "0", nonneg=True)
+        fees = finite_decimal(order.total_fees or "0", nonneg=True)
+        leaves = finite_decimal(order.leaves_quantity or "0", nonneg=True)
+        if cumulative is None or avg_price is None or fees is None or leaves is None:
             self.unreadable += 1
             return None, None
         status = order.status.upper()

@@ -18,7 +18,7 @@ from actors.liquidity.messages import LiquiditySnapshot
 from actors.market_data.messages import BookStatus
 from actors.orchestrator.messages import HALTED, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import CATALOG
+from domain.products import CATALOG
 from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
 from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
 from config.loader import load_profile

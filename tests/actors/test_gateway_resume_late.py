@@ -14,7 +14,7 @@ from actors.app.paper import ephemeral_credentials
 from actors.execution.actor import ExecutionActor
 from actors.execution.messages import CancelOrder, KnownOrder, KnownOrders, OrdersRequest, PlaceOrder, SyncRequest
 from actors.orchestrator.messages import HALTED, TradingStateChanged
-from actors.products import CATALOG
+from domain.products import CATALOG
 from actors.strategy.messages import ReplaceIntent
 from actors.streaming.messages import RawFrame
 from actors.venue import gateway_actor

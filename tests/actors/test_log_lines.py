@@ -17,7 +17,7 @@ import pytest
 import websocket
 from loguru import logger
 
-from actors.exchange.server import ExchangeServer
+from exchange.server import ExchangeServer
 from actors.execution.orders import client_order_id
 from actors.orchestrator.messages import OperatorCommand
 from actors.strategy.messages import CancelIntent, OrderIntent

@@ -19,7 +19,7 @@ from actors.orchestrator.actor import Orchestrator
 from actors.orchestrator.control import ControlActor, control_dir, write_atomically
 from actors.orchestrator.messages import BooksHealth, Decision, FeedHealth, TradingStateChanged
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import CATALOG
+from domain.products import CATALOG
 from actors.risk.actor import RiskActor
 from actors.risk.guards import Verdict
 from actors.risk.messages import RiskVerdict

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from actors.execution.messages import CancelOrder, PlaceOrder
-from actors.products import BTC_USD, CATALOG
+from domain.products import BTC_USD, CATALOG
 from actors.streaming.messages import L2Update
 from actors.venue.actor import PaperVenueActor
 from runtime.actor import SupervisedActor

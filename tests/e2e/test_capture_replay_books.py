@@ -8,7 +8,7 @@ import time
 import websocket
 
 from actors.app.replay import load_capture, run_replay
-from actors.exchange.server import ExchangeServer
+from exchange.server import ExchangeServer
 from actors.market_data.digest import book_digest
 from actors.streaming.capture import record
 from actors.streaming.core import StreamingCore

@@ -17,8 +17,8 @@ import pytest
 from actors.app.paper import ephemeral_credentials
 from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM
 from actors.execution.messages import CancelAll, PlaceOrder, SyncRequest
-from actors.exchange.account import PaperAccount
-from actors.exchange.server import ExchangeServer
+from exchange.account import PaperAccount
+from exchange.server import ExchangeServer
 from actors.streaming.actor import StreamingActor
 from actors.streaming.messages import RawFrame
 from actors.venue.gateway_actor import CoinbaseGatewayActor

@@ -7,8 +7,8 @@ import itertools
 from decimal import Decimal
 
 from actors.app.tree import FAULT_TARGETS
-from actors.exchange import frames
-from actors.products import BTC_USD
+from exchange import frames
+from domain.products import BTC_USD
 from actors.strategy.messages import OrderIntent
 from runtime.faults import parse_fault
 from tests.live_rig import LiveRig

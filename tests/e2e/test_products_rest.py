@@ -1,7 +1,7 @@
 """Product rules come from the products endpoint, faithful to the built-in exchange's catalog."""
 
-from actors.exchange.server import ExchangeServer
-from actors.products import CATALOG
+from exchange.server import ExchangeServer
+from domain.products import CATALOG
 from actors.products_rest import fetch_products
 
 

@@ -21,8 +21,8 @@ from actors.app.paper import run_paper, user_url_for
 from actors.venue.endpoints import COINBASE_USER_WS as COINBASE_USER_DATA
 from actors.app.report import user_feed
 from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM, child_specs
-from actors.exchange.account import PaperAccount
-from actors.exchange.server import ExchangeServer
+from exchange.account import PaperAccount
+from exchange.server import ExchangeServer
 from actors.orchestrator.actor import Orchestrator
 from actors.orchestrator.messages import ACTIVE
 from actors.streaming.actor import StreamingActor

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from requests.adapters import HTTPAdapter
 
-from actors.exchange.server import ExchangeServer
+from exchange.server import ExchangeServer
 
 # The official SDK, installed by the test command with --no-deps (it pins websockets < 14, which
 # the built-in exchange outgrew; its REST side needs requests, PyJWT and cryptography).

@@ -17,9 +17,9 @@ import pytest
 import requests
 import websocket
 
-from actors.exchange import failure_reasons as reasons
-from actors.exchange.server import ExchangeServer
-from actors.products import BTC_PERP, BTC_USD
+from exchange import failure_reasons as reasons
+from exchange.server import ExchangeServer
+from domain.products import BTC_PERP, BTC_USD
 from tests.exchange import sdk_support as sdk
 from coinbase import jwt_generator  # noqa: E402 - the official SDK's JWTs, as a real client signs
 

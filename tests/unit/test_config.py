@@ -5,21 +5,26 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from config.loader import PROFILE_NAMES, ConfigError, apply_overrides, load_profile
 from config.schema import Profile
+from exchange.config import ExchangeConfig, exchange_config
 
 
 @pytest.mark.parametrize("name", PROFILE_NAMES)
 def test_every_bundled_profile_loads(name: str) -> None:
     profile = load_profile(name)
     assert isinstance(profile, Profile)
+    exchange_config(profile.exchange)  # the exchange's own section is valid too
     assert profile.strategy.short_window < profile.strategy.long_window
 
 
 def test_paper_is_the_default_and_equals_the_schema_defaults() -> None:
-    assert load_profile() == load_profile("paper") == Profile()
+    paper = load_profile("paper")
+    assert load_profile() == paper == msgspec.structs.replace(Profile(), exchange=paper.exchange)
+    assert exchange_config(paper.exchange) == ExchangeConfig()  # the exchange's own section, its defaults
     p = Profile()
     assert p.strategy.products == ("BTC-USD", "BIP-20DEC30-CDE")
     assert p.strategy.equity_fraction == Decimal("0.1")

@@ -9,7 +9,7 @@ import pytest
 from actors.execution.gate import GateContext, PreTradeGate, increases_risk
 from actors.execution.quantize import QuantizedOrder
 from actors.liquidity.messages import LiquiditySnapshot
-from actors.products import BTC_PERP, BTC_USD
+from domain.products import BTC_PERP, BTC_USD
 from config.schema import ExecutionConfig
 
 D = Decimal

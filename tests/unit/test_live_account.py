@@ -12,7 +12,7 @@ from actors.app.live import LiveError, RunTarget, check_target
 from actors.app.venue_account import starting_cash
 from actors.venue.endpoints import is_production
 from actors.portfolio.ledger import Ledger
-from actors.products import CATALOG
+from domain.products import CATALOG
 from actors.venue.messages import Fill
 
 PERP, SPOT = "BIP-20DEC30-CDE", "BTC-USD"

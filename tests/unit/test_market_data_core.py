@@ -8,7 +8,7 @@ import pytest
 
 from actors.market_data.core import MarketDataCore
 from actors.market_data.messages import Bar, BookStatus, BookView
-from actors.products import BTC_PERP, BTC_USD, CATALOG
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.streaming.messages import L2Update, StreamGap, TradePrint
 
 SPOT = BTC_USD.product_id

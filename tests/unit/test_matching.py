@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.venue.matching import MatchingEngine, Trade
+from domain.matching import MatchingEngine, Trade
 
 
 def book_with_offers(owner: str = "mm") -> MatchingEngine:

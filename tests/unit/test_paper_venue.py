@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from actors.execution.messages import PlaceOrder
-from actors.products import BTC_PERP, BTC_USD, CATALOG
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.venue.messages import Fill, OrderUpdate
 from actors.venue.paper import PaperVenue
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from actors.portfolio.ledger import Ledger
-from actors.products import BTC_PERP, BTC_USD, CATALOG
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.venue.messages import Fill
 
 D = Decimal

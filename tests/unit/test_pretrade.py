@@ -22,7 +22,7 @@ from actors.execution.gate import (
 )
 from actors.execution.quantize import QuantizedOrder
 from actors.liquidity.messages import LiquiditySnapshot
-from actors.products import BTC_PERP, BTC_USD
+from domain.products import BTC_PERP, BTC_USD
 from config.schema import ExecutionConfig, RiskConfig
 
 D = Decimal

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from actors.execution.quantize import QuantizedOrder, Refusal, quantize
-from actors.products import BTC_PERP, BTC_USD
+from domain.products import BTC_PERP, BTC_USD
 from actors.strategy.messages import OrderIntent
 
 D = Decimal

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from actors.market_data.messages import Bar
 from actors.portfolio.messages import PortfolioUpdate
-from actors.products import BTC_PERP, BTC_USD, CATALOG
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.risk.monitor import RiskMonitor, per_bar
 from config.schema import RiskConfig
 

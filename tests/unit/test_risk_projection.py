@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.portfolio.ledger import Ledger
-from actors.products import BTC_PERP, BTC_USD, CATALOG
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.risk.projection import liquidation_price, maintenance_margin, project
 from actors.venue.messages import Fill
 

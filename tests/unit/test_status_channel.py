@@ -9,12 +9,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.exchange import frames
+from exchange import frames
 from actors.execution.gate import GateContext, PreTradeGate
 from actors.execution.quantize import QuantizedOrder
 from actors.market_data.core import MarketDataCore, status_is_tradable
 from actors.market_data.messages import ProductTradability
-from actors.products import BTC_PERP, BTC_USD, CATALOG
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.streaming.codec import FrameDecoder, StatusFrame, StatusProduct
 from actors.streaming.core import StreamingCore
 from actors.streaming.messages import ProductStatus, RawFrame

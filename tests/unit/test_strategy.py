@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.market_data.messages import Bar
-from actors.products import BTC_PERP, BTC_USD, CATALOG
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.strategy.crossover import CrossoverCore
 from config.schema import StrategyConfig
 

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import msgspec
 
 from actors.market_data.messages import Bar
-from actors.products import BTC_PERP, CATALOG
+from domain.products import BTC_PERP, CATALOG
 from actors.strategy.crossover import CrossoverCore
 from actors.strategy.messages import OrderIntent, ReplaceIntent
 from actors.strategy.protective import ProtectiveStops

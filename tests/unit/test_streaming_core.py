@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from actors.streaming.codec import parse_timestamp
+from actors.streaming.timestamps import parse_timestamp
 from actors.streaming.core import StreamingCore
 from actors.streaming.messages import L2Update, RawFrame, StreamGap, TradePrint
 

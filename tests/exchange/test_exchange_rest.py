@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from actors.exchange import rest
-from actors.exchange.market import TickerStats
-from actors.exchange.rest import MarketView, ProductView, PublicRateLimiter, handle_get
-from actors.exchange.server import ExchangeServer
-from actors.products import BTC_PERP, BTC_USD
+from exchange.market_values import TickerStats
+from exchange.rate_limit import TokenBuckets, rate_limited
+from exchange.rest import MarketView, ProductView, handle_get
+from exchange.server import ExchangeServer
+from domain.products import BTC_PERP, BTC_USD
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id
@@ -130,7 +130,7 @@ def test_errors_are_json_with_a_code_and_a_message(method, target, status, code)
 
 
 def test_the_rate_limiter_is_a_token_bucket_per_client():
-    limiter = PublicRateLimiter(rate_per_s=10)
+    limiter = TokenBuckets(rate_per_s=10)
     decisions = [limiter.take("10.0.0.1", T) for _ in range(11)]
     assert [d.allowed for d in decisions] == [True] * 10 + [False]
     assert [d.remaining for d in decisions] == [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0]
@@ -141,7 +141,7 @@ def test_the_rate_limiter_is_a_token_bucket_per_client():
     assert (later.allowed, later.remaining) == (True, 1)
     assert limiter.take("10.0.0.1", T + 100).remaining == 9  # refills to the burst, no further
 
-    answer = rest.rate_limited(refused)
+    answer = rate_limited(refused)
     assert answer.status == 429
     assert answer.json() == {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]}
     headers = dict(answer.headers)

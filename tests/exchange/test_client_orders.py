@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from actors.exchange.account import PaperAccount
-from actors.exchange.client_orders import (
+from exchange.account import PaperAccount
+from exchange.client_orders import ClientOrders
+from exchange.orders import (
     CANCELLED,
     CLIENT,
     EXPIRED,
@@ -19,16 +20,15 @@ from actors.exchange.client_orders import (
     STOP_PENDING,
     STOP_TRIGGERED,
     TAKER,
-    ClientOrders,
     OrderRequest,
     OrderView,
     Refusal,
 )
-from actors.exchange import failure_reasons as reasons
-from actors.exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS, preview_reason
-from actors.exchange.market import SyntheticMarket
-from actors.products import BTC_PERP, BTC_USD, CATALOG
-from actors.venue.matching import BID, BUY, SELL
+from exchange import failure_reasons as reasons
+from exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS, preview_reason
+from exchange.market import SyntheticMarket
+from domain.products import BTC_PERP, BTC_USD, CATALOG
+from domain.matching import BID, BUY, SELL
 
 D = Decimal
 T = 1_800_000_000.0  # 2027-01-15T08:00:00Z, on the hour

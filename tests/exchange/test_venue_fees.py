@@ -10,14 +10,14 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.exchange.client_orders import FeeSchedule, OrderView
+from exchange.orders import FeeSchedule, OrderView
 from actors.execution.messages import PlaceOrder
-from actors.products import BTC_PERP, BTC_USD, CATALOG
-from actors.venue.fees import venue_fee
-from actors.venue.matching import BUY, SELL
+from domain.products import BTC_PERP, BTC_USD, CATALOG
+from domain.fees import venue_fee
+from domain.matching import BUY, SELL
 from actors.venue.messages import Fill
 from actors.venue.paper import PaperVenue
-from tests.unit.test_client_orders import Rig, request
+from tests.exchange.test_client_orders import Rig, request
 
 MAKER, TAKER = D("0.0004"), D("0.0006")
 

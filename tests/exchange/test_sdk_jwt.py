@@ -12,7 +12,7 @@ import websocket
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from actors.exchange.server import ExchangeServer
+from exchange.server import ExchangeServer
 from actors.venue import coinbase_rest as cr
 from actors.venue.coinbase_auth import Credentials, rest_uri
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.exchange.chaos import (
+from exchange.chaos import (
     DEFAULT_DURATION_S,
     KINDS,
     ChaosPlan,

@@ -25,12 +25,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from actors.app.cli import EXIT_USAGE
-from actors.exchange.account import PaperAccount
-from actors.exchange.chaos import parse_chaos
-from actors.exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS
-from actors.exchange.server import ExchangeServer
+from exchange.account import PaperAccount
+from exchange.chaos import parse_chaos
+from exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS
+from exchange.server import ExchangeServer
 from actors.execution.messages import PlaceOrder
-from actors.products import BTC_PERP, BTC_USD
+from domain.products import BTC_PERP, BTC_USD
 from actors.venue import coinbase_rest as cr
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_orders import Accepted, Rejected, Throttled, Unknown, create_order_outcome

@@ -21,10 +21,10 @@ from typing import Iterable, Mapping, Sequence
 
 import msgspec
 
-from actors.exchange.account import PaperAccount
-from actors.exchange.client_orders import BalanceSummary, OrderView, PerpPosition
-from actors.exchange.market import LevelChange, MarketTrade, TickerStats
-from actors.products import ProductSpec
+from exchange.account import PaperAccount
+from exchange.orders import BalanceSummary
+from exchange.market_values import LevelChange, MarketTrade, TickerStats
+from domain.products import ProductSpec
 
 SUBSCRIPTIONS = "subscriptions"
 HEARTBEATS = "heartbeats"
@@ -114,7 +114,7 @@ def size_text(spec: ProductSpec, size: Decimal) -> str:
     return format(size.quantize(spec.base_increment), "f")
 
 
-def _optional_price(spec: ProductSpec, price: Decimal | None) -> str:
+def optional_price(spec: ProductSpec, price: Decimal | None) -> str:
     return "" if price is None else price_text(spec, price)
 
 
@@ -195,9 +195,9 @@ def ticker(
         "low_52_w": price_text(spec, stats.low_52_w),
         "high_52_w": price_text(spec, stats.high_52_w),
         "price_percent_chg_24_h": format(stats.price_percent_chg_24_h.quantize(_PERCENT_PLACES), "f"),
-        "best_bid": _optional_price(spec, stats.best_bid),
+        "best_bid": optional_price(spec, stats.best_bid),
         "best_bid_quantity": size_text(spec, stats.best_bid_quantity),
-        "best_ask": _optional_price(spec, stats.best_ask),
+        "best_ask": optional_price(spec, stats.best_ask),
         "best_ask_quantity": size_text(spec, stats.best_ask_quantity),
     }
     return _pending(channel, ts, [{"type": kind, "tickers": [row]}])
@@ -272,7 +272,6 @@ _CENTS = Decimal("0.01")
 # Coinbase does not document the buffer percentage with no margin in use (it is a ratio over a zero
 # liquidation threshold). A large number, never "0": nothing at risk must not read as "at the line".
 NO_MARGIN_BUFFER_PERCENTAGE = "1000"
-_WS_ORDER_TYPES = {"MARKET": "Market", "LIMIT": "Limit", "STOP_LIMIT": "Stop_Limit"}  # the socket's casing
 
 
 def buffer_percentage_text(summary: BalanceSummary) -> str:
@@ -295,7 +294,7 @@ def user(
 ) -> PendingFrame:
     """`kind` is SNAPSHOT (open orders and positions, on subscribe) or UPDATE (orders that changed,
     with the positions as they are now). Orders and positions come already in their wire shape
-    (`user_order`, `expiring_position`: COINBASE.md, all strings)."""
+    (`client_json.user_order`, `client_json.expiring_position`: COINBASE.md, all strings)."""
     event = {
         "type": kind,
         "orders": [dict(o) for o in orders],
@@ -305,56 +304,6 @@ def user(
         },
     }
     return _pending(USER, ts, [event])
-
-
-def user_order(order: OrderView, spec: ProductSpec, portfolio_id: str = "") -> dict[str, str]:
-    """One order of a `user` event: cumulative state, every field a string (COINBASE.md)."""
-    size = order.base_size
-    completion = (order.filled_size / size * 100).quantize(_CENTS) if size else Decimal(0)
-    return {
-        "order_id": order.order_id,
-        "client_order_id": order.client_order_id,
-        "status": order.status,
-        "product_id": order.product_id,
-        "product_type": order.product_type,
-        "order_side": order.side,
-        "order_type": _WS_ORDER_TYPES.get(order.order_type, order.order_type),
-        "time_in_force": order.time_in_force,
-        "creation_time": rfc3339_micros(order.created_ts),
-        "start_time": "",
-        "end_time": order.end_time,
-        "avg_price": decimal_text(order.average_filled_price),
-        "cumulative_quantity": size_text(spec, order.filled_size),
-        "leaves_quantity": size_text(spec, order.leaves_size),
-        "filled_value": decimal_text(order.filled_value),
-        "number_of_fills": str(order.number_of_fills),
-        "total_fees": decimal_text(order.total_fees),
-        "total_value_after_fees": decimal_text(order.total_value_after_fees),
-        "outstanding_hold_amount": decimal_text(order.outstanding_hold),
-        "limit_price": _optional_price(spec, order.limit_price),
-        "stop_price": _optional_price(spec, order.stop_price),
-        "post_only": "true" if order.post_only else "false",
-        "completion_percentage": decimal_text(completion),
-        "cancel_reason": order.cancel_reason,
-        "reject_reason": order.reject_reason,
-        "trigger_status": order.trigger_status,
-        "contract_expiry_type": "EXPIRING" if order.product_type == "FUTURE" else "UNKNOWN_CONTRACT_EXPIRY_TYPE",
-        "risk_managed_by": "MANAGED_BY_FCM" if order.product_type == "FUTURE" else "UNKNOWN_RISK_MANAGEMENT_TYPE",
-        "retail_portfolio_id": portfolio_id,
-    }
-
-
-def expiring_position(position: PerpPosition, spec: ProductSpec) -> dict[str, str]:
-    """One entry of a `user` event's `expiring_futures_positions`: every CDE future, the
-    perpetual-style ones too, whose product metadata says `contract_expiry_type: EXPIRING`."""
-    return {
-        "product_id": position.product_id,
-        "side": "LONG" if position.net_size > 0 else "SHORT",
-        "number_of_contracts": size_text(spec, abs(position.net_size)),
-        "realized_pnl": usd_text(position.realized_pnl),
-        "unrealized_pnl": usd_text(position.unrealized_pnl),
-        "entry_price": decimal_text(position.entry_price),
-    }
 
 
 def _no_positions_summary(account: PaperAccount) -> BalanceSummary:
