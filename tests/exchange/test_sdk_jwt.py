@@ -9,23 +9,14 @@ import json
 import jwt
 import pytest
 import websocket
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from exchange.server import ExchangeServer
 from actors.venue import coinbase_rest as cr
 from actors.venue.coinbase_auth import Credentials, rest_uri
+from exchange.server import ExchangeServer
+from tests.exchange.sdk_support import KEY, KEY_NAME, PEM, PUBLIC_PEM
 
 # The official SDK, installed by the test command with --no-deps: it pins websockets < 14, which the
 # built-in exchange outgrew, and its JWT module needs only PyJWT and cryptography.
 from coinbase import jwt_generator  # noqa: E402
-
-KEY_NAME = "organizations/sdk-org/apiKeys/sdk-key"
-KEY = ec.generate_private_key(ec.SECP256R1())
-PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                        serialization.NoEncryption()).decode()
-PUBLIC_PEM = KEY.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ taken for an intent), and the file emptied once the journal has it."""
 from __future__ import annotations
 
 import errno
-import os
 import subprocess
 import sys
 from decimal import Decimal
