@@ -3,7 +3,7 @@
 Owns turning Coinbase's product object into a ProductSpec: `price_increment` is the limit-price
 tick (not `quote_increment`), futures carry `future_product_details` (contract size, funding
 rate and interval); a perpetual is recognised by a non-empty funding rate or interval, or "PERP"
-in its display name. Every number is read through `actors.wire_decimal` (increments and sizes not
+in its display name. Every number is read through `actors.wire.decimals` (increments and sizes not
 negative): a product with a bad one, or an answer nested too deeply, is unreadable (ProductsError).
 Blocking HTTP: call it from the main thread before the actor tree starts, never from an actor handler.
 """
@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.wire_decimal import describe, finite_decimal
+from actors.wire.decimals import describe, finite_decimal
 from domain.products import ProductSpec
 
 

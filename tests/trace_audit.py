@@ -19,11 +19,11 @@ from typing import Any
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
-from actors.market_data.messages import BookStatus
-from actors.portfolio.messages import PortfolioUpdate
-from actors.strategy.messages import OrderIntent
-from actors.streaming.messages import L2Update, StreamGap
+from domain.orders import PlaceOrder
+from domain.market import BookStatus
+from domain.portfolio import PortfolioUpdate
+from domain.orders import OrderIntent
+from domain.market import L2Update, StreamGap
 from runtime.clock import Clock
 
 IN = "in"

@@ -16,7 +16,7 @@ from typing import Any
 from actors.app.tree import Tree, products_of
 from exchange import frames
 from exchange.market import SyntheticMarket
-from actors.streaming.messages import RawFrame
+from domain.market import RawFrame
 from config.loader import apply_overrides, load_profile
 from runtime.clock import ManualClock
 from runtime.faults import FaultPlan

@@ -31,7 +31,7 @@ from actors.market_data.core import MarketDataCore
 from domain.products import BTC_USD, CATALOG, ProductSpec
 from actors.streaming.codec import FrameDecoder
 from actors.streaming.core import LEVEL2, StreamingCore
-from actors.streaming.messages import L2Update, RawFrame
+from domain.market import L2Update, RawFrame
 
 # The ingest workload: the built-in exchange's own cadence (one market step per tick), both products.
 INGEST_FRAMES = 20_000

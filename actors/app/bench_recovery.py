@@ -26,7 +26,7 @@ from actors.portfolio.ledger import Ledger
 from domain.products import CATALOG
 from actors.recovery.journal_file import open_journal
 from actors.recovery.reconcile import VenueView, reconcile
-from actors.venue.messages import Fill, net_positions
+from domain.orders import Fill, net_positions
 
 RECOVERY_FILLS = 100_000
 PRODUCT = "BIP-20DEC30-CDE"

@@ -25,7 +25,7 @@ from actors.orchestrator.control import (
     read_pid,
     write_atomically,
 )
-from actors.orchestrator.messages import OPERATOR_COMMANDS
+from domain.control import OPERATOR_COMMANDS
 from runtime.data_dir import holder
 
 EXIT_OK, EXIT_NOT_RUNNING = 0, 2

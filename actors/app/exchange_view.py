@@ -17,7 +17,7 @@ from typing import Any
 
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import Complete, Listing, Next, decode_positions
-from actors.wire_decimal import finite_decimal
+from actors.wire.decimals import finite_decimal
 
 _ZERO = Decimal(0)
 MAX_REQUESTS = 200

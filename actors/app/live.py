@@ -28,7 +28,7 @@ from actors.app.venue_account import LiveError, journal_funding, starting_cash
 from actors.journal.store import JournalStore
 from actors.risk.guards import utc_day
 from actors.backup.actor import shutdown_backup
-from actors.orchestrator.messages import Shutdown
+from domain.control import Shutdown
 from actors.products_rest import ProductsError, fetch_products
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_rest import RestTransport

@@ -33,7 +33,7 @@ from actors.backup.actor import shutdown_backup
 from exchange.account import PaperAccount
 from exchange.config import ExchangeConfig, ExchangeConfigError, exchange_config
 from exchange.server import ExchangeServer
-from actors.orchestrator.messages import HALTED
+from domain.control import HALTED
 from domain.products import ProductSpec
 from actors.products_rest import ProductsError, fetch_products
 from actors.streaming.rest_books import rest_base_for

@@ -36,9 +36,9 @@ from actors.execution.quantize import (
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
-from actors.orchestrator.messages import ACTIVE
+from domain.control import ACTIVE
 from domain.products import CATALOG, ProductSpec
-from actors.strategy.messages import OrderIntent
+from domain.orders import OrderIntent
 from actors.venue.coinbase_orders import OrderBodyError, create_order_body
 
 WARMUP_S = 900.0  # market time the built-in market trades before the snapshot: one volume_15m window

@@ -35,13 +35,13 @@ from actors.execution.quantize import QuantizedOrder
 from actors.journal.store import JournalStore
 from actors.orchestrator.actor import RECOVERING_HOLD
 from actors.orchestrator.holds import Hold
-from actors.orchestrator.messages import RECOVERING, PositionMismatch
+from domain.control import RECOVERING, PositionMismatch
 from actors.recovery.journal_file import Opened, open_journal
 from actors.recovery.reconcile import ABSENT, JournalView, Reconciliation, VenueOrder, VenueView, reconcile
 from actors.strategy.state import HeldStop, StrategyStart, strategy_start
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import LIVE, Listing, decode_positions, fills_since
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 _ZERO = Decimal(0)
 _CARRIED = "(carried over from before the restart)"

@@ -22,7 +22,7 @@ from actors.app.session import held_data_dir, private_files
 from actors.app.signals import StopSignals
 from actors.app.tree import Tree
 from actors.streaming.capture import SAMPLE, frame_time, read_capture
-from actors.streaming.messages import RawFrame
+from domain.market import RawFrame
 from config.schema import Profile
 from runtime.clock import ManualClock
 from runtime.data_dir import DataDirLock

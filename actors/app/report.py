@@ -15,7 +15,7 @@ from typing import Any
 
 from actors.app.exchange_view import differences
 from actors.app.tree import USER_STREAM, Tree
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 
 def fingerprint(fills: tuple[Fill, ...] | list[Fill]) -> str:

@@ -24,7 +24,7 @@ from actors.liquidity.actor import LiquidityActor
 from actors.market_data.actor import MarketDataActor
 from actors.orchestrator.actor import Orchestrator
 from actors.orchestrator.holds import Hold
-from actors.orchestrator.messages import PositionMismatch
+from domain.control import PositionMismatch
 from actors.orchestrator.control import ControlActor
 from actors.portfolio.actor import PortfolioActor
 from domain.products import CATALOG, ProductSpec
@@ -37,7 +37,7 @@ from actors.streaming.rest_books import rest_base_for
 from actors.venue.actor import PaperVenueActor
 from actors.venue.paper import PaperVenue
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from actors.venue.messages import Fill
+from domain.orders import Fill
 from config.schema import Profile
 from runtime.backoff import Backoff
 from runtime.services import Services

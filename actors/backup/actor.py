@@ -21,7 +21,7 @@ import pykka
 from loguru import logger
 
 from actors.backup import catalog, manifest as mf, plan
-from actors.backup.messages import BackupDone, BackupNow
+from domain.control import BackupDone, BackupNow
 from actors.backup.restore_check import test_restore
 from actors.backup.snapshot import SnapshotError, delete_snapshot, make_snapshot
 from config.schema import BackupConfig

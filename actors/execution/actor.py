@@ -29,7 +29,7 @@ from loguru import logger
 from actors.execution import log_lines
 from actors.execution.exposure import Exposure
 from actors.execution.gate import GateContext, PreTradeGate
-from actors.execution.messages import (
+from domain.orders import (
     CancelOrder,
     HeldOrder,
     HeldOrders,
@@ -57,9 +57,9 @@ from actors.execution.orders import (
 from actors.execution.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
 from actors.execution.replace import PendingReplacements, replacement_intent
 from actors.liquidity.messages import LiquiditySnapshot
-from actors.market_data.messages import BookStatus, ProductTradability, TradabilityRequest
+from domain.market import BookStatus, ProductTradability, TradabilityRequest
 from actors.market_data.staleness import is_stale
-from actors.orchestrator.messages import (
+from domain.control import (
     ACTIVE,
     HALTED,
     RECOVERING,
@@ -70,10 +70,10 @@ from actors.orchestrator.messages import (
     Synced,
     TradingStateChanged,
 )
-from actors.portfolio.messages import PortfolioUpdate
+from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
-from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
+from domain.orders import Fill, OrderUpdate, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 _ZERO = Decimal(0)

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from actors.execution.orders import OrderRecord
-from actors.portfolio.messages import PortfolioUpdate
+from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
 from actors.risk.projection import maintenance_margin
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 _ZERO = Decimal(0)
 FillKey = tuple[str, str, str]  # (product, trade id, side): portfolio's ledger key

@@ -55,7 +55,7 @@ import msgspec
 from actors.execution.quantize import QuantizedOrder
 from actors.liquidity.impact import impact_guard
 from actors.liquidity.messages import LiquiditySnapshot
-from actors.orchestrator.messages import HALTED, RECOVERING, REDUCING
+from domain.control import HALTED, RECOVERING, REDUCING
 from domain.products import ProductSpec
 from actors.risk.projection import Projection, project
 

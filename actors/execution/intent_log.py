@@ -21,7 +21,7 @@ from pathlib import Path
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 
 SUFFIX = "-intents"  # beside SQLite's own "-wal" and "-shm"
 

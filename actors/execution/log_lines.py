@@ -16,8 +16,8 @@ from typing import Any
 from loguru import logger
 
 from actors.execution.orders import CANCELLED, FILLED, REJECTED, OrderRecord, SyncDiff
-from actors.strategy.messages import ReplaceIntent
-from actors.venue.messages import Fill
+from domain.orders import ReplaceIntent
+from domain.orders import Fill
 
 # "{product} {side} {type} {size}" and its prices, by (has a limit price, has a stop price).
 _SHAPE = {

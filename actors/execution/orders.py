@@ -16,9 +16,9 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
-from actors.strategy.messages import OrderIntent
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import PlaceOrder
+from domain.orders import OrderIntent
+from domain.orders import Fill, OrderUpdate, VenueSnapshot
 
 PENDING = "pending"
 OPEN = "open"

@@ -17,9 +17,9 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from domain.products import ProductSpec, round_to_step
-from actors.strategy.messages import OrderIntent
+from domain.orders import OrderIntent
 
 SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("market", "limit", "stop_limit", "stop_market")

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import msgspec
 
-from actors.strategy.messages import OrderIntent, ReplaceIntent
+from domain.orders import OrderIntent, ReplaceIntent
 
 
 class ReplaceableOrder(Protocol):

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from loguru import logger
 
-from actors.execution.messages import (
+from domain.orders import (
     HeldOrder,
     HeldOrders,
     HeldOrdersRequest,
@@ -29,11 +29,11 @@ from actors.execution.messages import (
     OrderState,
 )
 from actors.journal.health import Change, WriteHealth
-from actors.journal.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
+from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 from actors.journal.store import SCHEMA_VERSION, JournalStore
-from actors.orchestrator.messages import Decision
-from actors.portfolio.messages import FundingHistory, FundingHistoryRequest, FundingRecord, PositionRecord
-from actors.venue.messages import Fill, OrderUpdate
+from domain.control import Decision
+from domain.portfolio import FundingHistory, FundingHistoryRequest, FundingRecord, PositionRecord
+from domain.orders import Fill, OrderUpdate
 from runtime.actor import SupervisedActor
 from runtime.faults import FaultSpec
 from runtime.messages import Envelope, SupervisionEvent

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.orchestrator.messages import JournalHealth
+from domain.control import JournalHealth
 
 RECOVERED_AFTER_S = 30.0
 

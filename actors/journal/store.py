@@ -23,12 +23,12 @@ from pathlib import Path
 import msgspec
 import sqlite_utils
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.journal.migrations import (SCHEMA_VERSION, TABLE_NAMES, JournalSchemaError, migrate, refuse_newer,
                                        user_version)
-from actors.journal.records import Intent
-from actors.portfolio.messages import FundingRecord
-from actors.venue.messages import Fill, OrderUpdate
+from domain.records import Intent
+from domain.portfolio import FundingRecord
+from domain.orders import Fill, OrderUpdate
 
 __all__ = ["JournalSchemaError", "JournalStore", "SCHEMA_VERSION", "TABLE_NAMES", "TERMINAL_STATUSES"]
 

@@ -14,9 +14,9 @@ from typing import Any
 from actors.liquidity.messages import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
-from actors.market_data.messages import BookView
+from domain.market import BookView
 from domain.products import ProductSpec
-from actors.streaming.messages import TradePrint
+from domain.market import TradePrint
 from runtime.actor import SupervisedActor
 
 

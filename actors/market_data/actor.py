@@ -15,10 +15,10 @@ from loguru import logger
 
 from actors.market_data.core import MarketDataCore
 from actors.market_data.digest import book_digest
-from actors.market_data.messages import Bar, BookStatus, TradabilityRequest
-from actors.orchestrator.messages import BooksHealth, ResyncRequest
+from domain.market import Bar, BookStatus, TradabilityRequest
+from domain.control import BooksHealth, ResyncRequest
 from domain.products import ProductSpec
-from actors.streaming.messages import L2Update, ProductStatus, StreamGap, TradePrint
+from domain.market import L2Update, ProductStatus, StreamGap, TradePrint
 from runtime.actor import SupervisedActor
 
 

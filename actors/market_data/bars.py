@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from actors.market_data.messages import Bar
+from domain.market import Bar
 
 _ZERO = Decimal(0)
 

@@ -11,7 +11,7 @@ ingest never needs a size's value (top of book and the mark are prices), and rea
 (views for liquidity a few times a second, reports), so a size that changes a hundred times
 between two reads is converted once, not a hundred times. A size text is accepted when it is
 plain ASCII digits with at most one dot; it is zero when it has no digit but 0 (any zero form,
-e.g. "0.00000000", removes the level). Any other spelling goes through `actors.wire_decimal`'s
+e.g. "0.00000000", removes the level). Any other spelling goes through `actors.wire.decimals`'s
 rule and is kept in plain notation, or refused as corruption when it is not a sane, non-negative
 wire decimal. Streaming has refused every frame with such a number already; this is the guard for
 other callers.
@@ -24,7 +24,7 @@ from decimal import Decimal
 from itertools import compress, islice
 from operator import gt, lt
 
-from actors.wire_decimal import finite_decimal
+from actors.wire.decimals import finite_decimal
 
 Level = tuple[Decimal, Decimal]  # (price, size)
 WireLevel = tuple[str, str]  # (price_level, new_quantity)

@@ -14,10 +14,10 @@ from typing import Union
 
 from actors.market_data.bars import BarBuilder
 from actors.market_data.book import BookCorrupt, L2Book
-from actors.market_data.messages import Bar, BookStatus, BookView, ProductTradability
+from domain.market import Bar, BookStatus, BookView, ProductTradability
 from actors.market_data.staleness import stale
 from domain.products import ProductSpec
-from actors.streaming.messages import L2Update, ProductStatus, StreamGap, TradePrint
+from domain.market import L2Update, ProductStatus, StreamGap, TradePrint
 
 Out = Union[BookStatus, Bar]
 

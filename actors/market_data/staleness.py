@@ -7,7 +7,7 @@ callers pass the time.
 
 from __future__ import annotations
 
-from actors.market_data.messages import BookStatus
+from domain.market import BookStatus
 
 
 def book_age(status: BookStatus | None, now: float) -> float | None:

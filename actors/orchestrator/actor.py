@@ -37,11 +37,11 @@ from typing import Any
 
 from loguru import logger
 
-from actors.backup.messages import BackupNow
-from actors.execution.messages import CancelAll
-from actors.journal.records import TradingStateRecord
+from domain.control import BackupNow
+from domain.orders import CancelAll
+from domain.records import TradingStateRecord
 from actors.orchestrator.holds import Hold, Holds
-from actors.orchestrator.messages import (
+from domain.control import (
     HALTED,
     REDUCING,
     AdoptPositions,

@@ -20,7 +20,7 @@ from typing import Any
 
 from loguru import logger
 
-from actors.orchestrator.messages import OPERATOR_COMMANDS, OperatorCommand, OperatorReply
+from domain.control import OPERATOR_COMMANDS, OperatorCommand, OperatorReply
 from runtime.actor import SupervisedActor
 
 CONTROL_DIR = "control"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.orchestrator.messages import ACTIVE, TRADING_STATES
+from domain.control import ACTIVE, TRADING_STATES
 
 _RANK = {state: rank for rank, state in enumerate(TRADING_STATES)}
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from loguru import logger
 
-from actors.execution.messages import SyncRequest
-from actors.market_data.messages import BookStatus
-from actors.orchestrator.messages import AdoptPositions, Decision, JournalRestarted, PositionMismatch, Synced
+from domain.orders import SyncRequest
+from domain.market import BookStatus
+from domain.control import AdoptPositions, Decision, JournalRestarted, PositionMismatch, Synced
 from actors.portfolio.ledger import Ledger, Position
-from actors.portfolio.messages import (
+from domain.portfolio import (
     CheckPositions,
     FundingHistory,
     FundingHistoryRequest,
@@ -30,7 +30,7 @@ from actors.portfolio.messages import (
     RepairFills,
 )
 from domain.products import ProductSpec
-from actors.venue.messages import FUTURES_ONLY, Fill, VenueSnapshot
+from domain.orders import FUTURES_ONLY, Fill, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 PUBLISH_INTERVAL_S = 1.0

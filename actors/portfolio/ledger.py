@@ -28,7 +28,7 @@ import msgspec
 
 from domain.products import ProductSpec
 from actors.risk.projection import liquidation_price, maintenance_margin
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 _ZERO = Decimal(0)
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from loguru import logger
 
-from actors.execution.messages import OrderState, SyncRequest
-from actors.orchestrator.messages import JournalRestarted
-from actors.portfolio.messages import CheckPositions, RepairFills
-from actors.venue.messages import PrivateStreamBack, VenueSnapshot
+from domain.orders import OrderState, SyncRequest
+from domain.control import JournalRestarted
+from domain.portfolio import CheckPositions, RepairFills
+from domain.orders import PrivateStreamBack, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 

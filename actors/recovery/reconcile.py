@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.venue.messages import Fill, net_positions
+from domain.orders import Fill, net_positions
 
 _ZERO = Decimal(0)
 OUR_PREFIX = "pb-"  # actors.execution.orders.client_order_id

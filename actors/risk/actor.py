@@ -13,10 +13,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from actors.journal.records import DayStartRecord
-from actors.market_data.messages import Bar
-from actors.orchestrator.messages import Decision
-from actors.portfolio.messages import PortfolioUpdate
+from domain.records import DayStartRecord
+from domain.market import Bar
+from domain.control import Decision
+from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
 from actors.risk.monitor import RiskMonitor
 from runtime.actor import SupervisedActor

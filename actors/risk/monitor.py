@@ -13,8 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from actors.market_data.messages import Bar
-from actors.portfolio.messages import PortfolioUpdate
+from domain.market import Bar
+from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
 from actors.risk.guards import (
     OK,

@@ -17,10 +17,10 @@ from typing import Any
 
 from loguru import logger
 
-from actors.journal.records import StrategyStateRecord
-from actors.market_data.messages import Bar
-from actors.orchestrator.messages import HALTED, TradingStateChanged
-from actors.portfolio.messages import PortfolioUpdate
+from domain.records import StrategyStateRecord
+from domain.market import Bar
+from domain.control import HALTED, TradingStateChanged
+from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
 from actors.strategy.crossover import CrossoverCore
 from actors.strategy.protective import ProtectiveStops

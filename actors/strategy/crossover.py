@@ -15,9 +15,9 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
-from actors.market_data.messages import Bar
+from domain.market import Bar
 from domain.products import ProductSpec, round_to_step
-from actors.strategy.messages import OrderIntent
+from domain.orders import OrderIntent
 from actors.strategy.state import CrossoverSnapshot
 
 _ZERO = Decimal(0)

@@ -18,8 +18,8 @@ from typing import Union
 import msgspec
 
 from actors.execution.quantize import LOCAL_STOP, STOP_DOWN, STOP_UP
-from actors.market_data.messages import Bar
-from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
+from domain.market import Bar
+from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
 
 StopIntent = Union[OrderIntent, ReplaceIntent, CancelIntent]
 

@@ -30,10 +30,10 @@ from typing import Any
 import websocket
 from loguru import logger
 
-from actors.orchestrator.messages import FeedHealth, ResyncRequest
+from domain.control import FeedHealth, ResyncRequest
 from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame, UserFrame
 from actors.streaming.core import HEARTBEATS, StreamingCore
-from actors.streaming.messages import (L2Update, ProductStatus, RawFrame, Reconnect, SocketClosed, SocketOpened,
+from domain.market import (L2Update, ProductStatus, RawFrame, Reconnect, SocketClosed, SocketOpened,
                                        StreamGap, TradePrint)
 from actors.streaming.rest_books import RestBook, RestBookPoller
 from runtime.actor import SupervisedActor

@@ -21,7 +21,7 @@ from loguru import logger
 
 from actors.streaming.codec import MAX_FRAME_CHARS
 from actors.streaming.core import StreamingCore
-from actors.streaming.timestamps import parse_timestamp
+from actors.wire.timestamps import parse_timestamp
 
 # 90 s of the built-in exchange (seed 7, default channels), recorded with `perpsbot record`.
 SAMPLE = Path(__file__).parent / "samples" / "sample_capture.jsonl.gz"

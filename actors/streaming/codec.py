@@ -4,7 +4,7 @@ Owns: the msgspec types of the frames this project reads, one reusable decoder o
 on `channel`, the cheap classification of frames it cannot type (malformed JSON, error frames,
 unknown channels, known channels with bad fields), the frame size limit, and the check of every
 wire decimal the bot reads from a typed frame (level2 prices and sizes, trade prices and sizes,
-status increments) against `actors.wire_decimal`: a frame holding one bad number is malformed.
+status increments) against `actors.wire.decimals`: a frame holding one bad number is malformed.
 Values of channels nothing reads (ticker, candles) stay unchecked: they are never converted.
 Must never: raise on bad input (RecursionError included: that is the nesting limit), convert
 prices or sizes out of their wire strings, forbid unknown fields (Coinbase adds fields at any
@@ -17,7 +17,7 @@ from typing import Any, Union
 
 import msgspec
 
-from actors.wire_decimal import describe, plain, why_not
+from actors.wire.decimals import describe, plain, why_not
 
 # ---------------------------------------------------------------- frame types
 

@@ -35,9 +35,9 @@ from actors.streaming.codec import (
     too_big,
     trades_fault,
 )
-from actors.streaming.timestamps import parse_timestamp
-from actors.wire_decimal import FAST_CHARS, why_not
-from actors.streaming.messages import L2Update, ProductStatus, RawFrame, StreamGap, TradePrint
+from actors.wire.timestamps import parse_timestamp
+from actors.wire.decimals import FAST_CHARS, why_not
+from domain.market import L2Update, ProductStatus, RawFrame, StreamGap, TradePrint
 
 LEVEL2 = "level2"  # the subscribe name; frames of this channel say "l2_data"
 HEARTBEATS = "heartbeats"
@@ -275,7 +275,7 @@ class StreamingCore:
     def _on_l2(self, frame: L2DataFrame, state: _Connection, ts: float, raw: RawFrame, out: list[Output]) -> bool:
         """Forward the frame's events; False, with nothing forwarded or marked in sync, when a
         price or size is not a sane non-negative wire decimal. The usual spelling is tested
-        inline (`wire_decimal.plain`, for both strings at once: this is the hot loop); any other
+        inline (`decimals.plain`, for both strings at once: this is the hot loop); any other
         goes through the full rule."""
         synced = state.synced
         conn = raw.conn

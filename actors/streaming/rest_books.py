@@ -4,7 +4,7 @@ Owns one poller thread (blocking HTTP must not run in an actor handler), started
 is unhealthy and stopped when it is healthy again. Requests are paced so that all products
 together stay inside the public limit (10 req/s); an HTTP 429 backs off until `x-ratelimit-reset`
 (or one interval). Each book is told back to the streaming actor as a RestBook, its prices and
-sizes checked as the stream's are (`actors.wire_decimal`): an answer with one bad number, nested
+sizes checked as the stream's are (`actors.wire.decimals`): an answer with one bad number, nested
 too deeply or unreadable is one failed request, counted, never a crash of the poller. Must never
 keep state about books or decide when it is needed.
 """
@@ -22,7 +22,7 @@ import msgspec
 from loguru import logger
 
 from actors.venue.rate_limit import reset_delay
-from actors.wire_decimal import describe, why_not
+from actors.wire.decimals import describe, why_not
 
 PUBLIC_REQUESTS_PER_S = 8.0  # under Coinbase's 10/s per IP, leaving headroom
 BOOK_LIMIT = 100

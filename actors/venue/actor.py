@@ -18,10 +18,10 @@ from typing import Any
 
 import msgspec
 
-from actors.execution.messages import NEVER_REACHED, CancelAll, CancelOrder, PlaceOrder, QueryOrders, SyncRequest
+from domain.orders import NEVER_REACHED, CancelAll, CancelOrder, PlaceOrder, QueryOrders, SyncRequest
 from domain.products import ProductSpec
-from actors.streaming.messages import L2Update, TradePrint
-from actors.venue.messages import OrderUpdate, VenueSnapshot, net_positions
+from domain.market import L2Update, TradePrint
+from domain.orders import OrderUpdate, VenueSnapshot, net_positions
 from actors.venue.paper import PaperVenue
 from runtime.actor import SupervisedActor
 

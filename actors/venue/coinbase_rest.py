@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.venue.coinbase_auth import Credentials, rest_uri
 from actors.venue.coinbase_orders import create_order_body, decimal_text, preview_order_body
 from actors.venue.rate_limit import PRIVATE, PUBLIC

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from actors.execution.messages import (
+from domain.orders import (
     CancelAll,
     CancelOrder,
     KnownOrders,
@@ -35,12 +35,12 @@ from actors.execution.messages import (
     QueryOrders,
     SyncRequest,
 )
-from actors.orchestrator.messages import DeadManSwitch
-from actors.streaming.messages import RawFrame
+from domain.control import DeadManSwitch
+from domain.market import RawFrame
 from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
 from actors.venue.dead_man import RECONCILE, RELEASE, TRIP, DeadMan
 from actors.venue.gateway import GatewayCore, Http, Snapshot
-from actors.venue.messages import Fill, OrderUpdate, PrivateStreamBack
+from domain.orders import Fill, OrderUpdate, PrivateStreamBack
 from actors.venue.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
 from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker
 from actors.venue.user_channel import user_frame_decoder

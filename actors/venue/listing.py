@@ -19,9 +19,9 @@ from typing import Any, Union
 
 import msgspec
 
-from actors.streaming.timestamps import parse_timestamp
+from actors.wire.timestamps import parse_timestamp
 from actors.venue import coinbase_rest as rest
-from actors.wire_decimal import finite_decimal
+from actors.wire.decimals import finite_decimal
 
 # Orders a cancel can still reach; CANCEL_QUEUED is already on its way out.
 CANCELABLE = frozenset({"PENDING", "QUEUED", "OPEN"})

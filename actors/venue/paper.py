@@ -27,13 +27,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Iterable, Iterator
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from domain.products import ProductSpec
-from actors.streaming.timestamps import parse_timestamp
+from actors.wire.timestamps import parse_timestamp
 from domain.fees import venue_fee
 from domain.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
-from actors.venue.messages import Fill, OrderUpdate
-from actors.wire_decimal import finite_decimal
+from domain.orders import Fill, OrderUpdate
+from actors.wire.decimals import finite_decimal
 
 BOT = "bot"
 MARKET = "market"

@@ -10,7 +10,7 @@ so that the same state always gives the same id; REST fills (with real trade ids
 later.
 Pure: no I/O, no clock (the frame timestamp comes in). Must never invent liquidity flags (the
 channel does not say maker or taker: "UNKNOWN") or trust a number that is not a sane,
-non-negative wire decimal (`actors.wire_decimal`): such an order state is counted unreadable.
+non-negative wire decimal (`actors.wire.decimals`): such an order state is counted unreadable.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Union
 
 import msgspec
 
-from actors.venue.messages import Fill, OrderUpdate
-from actors.wire_decimal import finite_decimal
+from domain.orders import Fill, OrderUpdate
+from actors.wire.decimals import finite_decimal
 
 _ZERO = Decimal(0)
 

@@ -14,7 +14,7 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from actors.venue.messages import net_positions
+from domain.orders import net_positions
 from tests.tree_harness import TreeHarness
 
 ASK_S = 5.0

@@ -11,11 +11,11 @@ import pytest
 
 from actors.backup import manifest as mf
 from actors.backup.actor import BackupActor, shutdown_backup
-from actors.backup.messages import BackupDone, BackupNow
+from domain.control import BackupDone, BackupNow
 from actors.backup.snapshot import list_snapshots, verify_snapshot
 from actors.journal.actor import JournalActor
 from actors.orchestrator.actor import Orchestrator
-from actors.orchestrator.messages import Decision
+from domain.control import Decision
 from config.schema import BackupConfig
 from runtime.faults import FaultPlan, parse_fault
 from runtime.supervisor import ChildSpec, SupervisorConfig

@@ -16,10 +16,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.execution.messages import PlaceOrder
-from actors.portfolio.messages import PortfolioUpdate
-from actors.strategy.messages import OrderIntent
-from actors.venue.messages import Fill
+from domain.orders import PlaceOrder
+from domain.portfolio import PortfolioUpdate
+from domain.orders import OrderIntent
+from domain.orders import Fill
 from tests.actors.test_execution_replace_stops import MARK, PRODUCT, START, ExecutionRig, limit, stop_market, update
 
 
@@ -122,7 +122,7 @@ def test_orders_that_reduce_still_pass_while_buys_are_live(rig):
 
 
 def test_nothing_goes_out_on_a_product_whose_position_the_venue_disputes_until_the_operator_decides(rig):
-    from actors.orchestrator.messages import PositionMismatch
+    from domain.control import PositionMismatch
 
     rig.position(D("5"))  # the journal says 5; the venue holds 2: "reducing" by 3 would open a short there
     rig.send(PositionMismatch(((PRODUCT, D("5"), D("2")),), "start"))

@@ -12,15 +12,15 @@ import pytest
 
 from actors.execution.actor import ExecutionActor
 from actors.journal.actor import JournalActor
-from actors.execution.messages import CancelOrder, PlaceOrder, SyncRequest
+from domain.orders import CancelOrder, PlaceOrder, SyncRequest
 from actors.execution.orders import client_order_id
 from actors.liquidity.messages import LiquiditySnapshot
-from actors.market_data.messages import BookStatus
-from actors.orchestrator.messages import HALTED, TradingStateChanged
-from actors.portfolio.messages import PortfolioUpdate
+from domain.market import BookStatus
+from domain.control import HALTED, TradingStateChanged
+from domain.portfolio import PortfolioUpdate
 from domain.products import CATALOG
-from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
+from domain.orders import Fill, OrderUpdate, VenueSnapshot
 from config.loader import load_profile
 from runtime.backoff import Backoff
 from runtime.clock import ManualClock

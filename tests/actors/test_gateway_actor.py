@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from actors.execution.messages import CancelAll, PlaceOrder, SyncRequest
-from actors.streaming.messages import RawFrame
+from domain.orders import CancelAll, PlaceOrder, SyncRequest
+from domain.market import RawFrame
 from actors.app.paper import ephemeral_credentials
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from actors.venue.messages import Fill, OrderUpdate, PrivateStreamBack, VenueSnapshot
+from domain.orders import Fill, OrderUpdate, PrivateStreamBack, VenueSnapshot
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services

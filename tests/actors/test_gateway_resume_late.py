@@ -12,14 +12,14 @@ import pytest
 
 from actors.app.paper import ephemeral_credentials
 from actors.execution.actor import ExecutionActor
-from actors.execution.messages import CancelOrder, KnownOrder, KnownOrders, OrdersRequest, PlaceOrder, SyncRequest
-from actors.orchestrator.messages import HALTED, TradingStateChanged
+from domain.orders import CancelOrder, KnownOrder, KnownOrders, OrdersRequest, PlaceOrder, SyncRequest
+from domain.control import HALTED, TradingStateChanged
 from domain.products import CATALOG
-from actors.strategy.messages import ReplaceIntent
-from actors.streaming.messages import RawFrame
+from domain.orders import ReplaceIntent
+from domain.market import RawFrame
 from actors.venue import gateway_actor
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import Fill, OrderUpdate, VenueSnapshot
 from config.loader import load_profile
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan, FaultSpec

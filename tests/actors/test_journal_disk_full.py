@@ -15,8 +15,8 @@ from loguru import logger
 from actors.app.report import collect
 from actors.app.tree import FAULT_TARGETS
 from actors.execution.orders import client_order_id
-from actors.orchestrator.messages import JournalHealth, OperatorCommand
-from actors.strategy.messages import OrderIntent
+from domain.control import JournalHealth, OperatorCommand
+from domain.orders import OrderIntent
 from runtime.faults import FaultSpecError, parse_fault
 from tests.tree_harness import TreeHarness
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from actors.execution.messages import HeldOrder, OrderPlaced, PlaceOrder
+from domain.orders import HeldOrder, OrderPlaced, PlaceOrder
 from actors.journal.actor import BATCH_MAX, JournalActor
-from actors.journal.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
-from actors.orchestrator.messages import Decision, JournalHealth
-from actors.portfolio.messages import FundingRecord, PositionRecord
-from actors.venue.messages import Fill, OrderUpdate
+from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
+from domain.control import Decision, JournalHealth
+from domain.portfolio import FundingRecord, PositionRecord
+from domain.orders import Fill, OrderUpdate
 from runtime.faults import FaultPlan, parse_fault
 from runtime.messages import SupervisionEvent
 from runtime.supervisor import ChildSpec, Supervisor

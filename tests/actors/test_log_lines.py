@@ -19,9 +19,9 @@ from loguru import logger
 
 from exchange.server import ExchangeServer
 from actors.execution.orders import client_order_id
-from actors.orchestrator.messages import OperatorCommand
-from actors.strategy.messages import CancelIntent, OrderIntent
-from actors.venue.messages import OrderUpdate, VenueSnapshot
+from domain.control import OperatorCommand
+from domain.orders import CancelIntent, OrderIntent
+from domain.orders import OrderUpdate, VenueSnapshot
 from runtime.logging import SOCKET_LIBRARIES, setup_logging
 from tests.support import wait_until
 from tests.tree_harness import TreeHarness

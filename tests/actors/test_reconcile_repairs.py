@@ -13,9 +13,9 @@ import sqlite3
 from pathlib import Path
 
 from actors.app.tree import FAULT_TARGETS
-from actors.execution.messages import NEVER_REACHED
-from actors.orchestrator.messages import OperatorCommand
-from actors.venue.messages import Fill, net_positions
+from domain.orders import NEVER_REACHED
+from domain.control import OperatorCommand
+from domain.orders import Fill, net_positions
 from runtime.faults import parse_fault
 from tests.tree_harness import TreeHarness
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from actors.execution.orders import client_order_id
-from actors.strategy.messages import OrderIntent, ReplaceIntent
+from domain.orders import OrderIntent, ReplaceIntent
 from tests.tree_harness import TreeHarness
 
 PRODUCT = "BTC-USD"

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from actors.app.report import collect
-from actors.execution.messages import CancelAll
-from actors.market_data.messages import Bar
+from domain.orders import CancelAll
+from domain.market import Bar
 from actors.orchestrator.actor import Orchestrator
 from actors.orchestrator.control import ControlActor, control_dir, write_atomically
-from actors.orchestrator.messages import BooksHealth, Decision, FeedHealth, TradingStateChanged
-from actors.portfolio.messages import PortfolioUpdate
+from domain.control import BooksHealth, Decision, FeedHealth, TradingStateChanged
+from domain.portfolio import PortfolioUpdate
 from domain.products import CATALOG
 from actors.risk.actor import RiskActor
 from actors.risk.guards import Verdict

@@ -4,7 +4,7 @@ with it, HALTED and execution's armed stops are gone."""
 
 from __future__ import annotations
 
-from actors.orchestrator.messages import Shutdown
+from domain.control import Shutdown
 from tests.tree_harness import TreeHarness
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.strategy.messages import OrderIntent
+from domain.orders import OrderIntent
 from tests.tree_harness import TreeHarness
 
 

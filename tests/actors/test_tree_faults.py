@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from actors.app.tree import FAULT_TARGETS
-from actors.strategy.messages import OrderIntent
+from domain.orders import OrderIntent
 from runtime.faults import parse_fault
 from tests.tree_harness import TreeHarness
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from actors.execution.messages import CancelOrder, PlaceOrder
+from domain.orders import CancelOrder, PlaceOrder
 from domain.products import BTC_USD, CATALOG
-from actors.streaming.messages import L2Update
+from domain.market import L2Update
 from actors.venue.actor import PaperVenueActor
 from runtime.actor import SupervisedActor
 from runtime.supervisor import ChildSpec

@@ -46,7 +46,7 @@ from typing import Any
 import msgspec
 
 from actors.app.exchange_view import read_listing
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_orders import Accepted, create_order_outcome

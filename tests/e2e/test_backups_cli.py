@@ -14,9 +14,9 @@ from pathlib import Path
 
 from actors.backup import manifest as mf
 from actors.backup.actor import BackupActor
-from actors.backup.messages import BackupNow
+from domain.control import BackupNow
 from actors.journal.actor import JournalActor
-from actors.orchestrator.messages import Decision
+from domain.control import Decision
 from config.schema import BackupConfig
 from runtime.supervisor import ChildSpec
 from tests.support import Harness, wait_until
@@ -37,7 +37,7 @@ lock = DataDirLock(data).acquire("test-holder")
 if mode == "run":
     from actors.backup.actor import BackupActor
     from actors.journal.actor import JournalActor
-    from actors.orchestrator.messages import Decision
+    from domain.control import Decision
     from config.schema import BackupConfig
     from runtime.clock import WallClock
     from runtime.scheduler import Scheduler

@@ -16,13 +16,13 @@ import pytest
 
 from actors.app.paper import ephemeral_credentials
 from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM
-from actors.execution.messages import CancelAll, PlaceOrder, SyncRequest
+from domain.orders import CancelAll, PlaceOrder, SyncRequest
 from exchange.account import PaperAccount
 from exchange.server import ExchangeServer
 from actors.streaming.actor import StreamingActor
-from actors.streaming.messages import RawFrame
+from domain.market import RawFrame
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from actors.venue.messages import OrderUpdate, VenueSnapshot
+from domain.orders import OrderUpdate, VenueSnapshot
 from config.schema import StreamingConfig
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler

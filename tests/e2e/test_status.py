@@ -14,9 +14,9 @@ from pathlib import Path
 
 from actors.journal.store import SCHEMA_VERSION
 from actors.backup.snapshot import take_snapshot
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.journal.store import JournalStore
-from actors.venue.messages import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate
 from runtime.data_dir import holder
 from tests.support import wait_until
 

@@ -19,8 +19,8 @@ from decimal import Decimal
 import pytest
 
 from actors.market_data.digest import book_digest
-from actors.market_data.messages import BookStatus
-from actors.strategy.messages import OrderIntent
+from domain.market import BookStatus
+from domain.orders import OrderIntent
 from tests.live_rig import LiveRig
 from tests.support import wait_until
 from tests.trace_audit import (

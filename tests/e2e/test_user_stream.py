@@ -24,7 +24,7 @@ from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM, child_specs
 from exchange.account import PaperAccount
 from exchange.server import ExchangeServer
 from actors.orchestrator.actor import Orchestrator
-from actors.orchestrator.messages import ACTIVE
+from domain.control import ACTIVE
 from actors.streaming.actor import StreamingActor
 from actors.venue.coinbase_auth import Credentials
 from config.loader import apply_overrides, load_profile

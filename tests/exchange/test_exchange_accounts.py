@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_rest import RestTransport

@@ -29,7 +29,7 @@ from exchange.account import PaperAccount
 from exchange.chaos import parse_chaos
 from exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS
 from exchange.server import ExchangeServer
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from domain.products import BTC_PERP, BTC_USD
 from actors.venue import coinbase_rest as cr
 from actors.venue.coinbase_auth import Credentials

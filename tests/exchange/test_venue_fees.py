@@ -11,11 +11,11 @@ from decimal import Decimal as D
 import pytest
 
 from exchange.orders import FeeSchedule, OrderView
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from domain.products import BTC_PERP, BTC_USD, CATALOG
 from domain.fees import venue_fee
 from domain.matching import BUY, SELL
-from actors.venue.messages import Fill
+from domain.orders import Fill
 from actors.venue.paper import PaperVenue
 from tests.exchange.test_client_orders import Rig, request
 

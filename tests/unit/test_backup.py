@@ -21,7 +21,7 @@ from actors.backup.snapshot import (
     verify_snapshot,
 )
 from actors.journal.store import JournalStore
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 

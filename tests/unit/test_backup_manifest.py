@@ -15,7 +15,7 @@ from actors.backup.health import backup_health
 from actors.backup.restore_check import compare, test_restore as run_test_restore
 from actors.backup.snapshot import make_snapshot, take_snapshot
 from actors.journal.store import JournalStore
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from actors.market_data.bars import BarBuilder
-from actors.market_data.messages import Bar
+from domain.market import Bar
 
 
 def bar(start, o, h, lo, c, volume="0", trades=0, origin_ns=0, interval=60.0) -> Bar:

@@ -21,7 +21,7 @@ from actors.streaming.codec import (
     UserFrame,
     classify,
 )
-from actors.streaming.timestamps import parse_timestamp
+from actors.wire.timestamps import parse_timestamp
 
 # The server -> client examples of COINBASE.md (made-up values, exact field names).
 SUBSCRIPTIONS = """{"channel": "subscriptions", "client_id": "", "timestamp": "2026-11-23T21:40:00.100000000Z", "sequence_num": 0,

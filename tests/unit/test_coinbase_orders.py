@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import msgspec
 import pytest
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.venue.coinbase_orders import (
     Accepted,
     AuthFailed,

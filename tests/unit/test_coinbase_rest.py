@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.rate_limit import PUBLIC

@@ -7,10 +7,10 @@ from decimal import Decimal as D
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import ACCEPTED, DONE, UNKNOWN, GatewayCore, Http
-from actors.venue.messages import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate
 from actors.venue.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
 

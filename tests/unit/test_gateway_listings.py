@@ -8,11 +8,11 @@ from decimal import Decimal as D
 
 import msgspec
 
-from actors.execution.messages import KnownOrder, KnownOrders, PlaceOrder
+from domain.orders import KnownOrder, KnownOrders, PlaceOrder
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import DONE, GatewayCore, Http, Snapshot
 from actors.venue.listing import MAX_PAGES, Complete, Failed, Listing, Next
-from actors.venue.messages import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate
 from actors.venue.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
 

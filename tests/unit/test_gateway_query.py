@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from actors.execution.messages import NEVER_REACHED
+from domain.orders import NEVER_REACHED
 from actors.venue.gateway import GatewayCore, Snapshot
-from actors.venue.messages import FUTURES_ONLY, OrderUpdate
+from domain.orders import FUTURES_ONLY, OrderUpdate
 from actors.venue.rate_limit import RateLimiter
 from tests.unit.test_gateway_listings import T0, accepted, http, ok, order, query, rest_order
 

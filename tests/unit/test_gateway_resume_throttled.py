@@ -14,11 +14,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.execution.messages import KnownOrder, KnownOrders, PlaceOrder
+from domain.orders import KnownOrder, KnownOrders, PlaceOrder
 from actors.execution.orders import OrderBookkeeper
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import GatewayCore, Http
-from actors.venue.messages import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate
 from actors.venue.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
 

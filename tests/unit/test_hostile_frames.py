@@ -12,7 +12,7 @@ import pytest
 from actors.streaming import codec
 from actors.streaming.codec import FrameDecoder, L2DataFrame, Rejected
 from actors.streaming.core import StreamingCore
-from actors.streaming.messages import L2Update, RawFrame, StreamGap, TradePrint
+from domain.market import L2Update, RawFrame, StreamGap, TradePrint
 
 TS = "2026-11-23T21:40:01.120000000Z"
 PRODUCTS = ("BTC-USD", "ETH-USD")

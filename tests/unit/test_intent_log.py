@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from actors.execution.intent_log import IntentLog, clear, intent_log_path, read_intents
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 
 
 def order(n: int) -> PlaceOrder:
@@ -67,7 +67,7 @@ def test_a_write_the_os_refuses_raises_and_leaves_no_line(tmp_path):
 def test_a_line_written_just_before_a_kill_9_is_there(tmp_path):
     path = tmp_path / "db-intents"
     script = ("import os, sys; from decimal import Decimal; from actors.execution.intent_log import IntentLog;"
-              "from actors.execution.messages import PlaceOrder;"
+              "from domain.orders import PlaceOrder;"
               f"log = IntentLog({str(path)!r});"
               "log.append(PlaceOrder('pb-1', 'BTC-USD', 'BUY', 'market', Decimal('0.01')), 'i1', 1.0);"
               "os.kill(os.getpid(), 9)")

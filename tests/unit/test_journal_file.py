@@ -22,7 +22,7 @@ from actors.backup import manifest as mf
 from actors.backup.snapshot import make_snapshot, sidecar_path, verify_problem
 from actors.journal.store import JournalStore
 from actors.recovery.journal_file import BACKUP, EMPTY, JOURNAL, integrity_problem, open_journal
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.journal.health import RECOVERED_AFTER_S, WriteHealth
-from actors.orchestrator.messages import JournalHealth
+from domain.control import JournalHealth
 
 FULL = "database or disk is full"
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.journal import migrations
 from actors.journal.migrations import SCHEMA_VERSION, STEPS, TABLE_NAMES, JournalSchemaError, Step, migrate
 from actors.journal.store import JournalStore
-from actors.portfolio.messages import FundingRecord
-from actors.venue.messages import Fill
+from domain.portfolio import FundingRecord
+from domain.orders import Fill
 
 D = Decimal
 

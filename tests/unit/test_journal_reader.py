@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 
 from actors.journal.store import SCHEMA_VERSION
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.journal.reader import JournalNotFound, JournalUnreadable, iso, locate, read_journal
 from actors.journal.store import JournalStore
-from actors.venue.messages import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate
 
 T0 = 1_700_000_000.0
 

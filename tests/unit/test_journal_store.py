@@ -10,9 +10,9 @@ import msgspec
 import pytest
 import sqlite_utils
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.journal.store import TABLE_NAMES, JournalStore
-from actors.venue.messages import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate
 
 
 def make_fill(trade_id: str = "t1", **changes) -> Fill:
@@ -211,7 +211,7 @@ def test_close_is_idempotent(tmp_path):
 
 
 def test_funding_is_recorded_once_per_product_and_interval_and_read_back_exactly(store):
-    from actors.portfolio.messages import FundingRecord
+    from domain.portfolio import FundingRecord
 
     D = Decimal
     first = FundingRecord("BIP-20DEC30-CDE", 498_611, D("0.0001"), D("86960"), D("-11"), D("0.956560"), 1.0)

@@ -13,7 +13,7 @@ from actors.app.venue_account import starting_cash
 from actors.venue.endpoints import is_production
 from actors.portfolio.ledger import Ledger
 from domain.products import CATALOG
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 PERP, SPOT = "BIP-20DEC30-CDE", "BTC-USD"
 

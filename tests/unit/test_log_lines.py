@@ -9,9 +9,9 @@ import pytest
 from loguru import logger
 
 from actors.execution import log_lines
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.execution.orders import OrderBookkeeper, SyncDiff
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import Fill, OrderUpdate, VenueSnapshot
 
 P = "BTC-USD"
 

@@ -7,9 +7,9 @@ from decimal import Decimal as D
 import pytest
 
 from actors.market_data.core import MarketDataCore
-from actors.market_data.messages import Bar, BookStatus, BookView
+from domain.market import Bar, BookStatus, BookView
 from domain.products import BTC_PERP, BTC_USD, CATALOG
-from actors.streaming.messages import L2Update, StreamGap, TradePrint
+from domain.market import L2Update, StreamGap, TradePrint
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from actors.execution.orders import (
     CANCELLED,
     FILLED,
@@ -19,8 +19,8 @@ from actors.execution.orders import (
     client_order_id,
     transition,
 )
-from actors.strategy.messages import OrderIntent
-from actors.venue.messages import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import OrderIntent
+from domain.orders import Fill, OrderUpdate, VenueSnapshot
 
 D = Decimal
 COID = client_order_id("BTC-USD:1004000:BUY")

@@ -9,9 +9,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
 from domain.products import BTC_PERP, BTC_USD, CATALOG
-from actors.venue.messages import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate
 from actors.venue.paper import PaperVenue
 
 SPOT = BTC_USD.product_id

@@ -13,7 +13,7 @@ import pytest
 
 from actors.portfolio.ledger import Ledger
 from domain.products import BTC_PERP, BTC_USD, CATALOG
-from actors.venue.messages import Fill
+from domain.orders import Fill
 
 D = Decimal
 SPOT = BTC_USD.product_id

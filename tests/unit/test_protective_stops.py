@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from actors.execution.quantize import STOP_DOWN, STOP_UP
-from actors.market_data.messages import Bar
-from actors.strategy.messages import CancelIntent, OrderIntent, ReplaceIntent
+from domain.market import Bar
+from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
 from actors.strategy.protective import ProtectiveStops
 
 P = "BTC-USD"

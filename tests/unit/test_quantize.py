@@ -8,7 +8,7 @@ import pytest
 
 from actors.execution.quantize import QuantizedOrder, Refusal, quantize
 from domain.products import BTC_PERP, BTC_USD
-from actors.strategy.messages import OrderIntent
+from domain.orders import OrderIntent
 
 D = Decimal
 

@@ -8,7 +8,7 @@ import pytest
 
 from actors.execution.quantize import STOP_DOWN, STOP_UP, QuantizedOrder, Refusal, quantize
 from domain.products import BTC_PERP, BTC_USD
-from actors.strategy.messages import OrderIntent
+from domain.orders import OrderIntent
 from actors.venue.coinbase_orders import create_order_body
 
 D = Decimal

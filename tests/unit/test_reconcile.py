@@ -23,7 +23,7 @@ from actors.recovery.reconcile import (
     beyond,
     reconcile,
 )
-from actors.venue.messages import Fill, net_positions
+from domain.orders import Fill, net_positions
 
 D = Decimal
 PERP = "BIP-20DEC30-CDE"

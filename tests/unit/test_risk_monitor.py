@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.market_data.messages import Bar
-from actors.portfolio.messages import PortfolioUpdate
+from domain.market import Bar
+from domain.portfolio import PortfolioUpdate
 from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.risk.monitor import RiskMonitor, per_bar
 from config.schema import RiskConfig

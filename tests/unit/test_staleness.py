@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from actors.market_data.messages import BookStatus
+from domain.market import BookStatus
 from actors.market_data.staleness import book_age, is_stale
 
 

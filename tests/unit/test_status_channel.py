@@ -13,11 +13,11 @@ from exchange import frames
 from actors.execution.gate import GateContext, PreTradeGate
 from actors.execution.quantize import QuantizedOrder
 from actors.market_data.core import MarketDataCore, status_is_tradable
-from actors.market_data.messages import ProductTradability
+from domain.market import ProductTradability
 from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.streaming.codec import FrameDecoder, StatusFrame, StatusProduct
 from actors.streaming.core import StreamingCore
-from actors.streaming.messages import ProductStatus, RawFrame
+from domain.market import ProductStatus, RawFrame
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

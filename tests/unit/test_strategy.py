@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.market_data.messages import Bar
+from domain.market import Bar
 from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.strategy.crossover import CrossoverCore
 from config.schema import StrategyConfig

@@ -8,10 +8,10 @@ from decimal import Decimal as D
 
 import msgspec
 
-from actors.market_data.messages import Bar
+from domain.market import Bar
 from domain.products import BTC_PERP, CATALOG
 from actors.strategy.crossover import CrossoverCore
-from actors.strategy.messages import OrderIntent, ReplaceIntent
+from domain.orders import OrderIntent, ReplaceIntent
 from actors.strategy.protective import ProtectiveStops
 from actors.strategy.state import CrossoverSnapshot, HeldStop, encode_snapshot, strategy_start
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from actors.streaming.timestamps import parse_timestamp
+from actors.wire.timestamps import parse_timestamp
 from actors.streaming.core import StreamingCore
-from actors.streaming.messages import L2Update, RawFrame, StreamGap, TradePrint
+from domain.market import L2Update, RawFrame, StreamGap, TradePrint
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 TS = "2026-11-23T21:40:01.120000000Z"

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from actors import wire_decimal as wd
-from actors.wire_decimal import describe, finite_decimal, plain, sane, why_not
+from actors.wire import decimals as wd
+from actors.wire.decimals import describe, finite_decimal, plain, sane, why_not
 
 
 @pytest.mark.parametrize("text, value", [

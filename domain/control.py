@@ -1,10 +1,17 @@
-"""Messages the orchestrator sends down the tree."""
+"""The control protocol: the trading states, what the orchestrator decides and tells the tree
+(state changes, resyncs, decisions, operator commands and replies, shutdown), the health reports
+it is sent, and the backup commands. Frozen values only: must never hold state or import anything
+of ours outside `domain`.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import msgspec
+
+# ---------------------------------------------------------------- Messages the orchestrator sends down the tree
+
 
 ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
 # A start rebuilt from the journal, until the venue confirmed it: market data flows, no order goes out.
@@ -121,3 +128,23 @@ class Shutdown(msgspec.Struct, frozen=True, tag=True):
     HALTED and every open order is cancelled at the venue; without, REDUCING and they keep working."""
 
     cancel_orders: bool
+
+
+# ---------------------------------------------------------------- The backup actor's messages: a request for a snapshot now, and its reply
+
+
+class BackupNow(msgspec.Struct, frozen=True, tag=True):
+    """Take a snapshot labelled `tier` now ("shutdown", "escalation", or any tier of
+    actors.backup.plan.TIERS). Asked directly (not through an envelope), the actor answers with
+    a BackupDone; told through `services.send`, the answer is dropped."""
+
+    tier: str
+    reason: str = ""
+
+
+class BackupDone(msgspec.Struct, frozen=True, tag=True):
+    ok: bool
+    tier: str
+    backup_id: str | None = None
+    path: str | None = None
+    detail: str = ""

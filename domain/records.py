@@ -5,7 +5,7 @@ own log: actors.execution.intent_log): trading state changes with their holds, e
 starting equity, watermarks (fill cursors and the like), strategy state, and Intent (an unsettled
 intent as the store reads it back).
 
-Must never: import anything of ours but actors.execution.messages (this sits under the journal
+Must never: import anything of ours but domain.orders (this sits under the journal
 and its writers), carry a float as money, or be mutable (frozen, tagged, tuples not lists).
 """
 
@@ -15,7 +15,9 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.execution.messages import PlaceOrder
+from domain.orders import PlaceOrder
+
+# ---------------------------------------------------------------- Messages for the journal actor: what it writes for recovery, and the intents it 
 
 
 class TradingStateRecord(msgspec.Struct, frozen=True, tag=True):

@@ -1,4 +1,7 @@
-"""Messages portfolio publishes."""
+"""The portfolio protocol: position and PnL updates, fill repairs, position checks, and the
+position and funding records. Frozen values only: must never hold state or import anything of
+ours outside `domain`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.venue.messages import Fill
+from domain.orders import Fill
+
+# ---------------------------------------------------------------- Messages portfolio publishes
 
 
 class PortfolioUpdate(msgspec.Struct, frozen=True, tag=True):

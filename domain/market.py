@@ -1,0 +1,140 @@
+"""The market-data protocol: what streaming hands on (raw frames, level2 updates, trade prints,
+product status, gaps, socket events) and what market data publishes (book status and views, bars,
+tradability). Frozen values only: must never hold state or import anything of ours outside
+`domain`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+# ---------------------------------------------------------------- Messages streaming produces and consumes. Values only: frozen, tagged, tuples no
+
+
+class RawFrame(msgspec.Struct, frozen=True, tag=True):
+    """One text frame exactly as received, from a socket thread or a capture file."""
+
+    text: str | bytes  # bytes from the socket (UTF-8 is checked by the decoder) or a non-UTF-8 capture line
+    conn: int  # connection number; a new connection restarts sequence numbering
+    recv_ns: int  # perf_counter_ns() at arrival: the origin of tick-to-order latency
+
+
+class L2Update(msgspec.Struct, frozen=True, tag=True):
+    """A level2 event for one product: absolute sizes per price level (wire strings)."""
+
+    product_id: str
+    is_snapshot: bool
+    bids: tuple[tuple[str, str], ...]  # (price_level, new_quantity)
+    offers: tuple[tuple[str, str], ...]
+    ts: float  # frame timestamp, epoch seconds (clock time of the event)
+    conn: int
+    recv_ns: int
+
+
+class TradePrint(msgspec.Struct, frozen=True, tag=True):
+    """One market trade from the `market_trades` channel."""
+
+    product_id: str
+    trade_id: str
+    price: str
+    size: str
+    side: str  # aggressor side, "BUY" or "SELL"
+    ts: float
+    recv_ns: int
+
+
+class ProductStatus(msgspec.Struct, frozen=True, tag=True):
+    """One product's entry of a `status` frame: trading status and increments (wire strings)."""
+
+    product_id: str
+    status: str  # "online", "offline", "internal", "delisted", ... ("" when absent)
+    status_message: str
+    base_increment: str
+    quote_increment: str
+    min_market_funds: str
+    ts: float  # frame timestamp, epoch seconds (0.0 when unreadable)
+
+
+class StreamGap(msgspec.Struct, frozen=True, tag=True):
+    """Frames were lost on a connection: the books it fed are invalid until a new snapshot."""
+
+    conn: int
+    product_ids: tuple[str, ...]
+    expected: int
+    received: int
+
+
+class SocketOpened(msgspec.Struct, frozen=True, tag=True):
+    conn: int
+
+
+class SocketClosed(msgspec.Struct, frozen=True, tag=True):
+    conn: int
+    reason: str
+
+
+class Reconnect(msgspec.Struct, frozen=True, tag=True):
+    """Timer message: time to open a new connection."""
+
+    attempt: int
+
+
+# ---------------------------------------------------------------- Messages market_data publishes: book status, product tradability, liquidity view
+
+
+class BookStatus(msgspec.Struct, frozen=True, tag=True):
+    """Top of book, validity and freshness of one product, after every applied change."""
+
+    product_id: str
+    valid: bool
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    mark: Decimal | None  # mid while valid
+    updated_at: float  # clock time of the last applied change
+    recv_ns: int
+
+
+class BookView(msgspec.Struct, frozen=True, tag=True):
+    """An immutable copy of a book within a price band, for liquidity metrics (conflated)."""
+
+    product_id: str
+    valid: bool
+    bids: tuple[tuple[Decimal, Decimal], ...]  # best first, (price, size in base units)
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    ts: float
+
+
+class Bar(msgspec.Struct, frozen=True, tag=True):
+    """A closed fixed-cadence bar. `origin_ns` is the arrival of the frame that closed it."""
+
+    product_id: str
+    start: float
+    interval_s: float
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    trades: int
+    origin_ns: int
+
+
+class ProductTradability(msgspec.Struct, frozen=True, tag=True):
+    """Whether new risk may be taken on a product, from its latest `status` channel entry.
+
+    Published on every status entry (they are rare), and on request to a restarted consumer.
+    """
+
+    product_id: str
+    tradable: bool  # status is "online"
+    status: str
+    status_message: str
+    ts: float  # timestamp of the status frame
+
+
+class TradabilityRequest(msgspec.Struct, frozen=True, tag=True):
+    """Ask market_data to send every known ProductTradability to `reply_to` (no blocking ask)."""
+
+    reply_to: str
