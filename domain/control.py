@@ -1,6 +1,6 @@
 """The control protocol: the trading states, what the orchestrator decides and tells the tree
 (state changes, resyncs, decisions, operator commands and replies, shutdown), the health reports
-it is sent, and the backup commands. Frozen values only: must never hold state or import anything
+and risk verdicts it is sent, the backup commands, and the UTC day the limits roll on. Frozen values only: must never hold state or import anything
 of ours outside `domain`.
 """
 
@@ -148,3 +148,32 @@ class BackupDone(msgspec.Struct, frozen=True, tag=True):
     backup_id: str | None = None
     path: str | None = None
     detail: str = ""
+
+
+# ---------------------------------------------------------------- the runtime risk guards' verdicts
+
+# Guard levels, least to most severe. REDUCING and HALTED are also trading states.
+OK, WARN = "OK", "WARN"
+LEVELS = (OK, WARN, REDUCING, HALTED)
+DAY_S = 86_400
+
+
+def utc_day(ts: float) -> int:
+    """The UTC day number of epoch seconds `ts` (day limits roll at UTC midnight)."""
+    return int(ts // DAY_S)
+
+
+class Verdict(msgspec.Struct, frozen=True, tag=True):
+    guard: str  # "daily_loss", "liquidation_buffer", "volatility:<product>", "concentration:<product>"
+    level: str
+    reason: str
+
+
+class RiskVerdict(msgspec.Struct, frozen=True, tag=True):
+    """Every guard's current verdict and the worst level among them (OK/WARN/REDUCING/HALTED).
+    Sent when the worst level, the set of guards not OK, or the UTC day changes. A fact, never an
+    instruction: the orchestrator alone decides what a verdict does to the trading state."""
+
+    level: str
+    verdicts: tuple[Verdict, ...]
+    ts: float

@@ -1,6 +1,6 @@
 """The market-data protocol: what streaming hands on (raw frames, level2 updates, trade prints,
 product status, gaps, socket events) and what market data publishes (book status and views, bars,
-tradability). Frozen values only: must never hold state or import anything of ours outside
+tradability), and liquidity's snapshots. Frozen values only: must never hold state or import anything of ours outside
 `domain`.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
+
+from domain.impact import estimate_impact_bps
 
 # ---------------------------------------------------------------- Messages streaming produces and consumes. Values only: frozen, tagged, tuples no
 
@@ -138,3 +140,30 @@ class TradabilityRequest(msgspec.Struct, frozen=True, tag=True):
     """Ask market_data to send every known ProductTradability to `reply_to` (no blocking ask)."""
 
     reply_to: str
+
+
+# ---------------------------------------------------------------- Liquidity: one product's snapshot, for execution
+
+class LiquiditySnapshot(msgspec.Struct, frozen=True, tag=True):
+    product_id: str
+    ts: float  # clock time the snapshot was taken
+    spread_bps: Decimal
+    depth_1pct: Decimal  # quote currency
+    depth_5pct: Decimal  # quote currency
+    imbalance: Decimal  # -1 .. +1
+    score: Decimal  # 0 .. 100
+    condition: str  # excellent / good / fair / poor / critical
+    volume_1m: Decimal  # traded notional, quote currency
+    volume_5m: Decimal
+    volume_15m: Decimal
+    trades_15m: int
+    avg_trade_size_15m: Decimal  # base units
+    spread_avg_5m: Decimal | None  # None when no spread was sampled in the window
+    spread_min_5m: Decimal | None
+    spread_max_5m: Decimal | None
+
+    def impact_bps(self, notional: Decimal) -> Decimal:
+        """Estimated impact in bps of an order of `notional` quote currency, at this moment."""
+        return estimate_impact_bps(
+            notional, self.volume_15m, self.depth_5pct, self.spread_bps, self.condition
+        )

@@ -26,7 +26,7 @@ from actors.app.recovery import journaled_strategy, recover
 from actors.app.tree import StartState, Tree
 from actors.app.venue_account import LiveError, journal_funding, starting_cash
 from actors.journal.store import JournalStore
-from actors.risk.guards import utc_day
+from domain.control import utc_day
 from actors.backup.actor import shutdown_backup
 from domain.control import Shutdown
 from actors.products_rest import ProductsError, fetch_products

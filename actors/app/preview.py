@@ -1,7 +1,7 @@
 """`bin/perpsbot orders preview`: what the bot would do with one order, without sending it.
 
 Owns the command's arguments and output: the order quantized for the product
-(actors.execution.quantize), every pre-trade check's verdict in order (actors.execution.gate, with
+(domain.quantize), every pre-trade check's verdict in order (actors.execution.gate, with
 the profile's limits) and the exact JSON body `POST /orders` would carry
 (actors.venue.coinbase_orders). The market comes from `--mark X`, or by default from the built-in
 exchange's synthetic market (seeded by the profile, or --seed) after 15 minutes of market time,
@@ -23,7 +23,7 @@ from typing import Any
 from actors.app.cli import EXIT_OK, UsageError
 from actors.execution.gate import REFUSE, GateContext, PreTradeGate
 from actors.execution.orders import client_order_id
-from actors.execution.quantize import (
+from domain.quantize import (
     LOCAL_STOP,
     ORDER_TYPES,
     SIDES,
@@ -33,7 +33,8 @@ from actors.execution.quantize import (
     Refusal,
     quantize,
 )
-from actors.liquidity.messages import LiquiditySnapshot
+from actors.liquidity.snapshot import snapshot_of
+from domain.market import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
 from domain.control import ACTIVE
@@ -137,7 +138,7 @@ def exchange_snapshot(spec: ProductSpec, seed: int, now: float
     mark = (bids[0][0] + asks[0][0]) / _TWO
     metrics = compute_liquidity(tuple((p, spec.base_units(s)) for p, s in bids),
                                 tuple((p, spec.base_units(s)) for p, s in asks))
-    return mark, LiquiditySnapshot.of(spec.product_id, now, metrics, tape.stats(now), spreads.stats(now)), \
+    return mark, snapshot_of(spec.product_id, now, metrics, tape.stats(now), spreads.stats(now)), \
         (bids[0][0], asks[0][0])
 
 

@@ -31,7 +31,7 @@ from loguru import logger
 from actors.app.exchange_view import read_listing
 from actors.app.venue_account import LiveError, read_account
 from actors.execution import intent_log
-from actors.execution.quantize import QuantizedOrder
+from domain.quantize import QuantizedOrder
 from actors.journal.store import JournalStore
 from actors.orchestrator.actor import RECOVERING_HOLD
 from actors.orchestrator.holds import Hold

@@ -54,11 +54,11 @@ from actors.execution.orders import (
     OrderRecord,
     client_order_id,
 )
-from actors.execution.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
+from domain.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
 from actors.execution.replace import PendingReplacements, replacement_intent
-from actors.liquidity.messages import LiquiditySnapshot
+from domain.market import LiquiditySnapshot
 from domain.market import BookStatus, ProductTradability, TradabilityRequest
-from actors.market_data.staleness import is_stale
+from domain.staleness import is_stale
 from domain.control import (
     ACTIVE,
     HALTED,

@@ -18,7 +18,7 @@ from decimal import Decimal
 from actors.execution.orders import OrderRecord
 from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
-from actors.risk.projection import maintenance_margin
+from domain.margin import maintenance_margin
 from domain.orders import Fill
 
 _ZERO = Decimal(0)

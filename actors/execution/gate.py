@@ -35,7 +35,7 @@ Checks 5-15 judge the position as it will be once the live orders on the order's
 (`open_same_side`), so orders sent one after another cannot together pass a limit each passes alone.
 Orders that only reduce a position (same side of zero, smaller) pass checks 6-15, so a position
 above its limits after a price move, on a product that went offline, or while its book resyncs
-can still be brought down. Projections assume a fill at the mark (actors.risk.projection).
+can still be brought down. Projections assume a fill at the mark (domain.margin).
 
 A pure function of the order and a context the execution actor assembles from the latest book
 status, liquidity snapshot, open orders and portfolio update. `check()` stops at the first refusal
@@ -52,12 +52,12 @@ from typing import Any
 
 import msgspec
 
-from actors.execution.quantize import QuantizedOrder
-from actors.liquidity.impact import impact_guard
-from actors.liquidity.messages import LiquiditySnapshot
+from domain.quantize import QuantizedOrder
+from domain.impact import impact_guard
+from domain.market import LiquiditySnapshot
 from domain.control import HALTED, RECOVERING, REDUCING
 from domain.products import ProductSpec
-from actors.risk.projection import Projection, project
+from domain.margin import Projection, project
 
 REFUSE_HALTED = "halted"
 REFUSE_REDUCE_ONLY = "reduce_only"

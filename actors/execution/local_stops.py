@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.execution.quantize import STOP_UP, QuantizedOrder
+from domain.quantize import STOP_UP, QuantizedOrder
 
 
 class ArmedStop(msgspec.Struct, frozen=True):

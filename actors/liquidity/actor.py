@@ -11,7 +11,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from actors.liquidity.messages import LiquiditySnapshot
+from actors.liquidity.snapshot import snapshot_of
+from domain.market import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
 from domain.market import BookView
@@ -48,7 +49,7 @@ class LiquidityActor(SupervisedActor):
         metrics = compute_liquidity(view.bids, view.asks)
         spreads = self.spreads[view.product_id]
         spreads.add(metrics.spread_bps, view.ts)
-        snapshot = LiquiditySnapshot.of(view.product_id, view.ts, metrics, self.tapes[view.product_id].stats(view.ts),
+        snapshot = snapshot_of(view.product_id, view.ts, metrics, self.tapes[view.product_id].stats(view.ts),
                                         spreads.stats(view.ts))
         self.latest[view.product_id] = snapshot
         self.send("execution", snapshot)

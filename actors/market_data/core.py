@@ -15,7 +15,7 @@ from typing import Union
 from actors.market_data.bars import BarBuilder
 from actors.market_data.book import BookCorrupt, L2Book
 from domain.market import Bar, BookStatus, BookView, ProductTradability
-from actors.market_data.staleness import stale
+from domain.staleness import stale
 from domain.products import ProductSpec
 from domain.market import L2Update, ProductStatus, StreamGap, TradePrint
 

@@ -59,8 +59,8 @@ from domain.control import (
     Synced,
     TradingStateChanged,
 )
-from actors.risk.guards import utc_day
-from actors.risk.messages import RiskVerdict
+from domain.control import utc_day
+from domain.control import RiskVerdict
 from runtime.messages import SupervisionEvent
 from runtime.supervision import Plan
 from runtime.supervisor import Supervisor

@@ -27,7 +27,7 @@ from decimal import Decimal
 import msgspec
 
 from domain.products import ProductSpec
-from actors.risk.projection import liquidation_price, maintenance_margin
+from domain.margin import liquidation_price, maintenance_margin
 from domain.orders import Fill
 
 _ZERO = Decimal(0)
@@ -297,7 +297,7 @@ class Ledger:
     def liquidation_price(self, product_id: str) -> Decimal | None:
         """The mark at which equity would fall to the maintenance margin, other marks unchanged
         (cross margin); None when flat, unmarked, not liquidatable, or no positive price does it.
-        The formula is the one the pre-trade gate projects with (actors.risk.projection)."""
+        The formula is the one the pre-trade gate projects with (domain.margin)."""
         spec = self._spec(product_id)
         size, mark = self._books[product_id].size, self._marks.get(product_id)
         if not size or mark is None:

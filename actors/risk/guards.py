@@ -17,31 +17,18 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-import msgspec
+from domain.control import HALTED, LEVELS, OK, REDUCING, WARN, Verdict, utc_day
 
-OK, WARN, REDUCING, HALTED = "OK", "WARN", "REDUCING", "HALTED"
-LEVELS = (OK, WARN, REDUCING, HALTED)
 _RANK = {level: i for i, level in enumerate(LEVELS)}
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 _BPS = Decimal(10_000)
-DAY_S = 86_400
-
-
-class Verdict(msgspec.Struct, frozen=True, tag=True):
-    guard: str  # "daily_loss", "liquidation_buffer", "volatility:<product>", "concentration:<product>"
-    level: str
-    reason: str
 
 
 def worst(verdicts: list[Verdict]) -> str:
     """The most severe level among `verdicts` (OK when there are none)."""
     return max((v.level for v in verdicts), key=_RANK.__getitem__, default=OK)
-
-
-def utc_day(ts: float) -> int:
-    return int(ts // DAY_S)
 
 
 class DailyLossGuard:

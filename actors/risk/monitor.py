@@ -16,17 +16,15 @@ from typing import Any
 from domain.market import Bar
 from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
+from domain.control import OK, Verdict, utc_day
 from actors.risk.guards import (
-    OK,
     DailyLossGuard,
     LiquidationBufferGuard,
-    Verdict,
     VolatilityBreaker,
     concentration,
-    utc_day,
     worst,
 )
-from actors.risk.messages import RiskVerdict
+from domain.control import RiskVerdict
 
 _MINUTE = Decimal(60)
 _HUNDREDTH = Decimal("0.01")

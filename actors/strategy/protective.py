@@ -17,7 +17,7 @@ from typing import Union
 
 import msgspec
 
-from actors.execution.quantize import LOCAL_STOP, STOP_DOWN, STOP_UP
+from domain.quantize import LOCAL_STOP, STOP_DOWN, STOP_UP
 from domain.market import Bar
 from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
 

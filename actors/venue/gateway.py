@@ -48,7 +48,7 @@ from actors.venue.coinbase_orders import (
 )
 from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder, fills_since
 from domain.orders import FUTURES_ONLY, Fill, OrderUpdate, VenueSnapshot
-from actors.venue.rate_limit import PRIVATE, RateLimiter
+from actors.wire.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
 from actors.wire.decimals import finite_decimal
 

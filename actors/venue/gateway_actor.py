@@ -41,7 +41,7 @@ from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
 from actors.venue.dead_man import RECONCILE, RELEASE, TRIP, DeadMan
 from actors.venue.gateway import GatewayCore, Http, Snapshot
 from domain.orders import Fill, OrderUpdate, PrivateStreamBack
-from actors.venue.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
+from actors.wire.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
 from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker
 from actors.venue.user_channel import user_frame_decoder
 from runtime.actor import SupervisedActor

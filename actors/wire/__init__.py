@@ -1,4 +1,5 @@
-"""Coinbase's wire, as the bot reads it: the one rule for a wire decimal (`decimals`) and the
-frame timestamp parser (`timestamps`), imported by streaming and venue alike. Must never import a
+"""Coinbase's wire, as the bot reads it: the one rule for a wire decimal (`decimals`), the frame
+timestamp parser (`timestamps`) and Coinbase's request budgets (`rate_limit`), imported by
+streaming and venue alike. Must never import a
 subsystem: it sits below them.
 """

@@ -14,7 +14,7 @@ from actors.execution.actor import ExecutionActor
 from actors.journal.actor import JournalActor
 from domain.orders import CancelOrder, PlaceOrder, SyncRequest
 from actors.execution.orders import client_order_id
-from actors.liquidity.messages import LiquiditySnapshot
+from domain.market import LiquiditySnapshot
 from domain.market import BookStatus
 from domain.control import HALTED, TradingStateChanged
 from domain.portfolio import PortfolioUpdate

@@ -21,8 +21,8 @@ from domain.control import BooksHealth, Decision, FeedHealth, TradingStateChange
 from domain.portfolio import PortfolioUpdate
 from domain.products import CATALOG
 from actors.risk.actor import RiskActor
-from actors.risk.guards import Verdict
-from actors.risk.messages import RiskVerdict
+from domain.control import Verdict
+from domain.control import RiskVerdict
 from config.schema import RiskConfig
 from runtime.supervisor import ChildSpec, SupervisorConfig
 from tests.support import Harness, Recorder, wait_until

@@ -52,7 +52,7 @@ from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_orders import Accepted, create_order_outcome
 from actors.venue.coinbase_rest import PREFIX, Request, RestTransport
 from actors.venue.listing import Listing, RestFill, RestOrder
-from actors.venue.rate_limit import PUBLIC
+from actors.wire.rate_limit import PUBLIC
 from config.loader import load_profile
 from runtime.data_dir import holder
 

@@ -34,7 +34,7 @@ from domain.products import BTC_PERP, BTC_USD
 from actors.venue import coinbase_rest as cr
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_orders import Accepted, Rejected, Throttled, Unknown, create_order_outcome
-from actors.venue.rate_limit import reset_delay
+from actors.wire.rate_limit import reset_delay
 from actors.venue.user_channel import UserFillDeriver, user_frame_decoder
 from tests.support import wait_until
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from domain.orders import PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
-from actors.venue.rate_limit import PUBLIC
+from actors.wire.rate_limit import PUBLIC
 
 
 def test_batch_cancel_sends_at_most_100_ids_per_request_without_duplicates():

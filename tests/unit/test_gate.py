@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from actors.execution.gate import GateContext, PreTradeGate, increases_risk
-from actors.execution.quantize import QuantizedOrder
-from actors.liquidity.messages import LiquiditySnapshot
+from domain.quantize import QuantizedOrder
+from domain.market import LiquiditySnapshot
 from domain.products import BTC_PERP, BTC_USD
 from config.schema import ExecutionConfig
 

@@ -11,7 +11,7 @@ from domain.orders import PlaceOrder
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import ACCEPTED, DONE, UNKNOWN, GatewayCore, Http
 from domain.orders import Fill, OrderUpdate
-from actors.venue.rate_limit import RateLimiter
+from actors.wire.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
 
 

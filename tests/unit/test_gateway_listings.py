@@ -13,7 +13,7 @@ from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import DONE, GatewayCore, Http, Snapshot
 from actors.venue.listing import MAX_PAGES, Complete, Failed, Listing, Next
 from domain.orders import Fill, OrderUpdate
-from actors.venue.rate_limit import RateLimiter
+from actors.wire.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
 
 T0 = 1_795_000_000.0

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 from domain.orders import NEVER_REACHED
 from actors.venue.gateway import GatewayCore, Snapshot
 from domain.orders import FUTURES_ONLY, OrderUpdate
-from actors.venue.rate_limit import RateLimiter
+from actors.wire.rate_limit import RateLimiter
 from tests.unit.test_gateway_listings import T0, accepted, http, ok, order, query, rest_order
 
 

@@ -19,7 +19,7 @@ from actors.execution.orders import OrderBookkeeper
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import GatewayCore, Http
 from domain.orders import Fill, OrderUpdate
-from actors.venue.rate_limit import RateLimiter
+from actors.wire.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
 
 T0 = 1_795_000_000.0

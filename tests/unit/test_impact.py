@@ -8,8 +8,9 @@ from decimal import localcontext
 import msgspec
 import pytest
 
-from actors.liquidity.impact import CONDITION_FACTORS, estimate_impact_bps, impact_guard
-from actors.liquidity.messages import LiquiditySnapshot
+from domain.impact import CONDITION_FACTORS, estimate_impact_bps, impact_guard
+from actors.liquidity.snapshot import snapshot_of
+from domain.market import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.tape import SpreadStats, TradeTape
 
@@ -98,7 +99,7 @@ def _snapshot() -> LiquiditySnapshot:
     spreads = SpreadStats()
     spreads.add(D(12), 350.0)
     spreads.add(D(10), 400.0)
-    return LiquiditySnapshot.of("BTC-USD", 400.0, metrics, tape.stats(400.0), spreads.stats(400.0))
+    return snapshot_of("BTC-USD", 400.0, metrics, tape.stats(400.0), spreads.stats(400.0))
 
 
 def test_snapshot_joins_metrics_tape_and_spreads():

@@ -20,8 +20,8 @@ from actors.execution.gate import (
     PreTradeGate,
     in_window,
 )
-from actors.execution.quantize import QuantizedOrder
-from actors.liquidity.messages import LiquiditySnapshot
+from domain.quantize import QuantizedOrder
+from domain.market import LiquiditySnapshot
 from domain.products import BTC_PERP, BTC_USD
 from config.schema import ExecutionConfig, RiskConfig
 
@@ -267,7 +267,7 @@ def test_defaults_pass_an_order_the_strategy_would_send() -> None:
 
 
 def test_a_post_only_limit_that_would_cross_is_refused_before_sending() -> None:
-    from actors.execution.quantize import QuantizedOrder
+    from domain.quantize import QuantizedOrder
 
     def post_only(side: str, price: str) -> QuantizedOrder:
         return QuantizedOrder("i", "BIP-20DEC30-CDE", side, "limit", D("1"), D(price), post_only=True)
@@ -300,7 +300,7 @@ def test_a_post_only_limit_that_would_cross_is_refused_before_sending() -> None:
 def test_the_venue_mode_of_the_product_decides_which_orders_may_go(mode, kind, post_only, expected):
     import msgspec
 
-    from actors.execution.quantize import QuantizedOrder
+    from domain.quantize import QuantizedOrder
 
     spec = msgspec.structs.replace(BTC_PERP, **mode)
     price = None if kind == "market" else D("99000")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from actors.execution.quantize import STOP_DOWN, STOP_UP
+from domain.quantize import STOP_DOWN, STOP_UP
 from domain.market import Bar
 from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
 from actors.strategy.protective import ProtectiveStops

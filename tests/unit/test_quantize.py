@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from actors.execution.quantize import QuantizedOrder, Refusal, quantize
+from domain.quantize import QuantizedOrder, Refusal, quantize
 from domain.products import BTC_PERP, BTC_USD
 from domain.orders import OrderIntent
 

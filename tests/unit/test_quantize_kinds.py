@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from actors.execution.quantize import STOP_DOWN, STOP_UP, QuantizedOrder, Refusal, quantize
+from domain.quantize import STOP_DOWN, STOP_UP, QuantizedOrder, Refusal, quantize
 from domain.products import BTC_PERP, BTC_USD
 from domain.orders import OrderIntent
 from actors.venue.coinbase_orders import create_order_body

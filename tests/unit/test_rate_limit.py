@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from actors.venue.rate_limit import PRIVATE, PUBLIC, RateLimiter, TokenBucket, reset_delay
+from actors.wire.rate_limit import PRIVATE, PUBLIC, RateLimiter, TokenBucket, reset_delay
 
 
 def test_bucket_grants_its_burst_then_refills_at_its_rate():

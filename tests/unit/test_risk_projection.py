@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from actors.portfolio.ledger import Ledger
 from domain.products import BTC_PERP, BTC_USD, CATALOG
-from actors.risk.projection import liquidation_price, maintenance_margin, project
+from domain.margin import liquidation_price, maintenance_margin, project
 from domain.orders import Fill
 
 D = Decimal

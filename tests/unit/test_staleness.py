@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from domain.market import BookStatus
-from actors.market_data.staleness import book_age, is_stale
+from domain.staleness import book_age, is_stale
 
 
 def status(valid: bool = True, updated_at: float = 100.0) -> BookStatus:

@@ -11,7 +11,7 @@ import pytest
 
 from exchange import frames
 from actors.execution.gate import GateContext, PreTradeGate
-from actors.execution.quantize import QuantizedOrder
+from domain.quantize import QuantizedOrder
 from actors.market_data.core import MarketDataCore, status_is_tradable
 from domain.market import ProductTradability
 from domain.products import BTC_PERP, BTC_USD, CATALOG
