@@ -1,6 +1,7 @@
 """The control protocol: the trading states, what the orchestrator decides and tells the tree
 (state changes, resyncs, decisions, operator commands and replies, shutdown), the health reports
-and risk verdicts it is sent, the backup commands, and the UTC day the limits roll on. Frozen values only: must never hold state or import anything
+and risk verdicts it is sent, the backup commands, and the UTC day the limits roll on. Frozen
+values only: must never hold state or import anything
 of ours outside `domain`.
 """
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
-# ---------------------------------------------------------------- Messages the orchestrator sends down the tree
+# -- Messages the orchestrator sends down the tree -------------------------------------------------
 
 
 ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
@@ -130,7 +131,7 @@ class Shutdown(msgspec.Struct, frozen=True, tag=True):
     cancel_orders: bool
 
 
-# ---------------------------------------------------------------- The backup actor's messages: a request for a snapshot now, and its reply
+# -- The backup actor's messages -------------------------------------------------------------------
 
 
 class BackupNow(msgspec.Struct, frozen=True, tag=True):
@@ -150,7 +151,7 @@ class BackupDone(msgspec.Struct, frozen=True, tag=True):
     detail: str = ""
 
 
-# ---------------------------------------------------------------- the runtime risk guards' verdicts
+# -- the runtime risk guards' verdicts -------------------------------------------------------------
 
 # Guard levels, least to most severe. REDUCING and HALTED are also trading states.
 OK, WARN = "OK", "WARN"

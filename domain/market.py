@@ -12,7 +12,7 @@ import msgspec
 
 from domain.impact import estimate_impact_bps
 
-# ---------------------------------------------------------------- Messages streaming produces and consumes. Values only: frozen, tagged, tuples no
+# -- Messages streaming produces and consumes ------------------------------------------------------
 
 
 class RawFrame(msgspec.Struct, frozen=True, tag=True):
@@ -83,7 +83,7 @@ class Reconnect(msgspec.Struct, frozen=True, tag=True):
     attempt: int
 
 
-# ---------------------------------------------------------------- Messages market_data publishes: book status, product tradability, liquidity view
+# -- Messages market_data publishes ----------------------------------------------------------------
 
 
 class BookStatus(msgspec.Struct, frozen=True, tag=True):
@@ -142,7 +142,7 @@ class TradabilityRequest(msgspec.Struct, frozen=True, tag=True):
     reply_to: str
 
 
-# ---------------------------------------------------------------- Liquidity: one product's snapshot, for execution
+# -- Liquidity -------------------------------------------------------------------------------------
 
 class LiquiditySnapshot(msgspec.Struct, frozen=True, tag=True):
     product_id: str

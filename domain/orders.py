@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import msgspec
 
-# ---------------------------------------------------------------- Messages strategy emits: order intents
+# -- Messages strategy emits -----------------------------------------------------------------------
 
 
 class OrderIntent(msgspec.Struct, frozen=True, tag=True):
@@ -60,7 +60,7 @@ class CancelIntent(msgspec.Struct, frozen=True, tag=True):
     reason: str = ""
 
 
-# ---------------------------------------------------------------- Messages a venue sends back: order updates, fills and sync snapshots
+# -- Messages a venue sends back -------------------------------------------------------------------
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, tag=True):
@@ -125,7 +125,7 @@ def net_positions(fills: tuple[Fill, ...] | list[Fill]) -> tuple[tuple[str, Deci
     return tuple(sorted(sizes.items()))
 
 
-# ---------------------------------------------------------------- Messages execution sends to a venue
+# -- Messages execution sends to a venue -----------------------------------------------------------
 
 
 class PlaceOrder(msgspec.Struct, frozen=True, tag=True):

@@ -11,7 +11,7 @@ import msgspec
 
 from domain.orders import Fill
 
-# ---------------------------------------------------------------- Messages portfolio publishes
+# -- Messages portfolio publishes ------------------------------------------------------------------
 
 
 class PortfolioUpdate(msgspec.Struct, frozen=True, tag=True):

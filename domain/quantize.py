@@ -17,9 +17,8 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.orders import PlaceOrder
+from domain.orders import OrderIntent, PlaceOrder
 from domain.products import ProductSpec, round_to_step
-from domain.orders import OrderIntent
 
 SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("market", "limit", "stop_limit", "stop_market")

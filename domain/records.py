@@ -17,7 +17,7 @@ import msgspec
 
 from domain.orders import PlaceOrder
 
-# ---------------------------------------------------------------- Messages for the journal actor: what it writes for recovery, and the intents it 
+# -- Messages for the journal actor ----------------------------------------------------------------
 
 
 class TradingStateRecord(msgspec.Struct, frozen=True, tag=True):

@@ -25,7 +25,8 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from domain.fees import venue_fee
-from domain.matching import BUY, FOK_NOT_FILLABLE, OPEN as ENGINE_OPEN, REJECTED, SELL
+from domain.matching import BUY, FOK_NOT_FILLABLE, REJECTED, SELL
+from domain.matching import OPEN as ENGINE_OPEN
 from domain.products import ProductSpec
 from exchange import failure_reasons as reasons
 from exchange.account import PaperAccount

@@ -21,10 +21,10 @@ from typing import Iterable, Mapping, Sequence
 
 import msgspec
 
-from exchange.account import PaperAccount
-from exchange.orders import BalanceSummary
-from exchange.market_values import LevelChange, MarketTrade, TickerStats
 from domain.products import ProductSpec
+from exchange.account import PaperAccount
+from exchange.market_values import LevelChange, MarketTrade, TickerStats
+from exchange.orders import BalanceSummary
 
 SUBSCRIPTIONS = "subscriptions"
 HEARTBEATS = "heartbeats"

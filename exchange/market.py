@@ -24,8 +24,8 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.products import ProductSpec
 from domain.matching import BID, BUY, OFFER, SELL, MatchingEngine, SubmitResult, Trade
+from domain.products import ProductSpec
 from exchange.market_values import LevelChange, MarketStep, MarketTrade, ProductStep, TickerStats
 
 MAKER = "mm"

@@ -18,12 +18,12 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from domain.products import ProductSpec
 from exchange import frames, rest
 from exchange.frames import PendingFrame
 from exchange.market import MarketStep, SyntheticMarket, TickerStats
 from exchange.market_history import MINUTE_HISTORY, CandleSeries
 from exchange.ws_session import CANDLES, HEARTBEATS, LEVEL2, MARKET_TRADES, STATUS, TICKER, TICKER_BATCH, Session
-from domain.products import ProductSpec
 
 CANDLE_SECONDS = 300
 CANDLE_HISTORY = 12  # closed buckets kept for a candles snapshot (one hour)

@@ -15,9 +15,9 @@ from collections import deque
 from decimal import Decimal
 from typing import Iterable, Sequence
 
+from domain.products import ProductSpec
 from exchange.frames import Candle, price_text, rfc3339_micros, size_text
 from exchange.market_values import MarketTrade
-from domain.products import ProductSpec
 
 GRANULARITIES = {  # Coinbase's candle granularity names -> bucket seconds
     "ONE_MINUTE": 60,

@@ -21,10 +21,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 
+from domain.products import ProductSpec
 from exchange import market_history as history
 from exchange.frames import Candle, decimal_text, price_text, rfc3339_micros, size_text
 from exchange.market_values import MarketTrade, TickerStats
-from domain.products import ProductSpec
 
 PREFIX = "/api/v3/brokerage"
 TIME_PATH = f"{PREFIX}/time"

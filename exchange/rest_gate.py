@@ -26,7 +26,6 @@ from exchange.client_orders import ClientOrders
 from exchange.ws_session import abort
 
 
-
 class RestGate:
     """Answers one REST request at a time on the caller's thread; takes the lock as it needs it."""
 

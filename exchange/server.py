@@ -40,22 +40,22 @@ from loguru import logger
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from domain.products import CATALOG, ProductSpec
 from exchange import rest
 from exchange.account import PaperAccount
 from exchange.auth import API_HOST, ApiKey, Authenticator
 from exchange.chaos import ChaosSpec
 from exchange.chaos_effects import ChaosEffects
 from exchange.client_orders import ClientOrders
-from exchange.orders import FeeSchedule
 from exchange.http_mux import PortMux, rest_over_websockets
 from exchange.market import SyntheticMarket
 from exchange.market_feed import MarketFeed
+from exchange.orders import FeeSchedule
 from exchange.rate_limit import PRIVATE_RATE_PER_S, PUBLIC_RATE_PER_S
 from exchange.rest_gate import RestGate
 from exchange.subscriptions import Subscriptions
 from exchange.user_feed import UserFeed
 from exchange.ws_session import USER_PATH, Session, SessionTable, abort
-from domain.products import CATALOG, ProductSpec
 
 _CLOSE_TIMEOUT_S = 1.0  # how long a closing handshake may wait for the client's reply
 # websockets logs every header and frame at DEBUG: an `Authorization: Bearer` header and the JWT

@@ -22,6 +22,7 @@ from typing import Callable
 import msgspec
 from loguru import logger
 
+from domain.products import ProductSpec
 from exchange import frames
 from exchange.auth import AUTH_FAILURE, Authenticator
 from exchange.chaos_effects import ChaosEffects
@@ -37,7 +38,6 @@ from exchange.ws_session import (
     USER_ENDPOINT_CHANNELS,
     Session,
 )
-from domain.products import ProductSpec
 
 
 class Subscriptions:

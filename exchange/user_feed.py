@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections import deque
 
+from domain.products import ProductSpec
 from exchange import client_json, frames
 from exchange.account import PaperAccount
 from exchange.client_orders import ClientOrders
-from exchange.orders import OrderView, PerpPosition
 from exchange.frames import PendingFrame
+from exchange.orders import OrderView, PerpPosition
 from exchange.ws_session import FUTURES_BALANCE_SUMMARY, USER, Session
-from domain.products import ProductSpec
 
 USER_REPLAY_EVENTS = 10  # user updates kept for user_replay
 

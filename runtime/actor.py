@@ -21,7 +21,6 @@ from runtime.messages import ChildFailed, Envelope, Ping, Pong
 from runtime.scheduler import TimerHandle
 from runtime.services import Services
 
-
 _PRUNE_TIMERS_AT = 64
 
 

@@ -16,8 +16,8 @@ import pykka
 
 from runtime.clock import Clock
 from runtime.directory import Directory
-from runtime.messages import Envelope
 from runtime.faults import FaultPlan
+from runtime.messages import Envelope
 from runtime.metrics import Registry
 from runtime.quiescence import InflightTracker
 from runtime.scheduler import Scheduler

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from actors.app.tree import Tree
+from config.loader import apply_overrides, load_profile
 from exchange.chaos import parse_chaos
 from exchange.server import ExchangeServer
-from config.loader import apply_overrides, load_profile
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services

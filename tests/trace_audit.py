@@ -19,11 +19,9 @@ from typing import Any
 
 import msgspec
 
-from domain.orders import PlaceOrder
-from domain.market import BookStatus
+from domain.market import BookStatus, L2Update, StreamGap
+from domain.orders import OrderIntent, PlaceOrder
 from domain.portfolio import PortfolioUpdate
-from domain.orders import OrderIntent
-from domain.market import L2Update, StreamGap
 from runtime.clock import Clock
 
 IN = "in"

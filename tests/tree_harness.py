@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from actors.app.tree import Tree, products_of
+from config.loader import apply_overrides, load_profile
+from domain.market import RawFrame
 from exchange import frames
 from exchange.market import SyntheticMarket
-from domain.market import RawFrame
-from config.loader import apply_overrides, load_profile
 from runtime.clock import ManualClock
 from runtime.faults import FaultPlan
 from runtime.quiescence import InflightTracker

@@ -24,14 +24,14 @@ import msgspec
 
 from actors.app.bench_recovery import RECOVERY_FILLS, measure_journal_overhead, measure_recovery
 from actors.app.report import machine
-from exchange import frames
-from exchange.market import SyntheticMarket
 from actors.liquidity.metrics import compute_liquidity
 from actors.market_data.core import MarketDataCore
-from domain.products import BTC_USD, CATALOG, ProductSpec
 from actors.streaming.codec import FrameDecoder
 from actors.streaming.core import LEVEL2, StreamingCore
 from domain.market import L2Update, RawFrame
+from domain.products import BTC_USD, CATALOG, ProductSpec
+from exchange import frames
+from exchange.market import SyntheticMarket
 
 # The ingest workload: the built-in exchange's own cadence (one market step per tick), both products.
 INGEST_FRAMES = 20_000

@@ -23,10 +23,10 @@ from actors.app.recovery import read_journal
 from actors.app.tree import StartState
 from actors.journal.store import JournalStore
 from actors.portfolio.ledger import Ledger
-from domain.products import CATALOG
 from actors.recovery.journal_file import open_journal
 from actors.recovery.reconcile import VenueView, reconcile
 from domain.orders import Fill, net_positions
+from domain.products import CATALOG
 
 RECOVERY_FILLS = 100_000
 PRODUCT = "BIP-20DEC30-CDE"

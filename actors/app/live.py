@@ -25,15 +25,14 @@ from actors.app.paper import collect_beside_exchange, exit_status
 from actors.app.recovery import journaled_strategy, recover
 from actors.app.tree import StartState, Tree
 from actors.app.venue_account import LiveError, journal_funding, starting_cash
-from actors.journal.store import JournalStore
-from domain.control import utc_day
 from actors.backup.actor import shutdown_backup
-from domain.control import Shutdown
+from actors.journal.store import JournalStore
 from actors.products_rest import ProductsError, fetch_products
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_rest import RestTransport
 from actors.venue.endpoints import COINBASE_REST, COINBASE_USER_WS, COINBASE_WS, is_production
 from config.schema import Profile
+from domain.control import Shutdown, utc_day
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan
 from runtime.scheduler import Scheduler

@@ -30,17 +30,17 @@ from actors.app.session import held_data_dir, private_files
 from actors.app.signals import StopSignals
 from actors.app.tree import Tree, products_of
 from actors.backup.actor import shutdown_backup
-from exchange.account import PaperAccount
-from exchange.config import ExchangeConfig, ExchangeConfigError, exchange_config
-from exchange.server import ExchangeServer
-from domain.control import HALTED
-from domain.products import ProductSpec
 from actors.products_rest import ProductsError, fetch_products
 from actors.streaming.rest_books import rest_base_for
 from actors.venue.coinbase_auth import Credentials, new_private_key_pem
 from actors.venue.coinbase_rest import RestTransport
 from actors.venue.endpoints import COINBASE_USER_WS, COINBASE_WS
 from config.schema import Profile
+from domain.control import HALTED
+from domain.products import ProductSpec
+from exchange.account import PaperAccount
+from exchange.config import ExchangeConfig, ExchangeConfigError, exchange_config
+from exchange.server import ExchangeServer
 from runtime.clock import WallClock
 from runtime.data_dir import DataDirLock
 from runtime.faults import FaultPlan, FaultSpec

@@ -23,6 +23,14 @@ from typing import Any
 from actors.app.cli import EXIT_OK, UsageError
 from actors.execution.gate import REFUSE, GateContext, PreTradeGate
 from actors.execution.orders import client_order_id
+from actors.liquidity.metrics import compute_liquidity
+from actors.liquidity.snapshot import snapshot_of
+from actors.liquidity.tape import SpreadStats, TradeTape
+from actors.venue.coinbase_orders import OrderBodyError, create_order_body
+from domain.control import ACTIVE
+from domain.market import LiquiditySnapshot
+from domain.orders import OrderIntent
+from domain.products import CATALOG, ProductSpec
 from domain.quantize import (
     LOCAL_STOP,
     ORDER_TYPES,
@@ -33,14 +41,6 @@ from domain.quantize import (
     Refusal,
     quantize,
 )
-from actors.liquidity.snapshot import snapshot_of
-from domain.market import LiquiditySnapshot
-from actors.liquidity.metrics import compute_liquidity
-from actors.liquidity.tape import SpreadStats, TradeTape
-from domain.control import ACTIVE
-from domain.products import CATALOG, ProductSpec
-from domain.orders import OrderIntent
-from actors.venue.coinbase_orders import OrderBodyError, create_order_body
 
 WARMUP_S = 900.0  # market time the built-in market trades before the snapshot: one volume_15m window
 _WARMUP_STEP_S = 30.0

@@ -31,17 +31,17 @@ from loguru import logger
 from actors.app.exchange_view import read_listing
 from actors.app.venue_account import LiveError, read_account
 from actors.execution import intent_log
-from domain.quantize import QuantizedOrder
 from actors.journal.store import JournalStore
 from actors.orchestrator.actor import RECOVERING_HOLD
 from actors.orchestrator.holds import Hold
-from domain.control import RECOVERING, PositionMismatch
 from actors.recovery.journal_file import Opened, open_journal
 from actors.recovery.reconcile import ABSENT, JournalView, Reconciliation, VenueOrder, VenueView, reconcile
 from actors.strategy.state import HeldStop, StrategyStart, strategy_start
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import LIVE, Listing, decode_positions, fills_since
+from domain.control import RECOVERING, PositionMismatch
 from domain.orders import Fill
+from domain.quantize import QuantizedOrder
 
 _ZERO = Decimal(0)
 _CARRIED = "(carried over from before the restart)"
@@ -194,7 +194,7 @@ def journaled_strategy(db: Path) -> StrategyStart:
     with JournalStore(db) as store:
         bodies, held = store.strategy_state(), store.held()
     stops = []
-    for key, kind, body, _ in held:
+    for _key, kind, body, _ in held:
         if kind != "stop":
             continue
         try:

@@ -22,8 +22,8 @@ from actors.app.session import held_data_dir, private_files
 from actors.app.signals import StopSignals
 from actors.app.tree import Tree
 from actors.streaming.capture import SAMPLE, frame_time, read_capture
-from domain.market import RawFrame
 from config.schema import Profile
+from domain.market import RawFrame
 from runtime.clock import ManualClock
 from runtime.data_dir import DataDirLock
 from runtime.faults import FaultPlan, FaultSpec

@@ -23,11 +23,9 @@ from actors.journal.actor import JournalActor
 from actors.liquidity.actor import LiquidityActor
 from actors.market_data.actor import MarketDataActor
 from actors.orchestrator.actor import Orchestrator
-from actors.orchestrator.holds import Hold
-from domain.control import PositionMismatch
 from actors.orchestrator.control import ControlActor
+from actors.orchestrator.holds import Hold
 from actors.portfolio.actor import PortfolioActor
-from domain.products import CATALOG, ProductSpec
 from actors.reconcile.actor import ReconcilerActor
 from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
@@ -35,10 +33,12 @@ from actors.strategy.state import StrategyStart
 from actors.streaming.actor import StreamingActor
 from actors.streaming.rest_books import rest_base_for
 from actors.venue.actor import PaperVenueActor
-from actors.venue.paper import PaperVenue
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from domain.orders import Fill
+from actors.venue.paper import PaperVenue
 from config.schema import Profile
+from domain.control import PositionMismatch
+from domain.orders import Fill
+from domain.products import CATALOG, ProductSpec
 from runtime.backoff import Backoff
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, SupervisorConfig

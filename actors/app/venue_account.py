@@ -19,11 +19,11 @@ import msgspec
 
 from actors.app.exchange_view import read_listing
 from actors.portfolio.ledger import Ledger
-from domain.products import ProductSpec
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import Listing, RestFill
-from domain.orders import Fill
 from actors.wire.decimals import finite_decimal
+from domain.orders import Fill
+from domain.products import ProductSpec
 
 _ZERO = Decimal(0)
 BALANCE_READS = 3  # the balance is read again after the fills until the two agree in time

@@ -20,13 +20,13 @@ import msgspec
 import pykka
 from loguru import logger
 
-from actors.backup import catalog, manifest as mf, plan
-from domain.control import BackupDone, BackupNow
+from actors.backup import catalog, plan
+from actors.backup import manifest as mf
 from actors.backup.restore_check import test_restore
 from actors.backup.snapshot import SnapshotError, delete_snapshot, make_snapshot
 from config.schema import BackupConfig
+from domain.control import BackupDone, BackupNow
 from runtime.actor import SupervisedActor
-
 
 
 class BackupDue(msgspec.Struct, frozen=True, tag=True):

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from actors.backup import manifest as mf
 from actors.backup.snapshot import (
-    SnapshotError, SnapshotInfo, list_snapshots, read_sidecar, snapshot_id, stamped_at,
+    SnapshotError,
+    SnapshotInfo,
+    list_snapshots,
+    read_sidecar,
+    snapshot_id,
+    stamped_at,
 )
 
 BACKUP_DIR = "backups"

@@ -5,7 +5,8 @@ from book marks into gated market orders), the cancel-and-replace requests waiti
 original to end (PendingReplacements), the latest book status and tradability (from the `status`
 channel, via market_data) per product and the trading state it was told. Every intent gets one
 deterministic client_order_id, so a repeated decision never becomes a second order. On HALTED it
-cancels every open order, disarms the local stops, drops waiting replacements and refuses new ones. On (re)start it rebuilds its table from the venue
+cancels every open order, disarms the local stops, drops waiting replacements and refuses new ones.
+On (re)start it rebuilds its table from the venue
 before it sends any order (intents arriving earlier are refused as not_synced), forwards the fills
 it missed while down, and asks market_data again which products are tradable. A restarted venue
 gateway asks it which orders are live and what was filled (OrdersRequest): execution is the owner; it also
@@ -29,20 +30,6 @@ from loguru import logger
 from actors.execution import log_lines
 from actors.execution.exposure import Exposure
 from actors.execution.gate import GateContext, PreTradeGate
-from domain.orders import (
-    CancelOrder,
-    HeldOrder,
-    HeldOrders,
-    HeldOrdersRequest,
-    KnownOrder,
-    KnownOrders,
-    OrderPlaced,
-    OrdersRequest,
-    OrderState,
-    PlaceOrder,
-    QueryOrders,
-    SyncRequest,
-)
 from actors.execution.intent_log import IntentLog
 from actors.execution.local_stops import LocalStops
 from actors.execution.orders import (
@@ -54,11 +41,7 @@ from actors.execution.orders import (
     OrderRecord,
     client_order_id,
 )
-from domain.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
 from actors.execution.replace import PendingReplacements, replacement_intent
-from domain.market import LiquiditySnapshot
-from domain.market import BookStatus, ProductTradability, TradabilityRequest
-from domain.staleness import is_stale
 from domain.control import (
     ACTIVE,
     HALTED,
@@ -70,10 +53,31 @@ from domain.control import (
     Synced,
     TradingStateChanged,
 )
+from domain.market import BookStatus, LiquiditySnapshot, ProductTradability, TradabilityRequest
+from domain.orders import (
+    CancelIntent,
+    CancelOrder,
+    Fill,
+    HeldOrder,
+    HeldOrders,
+    HeldOrdersRequest,
+    KnownOrder,
+    KnownOrders,
+    OrderIntent,
+    OrderPlaced,
+    OrdersRequest,
+    OrderState,
+    OrderUpdate,
+    PlaceOrder,
+    QueryOrders,
+    ReplaceIntent,
+    SyncRequest,
+    VenueSnapshot,
+)
 from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
-from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
-from domain.orders import Fill, OrderUpdate, VenueSnapshot
+from domain.quantize import LOCAL_STOP, QuantizedOrder, Refusal, quantize
+from domain.staleness import is_stale
 from runtime.actor import SupervisedActor
 
 _ZERO = Decimal(0)

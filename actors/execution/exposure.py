@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from actors.execution.orders import OrderRecord
-from domain.portfolio import PortfolioUpdate
-from domain.products import ProductSpec
 from domain.margin import maintenance_margin
 from domain.orders import Fill
+from domain.portfolio import PortfolioUpdate
+from domain.products import ProductSpec
 
 _ZERO = Decimal(0)
 FillKey = tuple[str, str, str]  # (product, trade id, side): portfolio's ledger key

@@ -52,12 +52,12 @@ from typing import Any
 
 import msgspec
 
-from domain.quantize import QuantizedOrder
-from domain.impact import impact_guard
-from domain.market import LiquiditySnapshot
 from domain.control import HALTED, RECOVERING, REDUCING
-from domain.products import ProductSpec
+from domain.impact import impact_guard
 from domain.margin import Projection, project
+from domain.market import LiquiditySnapshot
+from domain.products import ProductSpec
+from domain.quantize import QuantizedOrder
 
 REFUSE_HALTED = "halted"
 REFUSE_REDUCE_ONLY = "reduce_only"

@@ -16,8 +16,7 @@ from typing import Any
 from loguru import logger
 
 from actors.execution.orders import CANCELLED, FILLED, REJECTED, OrderRecord, SyncDiff
-from domain.orders import ReplaceIntent
-from domain.orders import Fill
+from domain.orders import Fill, ReplaceIntent
 
 # "{product} {side} {type} {size}" and its prices, by (has a limit price, has a stop price).
 _SHAPE = {

@@ -16,9 +16,7 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.orders import PlaceOrder
-from domain.orders import OrderIntent
-from domain.orders import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import Fill, OrderIntent, OrderUpdate, PlaceOrder, VenueSnapshot
 
 PENDING = "pending"
 OPEN = "open"

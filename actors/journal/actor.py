@@ -5,7 +5,8 @@ arrives, consecutive writes sharing one transaction while more messages wait (co
 mailbox is empty, after BATCH_MAX writes, before any read or hang, on a direct ask/tell, on stop
 or crash), each message a SAVEPOINT in it, so none is ever left half-written. An OrderPlaced is
 written as the order's intent and its PENDING row (execution wrote the intent ahead in its own log:
-actors.execution.intent_log). A write the database or the OS refuses (disk full, I/O error, read-only) loses only its message (the rest of the batch is
+actors.execution.intent_log). A write the database or the OS refuses (disk full, I/O error,
+read-only) loses only its message (the rest of the batch is
 written again if SQLite ended the transaction; a failed COMMIT loses the batch), each counted in
 `journal.write_errors`; a change of condition is one log line and one JournalHealth fact for the
 orchestrator, which halts trading (actors.journal.health). A failing read crashes the actor.
@@ -21,19 +22,20 @@ from typing import Any, ClassVar
 
 from loguru import logger
 
+from actors.journal.health import Change, WriteHealth
+from actors.journal.store import SCHEMA_VERSION, JournalStore
+from domain.control import Decision
 from domain.orders import (
+    Fill,
     HeldOrder,
     HeldOrders,
     HeldOrdersRequest,
     OrderPlaced,
     OrderState,
+    OrderUpdate,
 )
-from actors.journal.health import Change, WriteHealth
-from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
-from actors.journal.store import SCHEMA_VERSION, JournalStore
-from domain.control import Decision
 from domain.portfolio import FundingHistory, FundingHistoryRequest, FundingRecord, PositionRecord
-from domain.orders import Fill, OrderUpdate
+from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 from runtime.actor import SupervisedActor
 from runtime.faults import FaultSpec
 from runtime.messages import Envelope, SupervisionEvent

@@ -23,12 +23,17 @@ from pathlib import Path
 import msgspec
 import sqlite_utils
 
-from domain.orders import PlaceOrder
-from actors.journal.migrations import (SCHEMA_VERSION, TABLE_NAMES, JournalSchemaError, migrate, refuse_newer,
-                                       user_version)
-from domain.records import Intent
+from actors.journal.migrations import (
+    SCHEMA_VERSION,
+    TABLE_NAMES,
+    JournalSchemaError,
+    migrate,
+    refuse_newer,
+    user_version,
+)
+from domain.orders import Fill, OrderUpdate, PlaceOrder
 from domain.portfolio import FundingRecord
-from domain.orders import Fill, OrderUpdate
+from domain.records import Intent
 
 __all__ = ["JournalSchemaError", "JournalStore", "SCHEMA_VERSION", "TABLE_NAMES", "TERMINAL_STATUSES"]
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from actors.liquidity.snapshot import snapshot_of
-from domain.market import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
+from actors.liquidity.snapshot import snapshot_of
 from actors.liquidity.tape import SpreadStats, TradeTape
-from domain.market import BookView
+from domain.market import BookView, LiquiditySnapshot, TradePrint
 from domain.products import ProductSpec
-from domain.market import TradePrint
 from runtime.actor import SupervisedActor
 
 

@@ -15,10 +15,9 @@ from loguru import logger
 
 from actors.market_data.core import MarketDataCore
 from actors.market_data.digest import book_digest
-from domain.market import Bar, BookStatus, TradabilityRequest
 from domain.control import BooksHealth, ResyncRequest
+from domain.market import Bar, BookStatus, L2Update, ProductStatus, StreamGap, TradabilityRequest, TradePrint
 from domain.products import ProductSpec
-from domain.market import L2Update, ProductStatus, StreamGap, TradePrint
 from runtime.actor import SupervisedActor
 
 

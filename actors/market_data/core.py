@@ -14,10 +14,9 @@ from typing import Union
 
 from actors.market_data.bars import BarBuilder
 from actors.market_data.book import BookCorrupt, L2Book
-from domain.market import Bar, BookStatus, BookView, ProductTradability
-from domain.staleness import stale
+from domain.market import Bar, BookStatus, BookView, L2Update, ProductStatus, ProductTradability, StreamGap, TradePrint
 from domain.products import ProductSpec
-from domain.market import L2Update, ProductStatus, StreamGap, TradePrint
+from domain.staleness import stale
 
 Out = Union[BookStatus, Bar]
 

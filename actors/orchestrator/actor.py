@@ -37,14 +37,12 @@ from typing import Any
 
 from loguru import logger
 
-from domain.control import BackupNow
-from domain.orders import CancelAll
-from domain.records import TradingStateRecord
 from actors.orchestrator.holds import Hold, Holds
 from domain.control import (
     HALTED,
     REDUCING,
     AdoptPositions,
+    BackupNow,
     BooksHealth,
     DeadManSwitch,
     Decision,
@@ -55,12 +53,14 @@ from domain.control import (
     OperatorReply,
     PositionMismatch,
     ResyncRequest,
+    RiskVerdict,
     Shutdown,
     Synced,
     TradingStateChanged,
+    utc_day,
 )
-from domain.control import utc_day
-from domain.control import RiskVerdict
+from domain.orders import CancelAll
+from domain.records import TradingStateRecord
 from runtime.messages import SupervisionEvent
 from runtime.supervision import Plan
 from runtime.supervisor import Supervisor

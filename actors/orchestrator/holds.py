@@ -2,7 +2,8 @@
 
 Owns the holds by source ("escalation", "operator", "feed", "risk:<guard>", "journal", "shutdown",
 "recovering", "reconcile"), each a state (REDUCING, RECOVERING or HALTED) and a reason, and the
-rule that the trading state is the most severe hold (ACTIVE when none). So a release of one source (the feed is back, the operator resumes) returns
+rule that the trading state is the most severe hold (ACTIVE when none). So a release of one source
+(the feed is back, the operator resumes) returns
 trading only as far as the other sources allow, and says which still hold it. Pure. Must never
 send anything or read the clock (the orchestrator acts on what this says).
 """

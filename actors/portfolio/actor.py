@@ -16,10 +16,10 @@ from typing import Any
 
 from loguru import logger
 
-from domain.orders import SyncRequest
-from domain.market import BookStatus
-from domain.control import AdoptPositions, Decision, JournalRestarted, PositionMismatch, Synced
 from actors.portfolio.ledger import Ledger, Position
+from domain.control import AdoptPositions, Decision, JournalRestarted, PositionMismatch, Synced
+from domain.market import BookStatus
+from domain.orders import FUTURES_ONLY, Fill, SyncRequest, VenueSnapshot
 from domain.portfolio import (
     CheckPositions,
     FundingHistory,
@@ -30,7 +30,6 @@ from domain.portfolio import (
     RepairFills,
 )
 from domain.products import ProductSpec
-from domain.orders import FUTURES_ONLY, Fill, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 PUBLISH_INTERVAL_S = 1.0

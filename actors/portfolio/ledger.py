@@ -26,9 +26,9 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.products import ProductSpec
 from domain.margin import liquidation_price, maintenance_margin
 from domain.orders import Fill
+from domain.products import ProductSpec
 
 _ZERO = Decimal(0)
 

@@ -17,10 +17,9 @@ from typing import Any
 
 from loguru import logger
 
-from domain.orders import OrderState, SyncRequest
 from domain.control import JournalRestarted
+from domain.orders import OrderState, PrivateStreamBack, SyncRequest, VenueSnapshot
 from domain.portfolio import CheckPositions, RepairFills
-from domain.orders import PrivateStreamBack, VenueSnapshot
 from runtime.actor import SupervisedActor
 
 

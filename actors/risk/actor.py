@@ -5,7 +5,8 @@ volatility breaker). Every `interval_s` it evaluates the guards; when the verdic
 the orchestrator a RiskVerdict and journals the change, and journals each UTC day's start-of-day
 equity (DayStartRecord). A `run` restarted mid-day starts from the journaled one (`day_start`), so
 the day's loss before the restart still counts; otherwise the start of day is the first equity it
-sees (the orchestrator keeps a daily-loss breach latched until the UTC roll either way). Must never change the trading state or cancel orders itself.
+sees (the orchestrator keeps a daily-loss breach latched until the UTC roll either way). Must never
+change the trading state or cancel orders itself.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from domain.records import DayStartRecord
-from domain.market import Bar
+from actors.risk.monitor import RiskMonitor
 from domain.control import Decision
+from domain.market import Bar
 from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
-from actors.risk.monitor import RiskMonitor
+from domain.records import DayStartRecord
 from runtime.actor import SupervisedActor
 
 

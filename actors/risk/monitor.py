@@ -13,10 +13,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from domain.market import Bar
-from domain.portfolio import PortfolioUpdate
-from domain.products import ProductSpec
-from domain.control import OK, Verdict, utc_day
 from actors.risk.guards import (
     DailyLossGuard,
     LiquidationBufferGuard,
@@ -24,7 +20,10 @@ from actors.risk.guards import (
     concentration,
     worst,
 )
-from domain.control import RiskVerdict
+from domain.control import OK, RiskVerdict, Verdict, utc_day
+from domain.market import Bar
+from domain.portfolio import PortfolioUpdate
+from domain.products import ProductSpec
 
 _MINUTE = Decimal(60)
 _HUNDREDTH = Decimal("0.01")

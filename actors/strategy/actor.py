@@ -17,14 +17,14 @@ from typing import Any
 
 from loguru import logger
 
-from domain.records import StrategyStateRecord
-from domain.market import Bar
-from domain.control import HALTED, TradingStateChanged
-from domain.portfolio import PortfolioUpdate
-from domain.products import ProductSpec
 from actors.strategy.crossover import CrossoverCore
 from actors.strategy.protective import ProtectiveStops
 from actors.strategy.state import CROSSOVER_KEY, StrategyStart, encode_snapshot
+from domain.control import HALTED, TradingStateChanged
+from domain.market import Bar
+from domain.portfolio import PortfolioUpdate
+from domain.products import ProductSpec
+from domain.records import StrategyStateRecord
 from runtime.actor import SupervisedActor
 
 

@@ -15,10 +15,10 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
-from domain.market import Bar
-from domain.products import ProductSpec, round_to_step
-from domain.orders import OrderIntent
 from actors.strategy.state import CrossoverSnapshot
+from domain.market import Bar
+from domain.orders import OrderIntent
+from domain.products import ProductSpec, round_to_step
 
 _ZERO = Decimal(0)
 

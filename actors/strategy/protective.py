@@ -17,9 +17,9 @@ from typing import Union
 
 import msgspec
 
-from domain.quantize import LOCAL_STOP, STOP_DOWN, STOP_UP
 from domain.market import Bar
 from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
+from domain.quantize import LOCAL_STOP, STOP_DOWN, STOP_UP
 
 StopIntent = Union[OrderIntent, ReplaceIntent, CancelIntent]
 

@@ -30,12 +30,20 @@ from typing import Any
 import websocket
 from loguru import logger
 
-from domain.control import FeedHealth, ResyncRequest
 from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame, UserFrame
 from actors.streaming.core import HEARTBEATS, StreamingCore
-from domain.market import (L2Update, ProductStatus, RawFrame, Reconnect, SocketClosed, SocketOpened,
-                                       StreamGap, TradePrint)
 from actors.streaming.rest_books import RestBook, RestBookPoller
+from domain.control import FeedHealth, ResyncRequest
+from domain.market import (
+    L2Update,
+    ProductStatus,
+    RawFrame,
+    Reconnect,
+    SocketClosed,
+    SocketOpened,
+    StreamGap,
+    TradePrint,
+)
 from runtime.actor import SupervisedActor
 from runtime.backoff import Backoff
 

@@ -23,20 +23,20 @@ from actors.streaming.codec import (
     MALFORMED,
     MAX_FRAME_CHARS,
     FrameDecoder,
-    classify,
     HeartbeatsFrame,
     L2DataFrame,
     MarketTradesFrame,
     Rejected,
     StatusFrame,
     SubscriptionsFrame,
+    classify,
     l2_fault,
     status_fault,
     too_big,
     trades_fault,
 )
-from actors.wire.timestamps import parse_timestamp
 from actors.wire.decimals import FAST_CHARS, why_not
+from actors.wire.timestamps import parse_timestamp
 from domain.market import L2Update, ProductStatus, RawFrame, StreamGap, TradePrint
 
 LEVEL2 = "level2"  # the subscribe name; frames of this channel say "l2_data"

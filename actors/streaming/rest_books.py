@@ -21,8 +21,8 @@ from collections.abc import Callable
 import msgspec
 from loguru import logger
 
-from actors.wire.rate_limit import reset_delay
 from actors.wire.decimals import describe, why_not
+from actors.wire.rate_limit import reset_delay
 
 PUBLIC_REQUESTS_PER_S = 8.0  # under Coinbase's 10/s per IP, leaving headroom
 BOOK_LIMIT = 100

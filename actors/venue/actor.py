@@ -18,11 +18,20 @@ from typing import Any
 
 import msgspec
 
-from domain.orders import NEVER_REACHED, CancelAll, CancelOrder, PlaceOrder, QueryOrders, SyncRequest
-from domain.products import ProductSpec
-from domain.market import L2Update, TradePrint
-from domain.orders import OrderUpdate, VenueSnapshot, net_positions
 from actors.venue.paper import PaperVenue
+from domain.market import L2Update, TradePrint
+from domain.orders import (
+    NEVER_REACHED,
+    CancelAll,
+    CancelOrder,
+    OrderUpdate,
+    PlaceOrder,
+    QueryOrders,
+    SyncRequest,
+    VenueSnapshot,
+    net_positions,
+)
+from domain.products import ProductSpec
 from runtime.actor import SupervisedActor
 
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import msgspec
 
-from domain.orders import PlaceOrder
 from actors.venue.coinbase_auth import Credentials, rest_uri
 from actors.venue.coinbase_orders import create_order_body, decimal_text, preview_order_body
 from actors.wire.rate_limit import PRIVATE, PUBLIC
+from domain.orders import PlaceOrder
 
 PREFIX = "/api/v3/brokerage"
 PRODUCTION_URL = "https://api.coinbase.com"

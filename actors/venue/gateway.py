@@ -35,7 +35,6 @@ from typing import Union
 
 import msgspec
 
-from domain.orders import NEVER_REACHED, KnownOrders, PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_orders import (
     Accepted,
@@ -47,10 +46,10 @@ from actors.venue.coinbase_orders import (
     create_order_outcome,
 )
 from actors.venue.listing import LIVE, Complete, Failed, Listing, Next, RestFill, RestOrder, fills_since
-from domain.orders import FUTURES_ONLY, Fill, OrderUpdate, VenueSnapshot
-from actors.wire.rate_limit import PRIVATE, RateLimiter
 from actors.venue.user_channel import UserFillDeriver, UserOrder
 from actors.wire.decimals import finite_decimal
+from actors.wire.rate_limit import PRIVATE, RateLimiter
+from domain.orders import FUTURES_ONLY, NEVER_REACHED, Fill, KnownOrders, OrderUpdate, PlaceOrder, VenueSnapshot
 
 QUEUED, SENT, UNKNOWN, ACCEPTED, DONE = "queued", "sent", "unknown", "accepted", "done"
 RETRY_BASE_S = 0.5

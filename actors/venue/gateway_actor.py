@@ -26,24 +26,26 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from domain.orders import (
-    CancelAll,
-    CancelOrder,
-    KnownOrders,
-    OrdersRequest,
-    PlaceOrder,
-    QueryOrders,
-    SyncRequest,
-)
-from domain.control import DeadManSwitch
-from domain.market import RawFrame
 from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
 from actors.venue.dead_man import RECONCILE, RELEASE, TRIP, DeadMan
 from actors.venue.gateway import GatewayCore, Http, Snapshot
-from domain.orders import Fill, OrderUpdate, PrivateStreamBack
-from actors.wire.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
 from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker
 from actors.venue.user_channel import user_frame_decoder
+from actors.wire.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
+from domain.control import DeadManSwitch
+from domain.market import RawFrame
+from domain.orders import (
+    CancelAll,
+    CancelOrder,
+    Fill,
+    KnownOrders,
+    OrdersRequest,
+    OrderUpdate,
+    PlaceOrder,
+    PrivateStreamBack,
+    QueryOrders,
+    SyncRequest,
+)
 from runtime.actor import SupervisedActor
 from runtime.scheduler import TimerHandle
 

@@ -6,7 +6,8 @@ Owns the typed decode of `GET /orders/historical/batch` and `GET /orders/histori
 (only the fields used; Coinbase adds fields, so unknown ones are ignored), the cursor walk (the
 next page is asked while the answer carries a new cursor; an orders page also says `has_next`),
 the fills watermark (`fills_since`: only fills sequenced since then, then every fill of each order
-among them, so an order's fills are always whole), and which orders count as live. A failed page is reported as failed, to be asked again as it was.
+among them, so an order's fills are always whole), and which orders count as live. A failed page is
+reported as failed, to be asked again as it was.
 Pure: responses in, requests out. Must never send a request, read a clock, or filter orders on
 `OPEN` alone at the venue (that hides PENDING and QUEUED ones): live orders are chosen here.
 """
@@ -19,9 +20,9 @@ from typing import Any, Union
 
 import msgspec
 
-from actors.wire.timestamps import parse_timestamp
 from actors.venue import coinbase_rest as rest
 from actors.wire.decimals import finite_decimal
+from actors.wire.timestamps import parse_timestamp
 
 # Orders a cancel can still reach; CANCEL_QUEUED is already on its way out.
 CANCELABLE = frozenset({"PENDING", "QUEUED", "OPEN"})

@@ -27,13 +27,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Iterable, Iterator
 
-from domain.orders import PlaceOrder
-from domain.products import ProductSpec
+from actors.wire.decimals import finite_decimal
 from actors.wire.timestamps import parse_timestamp
 from domain.fees import venue_fee
 from domain.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
-from domain.orders import Fill, OrderUpdate
-from actors.wire.decimals import finite_decimal
+from domain.orders import Fill, OrderUpdate, PlaceOrder
+from domain.products import ProductSpec
 
 BOT = "bot"
 MARKET = "market"

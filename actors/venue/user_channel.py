@@ -20,8 +20,8 @@ from typing import Union
 
 import msgspec
 
-from domain.orders import Fill, OrderUpdate
 from actors.wire.decimals import finite_decimal
+from domain.orders import Fill, OrderUpdate
 
 _ZERO = Decimal(0)
 

@@ -11,12 +11,11 @@ import pytest
 
 from actors.backup import manifest as mf
 from actors.backup.actor import BackupActor, shutdown_backup
-from domain.control import BackupDone, BackupNow
 from actors.backup.snapshot import list_snapshots, verify_snapshot
 from actors.journal.actor import JournalActor
 from actors.orchestrator.actor import Orchestrator
-from domain.control import Decision
 from config.schema import BackupConfig
+from domain.control import BackupDone, BackupNow, Decision
 from runtime.faults import FaultPlan, parse_fault
 from runtime.supervisor import ChildSpec, SupervisorConfig
 from tests.support import Harness, Recorder, wait_until
@@ -72,7 +71,7 @@ def test_scheduled_tiers_retention_and_the_test_restore(h, tmp_path):
     assert check.row_counts["snapshot"] == check.row_counts["restored"] == daily.row_counts
     assert check.row_counts["live"]["decisions"] >= 5
 
-    for k in range(3):
+    for _ in range(3):
         write(h, 1)
         m = tick(h, tmp_path, 30)
     # keep=2 frequents: the oldest frequent retired, the daily untouched.

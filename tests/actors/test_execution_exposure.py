@@ -16,10 +16,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from domain.orders import PlaceOrder
+from domain.orders import Fill, OrderIntent, PlaceOrder
 from domain.portfolio import PortfolioUpdate
-from domain.orders import OrderIntent
-from domain.orders import Fill
 from tests.actors.test_execution_replace_stops import MARK, PRODUCT, START, ExecutionRig, limit, stop_market, update
 
 

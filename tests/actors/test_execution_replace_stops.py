@@ -11,17 +11,24 @@ from typing import Any
 import pytest
 
 from actors.execution.actor import ExecutionActor
-from actors.journal.actor import JournalActor
-from domain.orders import CancelOrder, PlaceOrder, SyncRequest
 from actors.execution.orders import client_order_id
-from domain.market import LiquiditySnapshot
-from domain.market import BookStatus
+from actors.journal.actor import JournalActor
+from config.loader import load_profile
 from domain.control import HALTED, TradingStateChanged
+from domain.market import BookStatus, LiquiditySnapshot
+from domain.orders import (
+    CancelIntent,
+    CancelOrder,
+    Fill,
+    OrderIntent,
+    OrderUpdate,
+    PlaceOrder,
+    ReplaceIntent,
+    SyncRequest,
+    VenueSnapshot,
+)
 from domain.portfolio import PortfolioUpdate
 from domain.products import CATALOG
-from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
-from domain.orders import Fill, OrderUpdate, VenueSnapshot
-from config.loader import load_profile
 from runtime.backoff import Backoff
 from runtime.clock import ManualClock
 from runtime.faults import FaultPlan, parse_fault

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from domain.orders import CancelAll, PlaceOrder, SyncRequest
-from domain.market import RawFrame
 from actors.app.paper import ephemeral_credentials
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from domain.orders import Fill, OrderUpdate, PrivateStreamBack, VenueSnapshot
+from domain.market import RawFrame
+from domain.orders import CancelAll, Fill, OrderUpdate, PlaceOrder, PrivateStreamBack, SyncRequest, VenueSnapshot
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services

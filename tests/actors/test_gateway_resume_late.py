@@ -12,15 +12,24 @@ import pytest
 
 from actors.app.paper import ephemeral_credentials
 from actors.execution.actor import ExecutionActor
-from domain.orders import CancelOrder, KnownOrder, KnownOrders, OrdersRequest, PlaceOrder, SyncRequest
-from domain.control import HALTED, TradingStateChanged
-from domain.products import CATALOG
-from domain.orders import ReplaceIntent
-from domain.market import RawFrame
 from actors.venue import gateway_actor
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from domain.orders import Fill, OrderUpdate, VenueSnapshot
 from config.loader import load_profile
+from domain.control import HALTED, TradingStateChanged
+from domain.market import RawFrame
+from domain.orders import (
+    CancelOrder,
+    Fill,
+    KnownOrder,
+    KnownOrders,
+    OrdersRequest,
+    OrderUpdate,
+    PlaceOrder,
+    ReplaceIntent,
+    SyncRequest,
+    VenueSnapshot,
+)
+from domain.products import CATALOG
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan, FaultSpec
 from runtime.scheduler import Scheduler

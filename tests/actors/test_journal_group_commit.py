@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from domain.orders import HeldOrder, OrderPlaced, PlaceOrder
 from actors.journal.actor import BATCH_MAX, JournalActor
-from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 from domain.control import Decision, JournalHealth
+from domain.orders import Fill, HeldOrder, OrderPlaced, OrderUpdate, PlaceOrder
 from domain.portfolio import FundingRecord, PositionRecord
-from domain.orders import Fill, OrderUpdate
+from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 from runtime.faults import FaultPlan, parse_fault
 from runtime.messages import SupervisionEvent
 from runtime.supervisor import ChildSpec, Supervisor

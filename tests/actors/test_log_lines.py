@@ -17,11 +17,10 @@ import pytest
 import websocket
 from loguru import logger
 
-from exchange.server import ExchangeServer
 from actors.execution.orders import client_order_id
 from domain.control import OperatorCommand
-from domain.orders import CancelIntent, OrderIntent
-from domain.orders import OrderUpdate, VenueSnapshot
+from domain.orders import CancelIntent, OrderIntent, OrderUpdate, VenueSnapshot
+from exchange.server import ExchangeServer
 from runtime.logging import SOCKET_LIBRARIES, setup_logging
 from tests.support import wait_until
 from tests.tree_harness import TreeHarness

@@ -5,7 +5,8 @@ interval of the fault (whole tree, manual clock, paper venue; the checks are
 tests/actors/money_path_audit.py).
 
 Execution writes each order's intent to its own log before it sends the order (the tree's
-default), so the journal's order faults are `on=OrderPlaced`. Every fault is `after=1`: it fires once (a crash with every=1 is a poison message, which escalates
+default), so the journal's order faults are `on=OrderPlaced`. Every fault is `after=1`: it fires
+once (a crash with every=1 is a poison message, which escalates
 by design and is tests/actors/test_tree_faults.py's). The short intervals run by default; the same
 faults on the profile's own intervals (60 s, 10 s) are `slow`.
 """

@@ -5,17 +5,15 @@ difference named, until `resume --accept-venue` adopts the venue's size."""
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-import sqlite3
-from pathlib import Path
-
 from actors.app.tree import FAULT_TARGETS
-from domain.orders import NEVER_REACHED
 from domain.control import OperatorCommand
-from domain.orders import Fill, net_positions
+from domain.orders import NEVER_REACHED, Fill, net_positions
 from runtime.faults import parse_fault
 from tests.tree_harness import TreeHarness
 

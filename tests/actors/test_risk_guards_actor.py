@@ -13,17 +13,15 @@ from typing import Any
 import pytest
 
 from actors.app.report import collect
-from domain.orders import CancelAll
-from domain.market import Bar
 from actors.orchestrator.actor import Orchestrator
 from actors.orchestrator.control import ControlActor, control_dir, write_atomically
-from domain.control import BooksHealth, Decision, FeedHealth, TradingStateChanged
+from actors.risk.actor import RiskActor
+from config.schema import RiskConfig
+from domain.control import BooksHealth, Decision, FeedHealth, RiskVerdict, TradingStateChanged, Verdict
+from domain.market import Bar
+from domain.orders import CancelAll
 from domain.portfolio import PortfolioUpdate
 from domain.products import CATALOG
-from actors.risk.actor import RiskActor
-from domain.control import Verdict
-from domain.control import RiskVerdict
-from config.schema import RiskConfig
 from runtime.supervisor import ChildSpec, SupervisorConfig
 from tests.support import Harness, Recorder, wait_until
 from tests.tree_harness import TreeHarness

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from actors.venue.actor import PaperVenueActor
+from domain.market import L2Update
 from domain.orders import CancelOrder, PlaceOrder
 from domain.products import BTC_USD, CATALOG
-from domain.market import L2Update
-from actors.venue.actor import PaperVenueActor
 from runtime.actor import SupervisedActor
 from runtime.supervisor import ChildSpec
 from tests.support import Harness, wait_until
@@ -54,7 +54,7 @@ def test_a_cancel_sent_right_after_its_order_never_lets_it_fill_when_it_overtake
             h.services.send("venue", CancelOrder("c1"))
             h.ask("venue", "fills")  # both are on their way before time moves
             h.tick(0.16)
-            order = wait_until(lambda: h.ask("venue", ("order", "c1")), what="order arrived")
+            order = wait_until(lambda h=h: h.ask("venue", ("order", "c1")), what="order arrived")
             assert order.status == "CANCELLED"
             outcomes.add(order.reason)
             assert h.ask("venue", "open_orders") == ()

@@ -46,7 +46,6 @@ from typing import Any
 import msgspec
 
 from actors.app.exchange_view import read_listing
-from domain.orders import PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_orders import Accepted, create_order_outcome
@@ -54,6 +53,7 @@ from actors.venue.coinbase_rest import PREFIX, Request, RestTransport
 from actors.venue.listing import Listing, RestFill, RestOrder
 from actors.wire.rate_limit import PUBLIC
 from config.loader import load_profile
+from domain.orders import PlaceOrder
 from runtime.data_dir import holder
 
 ROOT = Path(__file__).resolve().parents[2]

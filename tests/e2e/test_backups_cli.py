@@ -14,10 +14,9 @@ from pathlib import Path
 
 from actors.backup import manifest as mf
 from actors.backup.actor import BackupActor
-from domain.control import BackupNow
 from actors.journal.actor import JournalActor
-from domain.control import Decision
 from config.schema import BackupConfig
+from domain.control import BackupNow, Decision
 from runtime.supervisor import ChildSpec
 from tests.support import Harness, wait_until
 

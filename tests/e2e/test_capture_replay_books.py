@@ -8,11 +8,11 @@ import time
 import websocket
 
 from actors.app.replay import load_capture, run_replay
-from exchange.server import ExchangeServer
 from actors.market_data.digest import book_digest
 from actors.streaming.capture import record
 from actors.streaming.core import StreamingCore
 from config.loader import apply_overrides, load_profile
+from exchange.server import ExchangeServer
 
 PRODUCTS = ("BTC-USD", "BIP-20DEC30-CDE")
 

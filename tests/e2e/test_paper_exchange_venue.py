@@ -16,14 +16,13 @@ import pytest
 
 from actors.app.paper import ephemeral_credentials
 from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM
-from domain.orders import CancelAll, PlaceOrder, SyncRequest
+from actors.streaming.actor import StreamingActor
+from actors.venue.gateway_actor import CoinbaseGatewayActor
+from config.schema import StreamingConfig
+from domain.market import RawFrame
+from domain.orders import CancelAll, OrderUpdate, PlaceOrder, SyncRequest, VenueSnapshot
 from exchange.account import PaperAccount
 from exchange.server import ExchangeServer
-from actors.streaming.actor import StreamingActor
-from domain.market import RawFrame
-from actors.venue.gateway_actor import CoinbaseGatewayActor
-from domain.orders import OrderUpdate, VenueSnapshot
-from config.schema import StreamingConfig
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services

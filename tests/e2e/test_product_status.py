@@ -7,9 +7,9 @@ import itertools
 from decimal import Decimal
 
 from actors.app.tree import FAULT_TARGETS
-from exchange import frames
-from domain.products import BTC_USD
 from domain.orders import OrderIntent
+from domain.products import BTC_USD
+from exchange import frames
 from runtime.faults import parse_fault
 from tests.live_rig import LiveRig
 from tests.support import wait_until

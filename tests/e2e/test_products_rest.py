@@ -1,8 +1,8 @@
 """Product rules come from the products endpoint, faithful to the built-in exchange's catalog."""
 
-from exchange.server import ExchangeServer
-from domain.products import CATALOG
 from actors.products_rest import fetch_products
+from domain.products import CATALOG
+from exchange.server import ExchangeServer
 
 
 def test_products_endpoint_gives_the_catalog_rules():

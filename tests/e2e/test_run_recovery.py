@@ -27,10 +27,10 @@ from actors.app.exchange_view import read_exchange
 from actors.backup import manifest as mf
 from actors.backup.snapshot import verify_problem
 from actors.execution.intent_log import IntentLog, intent_log_path, read_intents
-from domain.orders import PlaceOrder
 from actors.recovery.journal_file import integrity_problem
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_rest import RestTransport
+from domain.orders import PlaceOrder
 from tests.e2e.test_run_live import ENV, PERPSBOT, Exchange
 from tests.support import wait_until
 

@@ -12,11 +12,9 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
-from actors.journal.store import SCHEMA_VERSION
 from actors.backup.snapshot import take_snapshot
-from domain.orders import PlaceOrder
-from actors.journal.store import JournalStore
-from domain.orders import Fill, OrderUpdate
+from actors.journal.store import SCHEMA_VERSION, JournalStore
+from domain.orders import Fill, OrderUpdate, PlaceOrder
 from runtime.data_dir import holder
 from tests.support import wait_until
 

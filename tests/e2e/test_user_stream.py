@@ -18,17 +18,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from actors.app.paper import run_paper, user_url_for
-from actors.venue.endpoints import COINBASE_USER_WS as COINBASE_USER_DATA
 from actors.app.report import user_feed
 from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM, child_specs
-from exchange.account import PaperAccount
-from exchange.server import ExchangeServer
 from actors.orchestrator.actor import Orchestrator
-from domain.control import ACTIVE
 from actors.streaming.actor import StreamingActor
 from actors.venue.coinbase_auth import Credentials
+from actors.venue.endpoints import COINBASE_USER_WS as COINBASE_USER_DATA
 from config.loader import apply_overrides, load_profile
 from config.schema import StreamingConfig
+from domain.control import ACTIVE
+from exchange.account import PaperAccount
+from exchange.server import ExchangeServer
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services

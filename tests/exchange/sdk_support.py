@@ -12,15 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+# The official SDK, installed by the test command with --no-deps (it pins websockets < 14, which
+# the built-in exchange outgrew; its REST side needs requests, PyJWT and cryptography).
+from coinbase.rest import RESTClient  # noqa: E402
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from requests.adapters import HTTPAdapter
 
 from exchange.server import ExchangeServer
-
-# The official SDK, installed by the test command with --no-deps (it pins websockets < 14, which
-# the built-in exchange outgrew; its REST side needs requests, PyJWT and cryptography).
-from coinbase.rest import RESTClient  # noqa: E402
 
 API_ORIGIN = "https://api.coinbase.com"
 KEY_NAME = "organizations/sdk-org/apiKeys/sdk-key"

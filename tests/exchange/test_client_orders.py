@@ -8,8 +8,13 @@ from decimal import Decimal
 
 import pytest
 
+from domain.matching import BID, BUY, SELL
+from domain.products import BTC_PERP, BTC_USD, CATALOG
+from exchange import failure_reasons as reasons
 from exchange.account import PaperAccount
 from exchange.client_orders import ClientOrders
+from exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS, preview_reason
+from exchange.market import SyntheticMarket
 from exchange.orders import (
     CANCELLED,
     CLIENT,
@@ -24,11 +29,6 @@ from exchange.orders import (
     OrderView,
     Refusal,
 )
-from exchange import failure_reasons as reasons
-from exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS, preview_reason
-from exchange.market import SyntheticMarket
-from domain.products import BTC_PERP, BTC_USD, CATALOG
-from domain.matching import BID, BUY, SELL
 
 D = Decimal
 T = 1_800_000_000.0  # 2027-01-15T08:00:00Z, on the hour

@@ -9,10 +9,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from domain.orders import PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_rest import RestTransport
+from domain.orders import PlaceOrder
 from tests.e2e.test_run_live import Exchange
 from tests.support import wait_until
 

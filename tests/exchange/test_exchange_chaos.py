@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 import websocket
 
+from domain.products import BTC_PERP, BTC_USD
 from exchange.chaos import parse_chaos
 from exchange.server import ExchangeServer
-from domain.products import BTC_PERP, BTC_USD
 from tests.support import wait_until
 
 SPOT = BTC_USD.product_id

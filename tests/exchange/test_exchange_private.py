@@ -13,9 +13,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 import urllib.parse
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -25,17 +25,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from actors.app.cli import EXIT_USAGE
+from actors.venue import coinbase_rest as cr
+from actors.venue.coinbase_auth import Credentials
+from actors.venue.coinbase_orders import Accepted, Rejected, Throttled, Unknown, create_order_outcome
+from actors.venue.user_channel import UserFillDeriver, user_frame_decoder
+from actors.wire.rate_limit import reset_delay
+from domain.orders import PlaceOrder
+from domain.products import BTC_PERP, BTC_USD
 from exchange.account import PaperAccount
 from exchange.chaos import parse_chaos
 from exchange.failure_reasons import CREATE_REASONS, PREVIEW_REASONS
 from exchange.server import ExchangeServer
-from domain.orders import PlaceOrder
-from domain.products import BTC_PERP, BTC_USD
-from actors.venue import coinbase_rest as cr
-from actors.venue.coinbase_auth import Credentials
-from actors.venue.coinbase_orders import Accepted, Rejected, Throttled, Unknown, create_order_outcome
-from actors.wire.rate_limit import reset_delay
-from actors.venue.user_channel import UserFillDeriver, user_frame_decoder
 from tests.support import wait_until
 
 D = Decimal

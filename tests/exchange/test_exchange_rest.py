@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
+from domain.products import BTC_PERP, BTC_USD
 from exchange.market_values import TickerStats
 from exchange.rate_limit import TokenBuckets, rate_limited
 from exchange.rest import MarketView, ProductView, handle_get
 from exchange.server import ExchangeServer
-from domain.products import BTC_PERP, BTC_USD
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 import websocket
 
-from exchange.server import ExchangeServer
 from domain.products import BTC_PERP, BTC_USD
+from exchange.server import ExchangeServer
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import requests
 import websocket
+from coinbase import jwt_generator  # noqa: E402 - the official SDK's JWTs, as a real client signs
 
+from domain.products import BTC_PERP, BTC_USD
 from exchange import failure_reasons as reasons
 from exchange.server import ExchangeServer
-from domain.products import BTC_PERP, BTC_USD
 from tests.exchange import sdk_support as sdk
-from coinbase import jwt_generator  # noqa: E402 - the official SDK's JWTs, as a real client signs
 
 B = "/api/v3/brokerage"
 SPOT, PERP = BTC_USD.product_id, BTC_PERP.product_id

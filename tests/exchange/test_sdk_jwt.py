@@ -9,14 +9,15 @@ import json
 import jwt
 import pytest
 import websocket
-from actors.venue import coinbase_rest as cr
-from actors.venue.coinbase_auth import Credentials, rest_uri
-from exchange.server import ExchangeServer
-from tests.exchange.sdk_support import KEY, KEY_NAME, PEM, PUBLIC_PEM
 
 # The official SDK, installed by the test command with --no-deps: it pins websockets < 14, which the
 # built-in exchange outgrew, and its JWT module needs only PyJWT and cryptography.
 from coinbase import jwt_generator  # noqa: E402
+
+from actors.venue import coinbase_rest as cr
+from actors.venue.coinbase_auth import Credentials, rest_uri
+from exchange.server import ExchangeServer
+from tests.exchange.sdk_support import KEY, KEY_NAME, PEM, PUBLIC_PEM
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import pytest
 from requests.exceptions import HTTPError
 
-from exchange.server import ExchangeServer
 from domain.products import BTC_PERP, BTC_USD
+from exchange.server import ExchangeServer
 from tests.exchange import sdk_support as sdk
 from tests.exchange.sdk_support import check
 from tests.support import wait_until

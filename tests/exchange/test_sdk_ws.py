@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from exchange.server import ExchangeServer
 from domain.products import BTC_PERP, BTC_USD
+from exchange.server import ExchangeServer
 from tests.exchange import sdk_support as sdk
 
 CHILD = Path(__file__).with_name("sdk_ws_child.py")

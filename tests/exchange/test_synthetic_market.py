@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from domain.matching import Trade
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 from exchange import frames
 from exchange.market import DOWN, QUIET, RECENT_TRADES, UP, SyntheticMarket
 from exchange.market_values import LevelChange, MarketTrade, TickerStats
-from domain.products import BTC_PERP, BTC_USD, CATALOG
-from domain.matching import Trade
 
 T0 = 1_795_470_000.0  # 2026-11-23T21:40:00Z
 SPOT = BTC_USD.product_id

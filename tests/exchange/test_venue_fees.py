@@ -10,13 +10,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from exchange.orders import FeeSchedule, OrderView
-from domain.orders import PlaceOrder
-from domain.products import BTC_PERP, BTC_USD, CATALOG
+from actors.venue.paper import PaperVenue
 from domain.fees import venue_fee
 from domain.matching import BUY, SELL
-from domain.orders import Fill
-from actors.venue.paper import PaperVenue
+from domain.orders import Fill, PlaceOrder
+from domain.products import BTC_PERP, BTC_USD, CATALOG
+from exchange.orders import FeeSchedule, OrderView
 from tests.exchange.test_client_orders import Rig, request
 
 MAKER, TAKER = D("0.0004"), D("0.0006")

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from actors.backup import catalog, manifest as mf
+from actors.backup import catalog
+from actors.backup import manifest as mf
 from actors.backup.health import backup_health
-from actors.backup.restore_check import compare, test_restore as run_test_restore
+from actors.backup.restore_check import compare
+from actors.backup.restore_check import test_restore as run_test_restore
 from actors.backup.snapshot import make_snapshot, take_snapshot
 from actors.journal.store import JournalStore
 from domain.orders import Fill

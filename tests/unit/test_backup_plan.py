@@ -17,6 +17,8 @@ from actors.backup.plan import (
     due_tier,
     newest,
     retire,
+)
+from actors.backup.plan import (
     test_restore_due as restore_due,
 )
 from config.schema import BackupConfig

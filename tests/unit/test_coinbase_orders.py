@@ -7,7 +7,6 @@ from decimal import Decimal as D
 import msgspec
 import pytest
 
-from domain.orders import PlaceOrder
 from actors.venue.coinbase_orders import (
     Accepted,
     AuthFailed,
@@ -20,6 +19,7 @@ from actors.venue.coinbase_orders import (
     order_configuration,
     preview_order_body,
 )
+from domain.orders import PlaceOrder
 
 
 def order(**kw) -> PlaceOrder:

@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from domain.orders import PlaceOrder
 from actors.venue import coinbase_rest as rest
 from actors.venue.coinbase_auth import Credentials
 from actors.wire.rate_limit import PUBLIC
+from domain.orders import PlaceOrder
 
 
 def test_batch_cancel_sends_at_most_100_ids_per_request_without_duplicates():

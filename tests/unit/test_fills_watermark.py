@@ -9,11 +9,11 @@ from decimal import Decimal as D
 
 import msgspec
 
-from actors.wire.timestamps import parse_timestamp
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import GatewayCore, Http, Snapshot
 from actors.venue.listing import FILLS_LOOKBACK_S, ORDER_IDS_PER_PAGE, Complete, Listing, Next, sequence_timestamp
 from actors.wire.rate_limit import RateLimiter
+from actors.wire.timestamps import parse_timestamp
 
 T0 = 1_795_000_000.0
 

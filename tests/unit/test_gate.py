@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 
 from actors.execution.gate import GateContext, PreTradeGate, increases_risk
-from domain.quantize import QuantizedOrder
+from config.schema import ExecutionConfig
 from domain.market import LiquiditySnapshot
 from domain.products import BTC_PERP, BTC_USD
-from config.schema import ExecutionConfig
+from domain.quantize import QuantizedOrder
 
 D = Decimal
 PERP = BTC_PERP.product_id

@@ -7,12 +7,11 @@ from decimal import Decimal as D
 
 import msgspec
 
-from domain.orders import PlaceOrder
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import ACCEPTED, DONE, UNKNOWN, GatewayCore, Http
-from domain.orders import Fill, OrderUpdate
-from actors.wire.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
+from actors.wire.rate_limit import RateLimiter
+from domain.orders import Fill, OrderUpdate, PlaceOrder
 
 
 def order(cid: str = "rt-1") -> PlaceOrder:

@@ -8,13 +8,12 @@ from decimal import Decimal as D
 
 import msgspec
 
-from domain.orders import KnownOrder, KnownOrders, PlaceOrder
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import DONE, GatewayCore, Http, Snapshot
 from actors.venue.listing import MAX_PAGES, Complete, Failed, Listing, Next
-from domain.orders import Fill, OrderUpdate
-from actors.wire.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
+from actors.wire.rate_limit import RateLimiter
+from domain.orders import Fill, KnownOrder, KnownOrders, OrderUpdate, PlaceOrder
 
 T0 = 1_795_000_000.0
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from domain.orders import NEVER_REACHED
 from actors.venue.gateway import GatewayCore, Snapshot
-from domain.orders import FUTURES_ONLY, OrderUpdate
 from actors.wire.rate_limit import RateLimiter
+from domain.orders import FUTURES_ONLY, NEVER_REACHED, OrderUpdate
 from tests.unit.test_gateway_listings import T0, accepted, http, ok, order, query, rest_order
 
 

@@ -14,13 +14,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from domain.orders import KnownOrder, KnownOrders, PlaceOrder
 from actors.execution.orders import OrderBookkeeper
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import GatewayCore, Http
-from domain.orders import Fill, OrderUpdate
-from actors.wire.rate_limit import RateLimiter
 from actors.venue.user_channel import UserOrder
+from actors.wire.rate_limit import RateLimiter
+from domain.orders import Fill, KnownOrder, KnownOrders, OrderUpdate, PlaceOrder
 
 T0 = 1_795_000_000.0
 PERP = "BIP-20DEC30-CDE"

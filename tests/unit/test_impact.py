@@ -8,11 +8,11 @@ from decimal import localcontext
 import msgspec
 import pytest
 
-from domain.impact import CONDITION_FACTORS, estimate_impact_bps, impact_guard
-from actors.liquidity.snapshot import snapshot_of
-from domain.market import LiquiditySnapshot
 from actors.liquidity.metrics import compute_liquidity
+from actors.liquidity.snapshot import snapshot_of
 from actors.liquidity.tape import SpreadStats, TradeTape
+from domain.impact import CONDITION_FACTORS, estimate_impact_bps, impact_guard
+from domain.market import LiquiditySnapshot
 
 DEEP = D(10**9)  # a band deep enough that the depth factor never applies
 

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from domain.orders import PlaceOrder
 from actors.journal import migrations
 from actors.journal.migrations import SCHEMA_VERSION, STEPS, TABLE_NAMES, JournalSchemaError, Step, migrate
 from actors.journal.store import JournalStore
+from domain.orders import Fill, PlaceOrder
 from domain.portfolio import FundingRecord
-from domain.orders import Fill
 
 D = Decimal
 

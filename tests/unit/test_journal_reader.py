@@ -10,11 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from actors.journal.store import SCHEMA_VERSION
-from domain.orders import PlaceOrder
 from actors.journal.reader import JournalNotFound, JournalUnreadable, iso, locate, read_journal
-from actors.journal.store import JournalStore
-from domain.orders import Fill, OrderUpdate
+from actors.journal.store import SCHEMA_VERSION, JournalStore
+from domain.orders import Fill, OrderUpdate, PlaceOrder
 
 T0 = 1_700_000_000.0
 

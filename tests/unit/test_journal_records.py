@@ -12,9 +12,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from domain.orders import OrderPlaced, PlaceOrder
-from domain import records
 from actors.journal.actor import JournalActor
+from domain import records
+from domain.orders import OrderPlaced, PlaceOrder
 from domain.records import DayStartRecord, Intent, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 
 ORDER = PlaceOrder("c1", "BIP-20DEC30-CDE", "SELL", "stop_limit", Decimal("3.000"), Decimal("99.50"),

@@ -10,9 +10,8 @@ import msgspec
 import pytest
 import sqlite_utils
 
-from domain.orders import PlaceOrder
 from actors.journal.store import TABLE_NAMES, JournalStore
-from domain.orders import Fill, OrderUpdate
+from domain.orders import Fill, OrderUpdate, PlaceOrder
 
 
 def make_fill(trade_id: str = "t1", **changes) -> Fill:

@@ -10,10 +10,10 @@ import pytest
 
 from actors.app.live import LiveError, RunTarget, check_target
 from actors.app.venue_account import starting_cash
-from actors.venue.endpoints import is_production
 from actors.portfolio.ledger import Ledger
-from domain.products import CATALOG
+from actors.venue.endpoints import is_production
 from domain.orders import Fill
+from domain.products import CATALOG
 
 PERP, SPOT = "BIP-20DEC30-CDE", "BTC-USD"
 

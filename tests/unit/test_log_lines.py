@@ -9,9 +9,8 @@ import pytest
 from loguru import logger
 
 from actors.execution import log_lines
-from domain.orders import PlaceOrder
 from actors.execution.orders import OrderBookkeeper, SyncDiff
-from domain.orders import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import Fill, OrderUpdate, PlaceOrder, VenueSnapshot
 
 P = "BTC-USD"
 

@@ -7,9 +7,8 @@ from decimal import Decimal as D
 import pytest
 
 from actors.market_data.core import MarketDataCore
-from domain.market import Bar, BookStatus, BookView
+from domain.market import Bar, BookStatus, BookView, L2Update, StreamGap, TradePrint
 from domain.products import BTC_PERP, BTC_USD, CATALOG
-from domain.market import L2Update, StreamGap, TradePrint
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from domain.orders import PlaceOrder
 from actors.execution.orders import (
     CANCELLED,
     FILLED,
@@ -19,8 +18,7 @@ from actors.execution.orders import (
     client_order_id,
     transition,
 )
-from domain.orders import OrderIntent
-from domain.orders import Fill, OrderUpdate, VenueSnapshot
+from domain.orders import Fill, OrderIntent, OrderUpdate, PlaceOrder, VenueSnapshot
 
 D = Decimal
 COID = client_order_id("BTC-USD:1004000:BUY")

@@ -9,10 +9,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from domain.orders import PlaceOrder
-from domain.products import BTC_PERP, BTC_USD, CATALOG
-from domain.orders import Fill, OrderUpdate
 from actors.venue.paper import PaperVenue
+from domain.orders import Fill, OrderUpdate, PlaceOrder
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

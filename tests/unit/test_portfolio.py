@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from actors.portfolio.ledger import Ledger
-from domain.products import BTC_PERP, BTC_USD, CATALOG
 from domain.orders import Fill
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 
 D = Decimal
 SPOT = BTC_USD.product_id

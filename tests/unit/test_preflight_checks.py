@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from actors.app.paper import ephemeral_credentials
 from actors.app.preflight import (
     PreflightError,
     check_credentials,
@@ -16,7 +17,6 @@ from actors.app.preflight import (
     check_port,
     check_report_path,
 )
-from actors.app.paper import ephemeral_credentials
 
 
 def one_line(exc: pytest.ExceptionInfo) -> str:

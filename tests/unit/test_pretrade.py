@@ -20,10 +20,10 @@ from actors.execution.gate import (
     PreTradeGate,
     in_window,
 )
-from domain.quantize import QuantizedOrder
+from config.schema import ExecutionConfig, RiskConfig
 from domain.market import LiquiditySnapshot
 from domain.products import BTC_PERP, BTC_USD
-from config.schema import ExecutionConfig, RiskConfig
+from domain.quantize import QuantizedOrder
 
 D = Decimal
 PERP = BTC_PERP.product_id
@@ -56,7 +56,8 @@ def ctx(**kw) -> GateContext:
 
 def test_the_checks_run_in_the_documented_order() -> None:
     assert CHECK_NAMES == (
-        "halted", "reduce_only", "post_only", "product_mode", "reducing", "product_status", "stale_book", "impact", "slippage", "max_position",
+        "halted", "reduce_only", "post_only", "product_mode", "reducing", "product_status",
+        "stale_book", "impact", "slippage", "max_position",
         "max_leverage", "liquidation_buffer", "max_exposure_product", "max_exposure_total", "liquidation_distance")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from domain.quantize import STOP_DOWN, STOP_UP
+from actors.strategy.protective import ProtectiveStops
 from domain.market import Bar
 from domain.orders import CancelIntent, OrderIntent, ReplaceIntent
-from actors.strategy.protective import ProtectiveStops
+from domain.quantize import STOP_DOWN, STOP_UP
 
 P = "BTC-USD"
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from domain.quantize import QuantizedOrder, Refusal, quantize
-from domain.products import BTC_PERP, BTC_USD
 from domain.orders import OrderIntent
+from domain.products import BTC_PERP, BTC_USD
+from domain.quantize import QuantizedOrder, Refusal, quantize
 
 D = Decimal
 

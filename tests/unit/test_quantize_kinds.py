@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from domain.quantize import STOP_DOWN, STOP_UP, QuantizedOrder, Refusal, quantize
-from domain.products import BTC_PERP, BTC_USD
-from domain.orders import OrderIntent
 from actors.venue.coinbase_orders import create_order_body
+from domain.orders import OrderIntent
+from domain.products import BTC_PERP, BTC_USD
+from domain.quantize import STOP_DOWN, STOP_UP, QuantizedOrder, Refusal, quantize
 
 D = Decimal
 PERP = BTC_PERP.product_id

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from actors.risk.monitor import RiskMonitor, per_bar
+from config.schema import RiskConfig
 from domain.market import Bar
 from domain.portfolio import PortfolioUpdate
 from domain.products import BTC_PERP, BTC_USD, CATALOG
-from actors.risk.monitor import RiskMonitor, per_bar
-from config.schema import RiskConfig
 
 D = Decimal
 PERP = BTC_PERP.product_id

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.portfolio.ledger import Ledger
-from domain.products import BTC_PERP, BTC_USD, CATALOG
 from domain.margin import liquidation_price, maintenance_margin, project
 from domain.orders import Fill
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 
 D = Decimal
 PERP = BTC_PERP.product_id

@@ -9,15 +9,14 @@ from decimal import Decimal as D
 
 import pytest
 
-from exchange import frames
 from actors.execution.gate import GateContext, PreTradeGate
-from domain.quantize import QuantizedOrder
 from actors.market_data.core import MarketDataCore, status_is_tradable
-from domain.market import ProductTradability
-from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.streaming.codec import FrameDecoder, StatusFrame, StatusProduct
 from actors.streaming.core import StreamingCore
-from domain.market import ProductStatus, RawFrame
+from domain.market import ProductStatus, ProductTradability, RawFrame
+from domain.products import BTC_PERP, BTC_USD, CATALOG
+from domain.quantize import QuantizedOrder
+from exchange import frames
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from domain.market import Bar
-from domain.products import BTC_PERP, BTC_USD, CATALOG
 from actors.strategy.crossover import CrossoverCore
 from config.schema import StrategyConfig
+from domain.market import Bar
+from domain.products import BTC_PERP, BTC_USD, CATALOG
 
 SPOT = BTC_USD.product_id
 PERP = BTC_PERP.product_id

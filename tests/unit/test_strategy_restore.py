@@ -8,12 +8,12 @@ from decimal import Decimal as D
 
 import msgspec
 
-from domain.market import Bar
-from domain.products import BTC_PERP, CATALOG
 from actors.strategy.crossover import CrossoverCore
-from domain.orders import OrderIntent, ReplaceIntent
 from actors.strategy.protective import ProtectiveStops
 from actors.strategy.state import CrossoverSnapshot, HeldStop, encode_snapshot, strategy_start
+from domain.market import Bar
+from domain.orders import OrderIntent, ReplaceIntent
+from domain.products import BTC_PERP, CATALOG
 
 PERP = BTC_PERP.product_id
 CLOSES = ["100", "100", "100", "100", "90", "90", "95", "110", "120", "80", "70", "60", "130", "140"]

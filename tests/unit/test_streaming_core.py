@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from actors.wire.timestamps import parse_timestamp
 from actors.streaming.core import StreamingCore
+from actors.wire.timestamps import parse_timestamp
 from domain.market import L2Update, RawFrame, StreamGap, TradePrint
 
 PRODUCTS = ("BTC-USD", "ETH-USD")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from domain.market import BookStatus, L2Update, StreamGap
 from domain.orders import PlaceOrder
-from domain.market import BookStatus
 from domain.portfolio import PortfolioUpdate
-from domain.market import L2Update, StreamGap
 from runtime.clock import ManualClock
 from tests.trace_audit import TraceEvent, TraceRecorder, applied_before_snapshot, orders_on_bad_books
 
