@@ -83,7 +83,7 @@ from runtime.actor import SupervisedActor
 _ZERO = Decimal(0)
 
 
-class CheckInflight:
+class CheckInflight(msgspec.Struct, frozen=True):
     """Timer message: ask the venue about orders it has not answered for."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from loguru import logger
 
 from actors.market_data.core import MarketDataCore
@@ -21,7 +22,7 @@ from domain.products import ProductSpec
 from runtime.actor import SupervisedActor
 
 
-class PublishViews:
+class PublishViews(msgspec.Struct, frozen=True):
     """Timer message: send the conflated book views to liquidity."""
 
 

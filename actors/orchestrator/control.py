@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from loguru import logger
 
 from domain.control import OPERATOR_COMMANDS, OperatorCommand, OperatorReply
@@ -58,7 +59,7 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-class PollControl:
+class PollControl(msgspec.Struct, frozen=True):
     """Timer message: look for command files."""
 
 

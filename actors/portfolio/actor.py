@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from loguru import logger
 
 from actors.portfolio.ledger import Ledger, Position
@@ -37,7 +38,7 @@ _ZERO = Decimal(0)
 _NO_POSITION = Position("", Decimal(0), Decimal(0))
 
 
-class PublishPortfolio:
+class PublishPortfolio(msgspec.Struct, frozen=True):
     """Timer message: publish equity and positions; settle funding that has come due."""
 
 

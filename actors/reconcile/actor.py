@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from loguru import logger
 
 from domain.control import JournalRestarted
@@ -23,7 +24,7 @@ from domain.portfolio import CheckPositions, RepairFills
 from runtime.actor import SupervisedActor
 
 
-class ReconcileNow:
+class ReconcileNow(msgspec.Struct, frozen=True):
     """Timer message: ask the venue for its snapshot."""
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from actors.risk.monitor import RiskMonitor
 from domain.control import Decision
 from domain.market import Bar
@@ -23,7 +25,7 @@ from domain.records import DayStartRecord
 from runtime.actor import SupervisedActor
 
 
-class EvaluateRisk:
+class EvaluateRisk(msgspec.Struct, frozen=True):
     """Timer message: run the guards."""
 
 

@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+import msgspec
 import websocket
 from loguru import logger
 
@@ -48,7 +49,7 @@ from runtime.actor import SupervisedActor
 from runtime.backoff import Backoff
 
 
-class WatchdogTick:
+class WatchdogTick(msgspec.Struct, frozen=True):
     """Timer message: check the socket's message and heartbeat ages."""
 
 

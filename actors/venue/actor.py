@@ -35,13 +35,10 @@ from domain.products import ProductSpec
 from runtime.actor import SupervisedActor
 
 
-class Arrival:
+class Arrival(msgspec.Struct, frozen=True):
     """Timer message: an order or cancel reaches the venue after its latency."""
 
-    __slots__ = ("message",)
-
-    def __init__(self, message: PlaceOrder | CancelOrder) -> None:
-        self.message = message
+    message: PlaceOrder | CancelOrder
 
 
 class PaperVenueActor(SupervisedActor):

@@ -54,18 +54,18 @@ _METRICS = ("unknown_outcomes", "unknown_settled", "throttled", "retries", "reje
             "cancels_sent", "fills_reconciled", "reconciles")
 
 
-class Wake:
+class Wake(msgspec.Struct, frozen=True):
     """Timer message: the core has something to send now (budget refilled, back-off over)."""
 
 
-class ResumeDeadline:
+class ResumeDeadline(msgspec.Struct, frozen=True):
     """Timer message: execution did not say what it knows in time; go on without it."""
 
 
 RESUME_DEADLINE_S = 2.0
 
 
-class DeadManCheck:
+class DeadManCheck(msgspec.Struct, frozen=True):
     """Timer message: has the private stream been silent too long?"""
 
 
