@@ -63,7 +63,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
-class RunConfig(_Section):
+class RunConfig(_Section, frozen=True):
     duration_s: Annotated[float, msgspec.Meta(ge=0.1)] = 60.0
     seed: int = 1
     data_dir: Name = "data"
@@ -73,7 +73,7 @@ class RunConfig(_Section):
     dead_man_s: Seconds = 30.0
 
 
-class StreamingConfig(_Section):
+class StreamingConfig(_Section, frozen=True):
     channels: tuple[Channel, ...] = ("level2", "market_trades", "ticker", "status")
     reconnect_base_s: Seconds = 0.5
     reconnect_factor: Factor = 2.0
@@ -106,13 +106,13 @@ class StreamingConfig(_Section):
             )
 
 
-class MarketDataConfig(_Section):
+class MarketDataConfig(_Section, frozen=True):
     bar_interval_s: Seconds = 1.0
     stale_after_s: Seconds = 5.0
     view_interval_s: Seconds = 0.25
 
 
-class StrategyConfig(_Section):
+class StrategyConfig(_Section, frozen=True):
     products: tuple[str, ...] = ("BTC-USD", "BIP-20DEC30-CDE")
     short_window: Window = 5
     long_window: Annotated[int, msgspec.Meta(ge=2)] = 20
@@ -137,7 +137,7 @@ class StrategyConfig(_Section):
         _require_range("stop_loss_bps", self.stop_loss_bps, Decimal(0), Decimal(5000), low_open=False)
 
 
-class ExecutionConfig(_Section):
+class ExecutionConfig(_Section, frozen=True):
     max_position_notional: Decimal = Decimal("50000")  # per product, quote currency
     max_leverage: Decimal = Decimal("3")
     max_impact_bps: Decimal = Decimal("50")  # the impact guard: estimated impact of the order
@@ -148,7 +148,7 @@ class ExecutionConfig(_Section):
         _require_positive("max_impact_bps", self.max_impact_bps)
 
 
-class RiskConfig(_Section):
+class RiskConfig(_Section, frozen=True):
     """Pre-trade limits (the execution gate, after [execution]'s) and the runtime guards (the risk
     actor). Percentages are of equity unless said otherwise; money and ratios are strings."""
 
@@ -210,7 +210,7 @@ class RiskConfig(_Section):
             _finite(field, getattr(self, field))
 
 
-class PortfolioConfig(_Section):
+class PortfolioConfig(_Section, frozen=True):
     starting_cash: Decimal = Decimal("100000")
     maker_fee_rate: Decimal = Decimal("0.0004")
     taker_fee_rate: Decimal = Decimal("0.0006")
@@ -222,7 +222,7 @@ class PortfolioConfig(_Section):
             _require_range(field, getattr(self, field), Decimal(0), Decimal("0.1"), low_open=False)
 
 
-class VenueConfig(_Section):
+class VenueConfig(_Section, frozen=True):
     """The in-process paper venue. Each order and cancel reaches it after latency_ms, varied by
     +- latency_jitter of itself (seeded by run.seed), and meets the book as it stands then.
     The Coinbase gateway (`paper --venue exchange`, live runs): rest_timeout_s bounds each REST
@@ -235,7 +235,7 @@ class VenueConfig(_Section):
     private_per_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 15.0
 
 
-class JournalConfig(_Section):
+class JournalConfig(_Section, frozen=True):
     file: Name = "perpsbot.db"
     # Every order's intent is written to execution's intent log (`<journal file>-intents`) before
     # the order is sent; the journal takes it over at the next start. false: no intent log, the
@@ -243,7 +243,7 @@ class JournalConfig(_Section):
     write_ahead: bool = True
 
 
-class BackupConfig(_Section):
+class BackupConfig(_Section, frozen=True):
     """Tiers (actors.backup.plan): `frequent` every interval_s (keeps `keep`), `hourly`, `daily`,
     one per clean `shutdown` and per `escalation`; each tier keeps its newest *_keep and drops
     those older than *_max_age_s (never the tier's newest). A test restore every
@@ -271,7 +271,7 @@ class BackupConfig(_Section):
                 raise ValueError(f"{field}: must be >= the tier's period ({period:g} s), got {getattr(self, field):g}")
 
 
-class ReconcileConfig(_Section):
+class ReconcileConfig(_Section, frozen=True):
     """Reconciliation with the venue: at every start of `run`, on a schedule, after a reconnect."""
 
     interval_s: Seconds = 60.0
@@ -280,7 +280,7 @@ class ReconcileConfig(_Section):
     foreign_orders: Literal["ignore", "cancel", "adopt"] = "ignore"
 
 
-class SupervisorConfig(_Section):
+class SupervisorConfig(_Section, frozen=True):
     strategy: SupervisorStrategy = "one_for_one"
     max_restarts: Count = 5
     period_s: Seconds = 30.0
@@ -306,7 +306,7 @@ class SupervisorConfig(_Section):
             )
 
 
-class Profile(_Section):
+class Profile(_Section, frozen=True):
     """A whole run configuration. Every section is optional in the file; missing keys take the
     defaults above, which are the `paper` profile."""
 

@@ -16,6 +16,7 @@ log a token or say in a refusal what the token contained beyond the failed rule.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeGuard
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -123,7 +124,7 @@ class ApiKey:
         return ""
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -171,4 +171,5 @@ class ChaosPlan:
         spec, fired = self._specs[index], self._fired[index]
         if spec.every_s is not None:
             return self._start_ts + (fired + 1) * spec.every_s
+        assert spec.at_s is not None  # exactly one of every_s / at_s is set
         return self._start_ts + spec.at_s if fired == 0 else None

@@ -91,7 +91,7 @@ class PortMux:
         with self._lock:
             self._raw_sockets.add(sock)
         try:
-            _HttpHandler(sock, addr, self)
+            _HttpHandler(sock, addr, self)  # type: ignore[arg-type]  # the handler only keeps its server; the mux stands in
         except Exception:  # a broken client must not take the accept loop's bookkeeping with it
             logger.opt(exception=True).debug("exchange: plain HTTP request failed")
         finally:

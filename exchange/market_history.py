@@ -37,6 +37,15 @@ MINUTE_HISTORY = 2 * 24 * 60  # one-minute buckets kept for REST candles (two da
 class CandleSeries:
     """One product's OHLCV buckets of `bucket_s` seconds from its prints, in market time."""
 
+    # the open bucket, set by _open_bucket
+    start: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    traded: bool
+
     def __init__(self, price: Decimal, now: float, bucket_s: int, keep: int) -> None:
         self.bucket_s = bucket_s
         self.history: deque[Candle] = deque(maxlen=keep)

@@ -118,7 +118,8 @@ def _json(body: object, status: int = 200) -> RestResponse:
     return rest.json_response(status, body)
 
 
-def _create_answer(outcome: OrderView | Refusal, configuration: dict[str, Any]) -> RestResponse:
+def _create_answer(outcome: OrderView | Refusal, configuration: Any) -> RestResponse:
+    """`configuration` is the request's order_configuration as sent (anything, on a refusal)."""
     if isinstance(outcome, Refusal):
         return _json({
             "success": False,

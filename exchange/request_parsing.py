@@ -172,7 +172,7 @@ def page(query: dict[str, list[str]], rows: list[Any]) -> tuple[list[Any], str]:
 
 
 def times(query: dict[str, list[str]], start_name: str, end_name: str) -> tuple[float | None, float | None]:
-    bounds = []
+    bounds: list[float | None] = []
     for name in (start_name, end_name):
         raw = (query.get(name) or [""])[0]
         if not raw:

@@ -19,7 +19,7 @@ import queue
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, cast
 
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
@@ -182,7 +182,7 @@ def write_frames(session: Session) -> None:
                 if not send(held_back):
                     return
                 held_back = None
-        elif not send(item):  # an error frame or malformed text: no sequence number
+        elif not send(cast(str, item)):  # an error frame or malformed text: no sequence number
             return
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record  # only in loguru's stubs
 
 _secrets: set[str] = set()
 
@@ -23,7 +27,7 @@ def register_secret(value: str) -> None:
         _secrets.add(value)
 
 
-def _redact(record: dict) -> bool:
+def _redact(record: Record) -> bool:
     message = record["message"]
     for secret in _secrets:
         if secret in message:

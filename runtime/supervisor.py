@@ -20,6 +20,7 @@ from loguru import logger
 
 from runtime.backoff import Backoff
 from runtime.messages import ChildFailed, Envelope, Ping, PingTick, Pong, RestartDue, SupervisionEvent
+from runtime.scheduler import TimerHandle
 from runtime.services import Services
 from runtime.supervision import Plan, RestartType, Strategy, SupervisionPolicy
 
@@ -72,7 +73,7 @@ class Supervisor(pykka.ThreadingActor):
         self.probes: dict[str, _Probe] = {}
         self.events: list[SupervisionEvent] = []
         self._ping_seq = itertools.count(1)
-        self._ticker = None
+        self._ticker: TimerHandle | None = None
         self._pending: dict[tuple[str, int], Plan] = {}
 
     # -- hooks ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from actors.app.session import private_files
 from actors.backup import catalog
@@ -93,7 +94,7 @@ def checksum_state(backup_dir: Path, entry: mf.Entry) -> str:
 
 
 def _list(backup_dir: Path, manifest: mf.Manifest, entries: tuple[mf.Entry, ...], as_json: bool) -> int:
-    rows = [{"id": e.id, "tier": e.tier, "created": e.created, "created_iso": e.created_iso, "size": e.size,
+    rows: list[dict[str, Any]] = [{"id": e.id, "tier": e.tier, "created": e.created, "created_iso": e.created_iso, "size": e.size,
              "sha256": e.sha256, "checksum": checksum_state(backup_dir, e)} for e in entries]
     rows = _drop_retired(backup_dir, entries, rows, lambda r: r["checksum"] == "ok")
     check = manifest.last_test_restore
@@ -120,7 +121,7 @@ def _describe_check(check: mf.RestoreCheck | None) -> str:
 
 
 def _verify(backup_dir: Path, entries: tuple[mf.Entry, ...], as_json: bool) -> int:
-    results = []
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="perpsbot-verify-") as work:  # not in the backup dir: read-only
         for e in entries:
             problem = verify_problem(backup_dir / e.file, work_dir=work, sha256=e.sha256)

@@ -125,9 +125,9 @@ def _timed_ingest(raws: list[tuple[RawFrame, float]], views_on: str) -> tuple[fl
     reports = [books.report(p) for p in product_ids]
     counts = {
         "views": views,
-        "events_applied": sum(r["snapshots"] + r["updates_applied"] for r in reports),  # type: ignore[operator]
+        "events_applied": sum(r["snapshots"] + r["updates_applied"] for r in reports),
         "dropped": streaming.dropped_updates + streaming.gaps + streaming.malformed
-        + sum(r["dropped_before_snapshot"] + r["corruptions"] for r in reports),  # type: ignore[misc]
+        + sum(r["dropped_before_snapshot"] + r["corruptions"] for r in reports),
     }
     return elapsed, counts
 

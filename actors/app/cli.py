@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_USAGE, EXIT_HALTED = 0, 2, 3
 
@@ -23,7 +23,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage + message)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage + message)
         raise UsageError(message)
 
 

@@ -13,10 +13,10 @@ and a cap on pages. Must never place or cancel anything.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from actors.venue import coinbase_rest as rest
-from actors.venue.listing import Complete, Listing, Next, decode_positions
+from actors.venue.listing import Complete, Failed, Listing, Next, decode_positions
 from actors.wire.decimals import finite_decimal
 
 _ZERO = Decimal(0)
@@ -38,7 +38,7 @@ def read_listing(listing: Listing, transport: Any) -> str | None:
             elif type(result) is Complete:
                 break
             else:
-                return f"{which}: {result.why}"
+                return f"{which}: {cast(Failed, result).why}"  # the one kind left
     return None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def load_credentials(key_file: str | None) -> Credentials:
 # -- the session --------------------------------------------------------------------------------
 
 def run_live(profile: Profile, target: RunTarget, credentials: Credentials, data_dir: Path,
-             duration_s: float | None, stop: Any, faults: list[Any] = (),
+             duration_s: float | None, stop: Any, faults: Sequence[Any] = (),
              strict_reconcile: bool = False) -> tuple[dict[str, Any], int]:
     """Trade until `stop` is set or `duration_s` passes; returns (report, exit status). The data
     dir is checked and held by the caller; its database is `profile.journal.file` in it. Every

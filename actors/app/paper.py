@@ -140,6 +140,7 @@ def _paper_session(profile: Profile, settings: ExchangeConfig, faults: list[Faul
         logger.info("paper session: feed {} data {} private stream {} venue {}", feed_url, run_dir,
                     user_url or "off (no credentials)", rest_url or "in-process")
         started = time.monotonic()
+        assert feed_url is not None  # the given feed's, or the in-process exchange's
         products = venue_products(profile, feed_url)
         tree = Tree(profile, services, run_dir, feed_url, credentials, products, user_url, venue, rest_url)
         # What exists now lives for the whole session: kept out of the collector's sweeps, the

@@ -33,7 +33,8 @@ IMPACT_PROBE_NOTIONAL = Decimal(10_000)  # liquidity.impact_bps_10k: the estimat
 def _text(value: Any) -> Any:
     """JSON-ready: Decimals become strings, rounded to 8 places (exact values stay as they are)."""
     if isinstance(value, Decimal):
-        return str(value.quantize(_PLACES) if value.is_finite() and value.as_tuple().exponent < -8 else value)
+        exponent = value.as_tuple().exponent  # an int when finite; "n", "N" or "F" otherwise
+        return str(value.quantize(_PLACES) if isinstance(exponent, int) and exponent < -8 else value)
     if isinstance(value, dict):
         return {k: _text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

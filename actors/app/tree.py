@@ -106,6 +106,7 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
     products = products or products_of(profile)
     db_path = str(run_dir / profile.journal.file)
     timeout = profile.supervisor.shutdown_timeout_s
+    venue_spec: tuple[str, type[Any], dict[str, Any]]
     if venue == "sim":
         venue_spec = ("venue", PaperVenueActor, {
             "products": products, "maker_fee_rate": profile.portfolio.maker_fee_rate,
@@ -120,7 +121,7 @@ def child_specs(profile: Profile, run_dir: Path, feed_url: str | None, credentia
             "newest_fill": start.newest_fill() if start else None,
             "dead_man_s": profile.run.dead_man_s if credentials is not None else None})
         book_consumers = ("market_data",)  # a real venue has its own book
-    specs = [
+    specs: list[tuple[str, type[Any], dict[str, Any]]] = [
         ("journal", JournalActor, {"db_path": db_path}),
         venue_spec,
         ("market_data", MarketDataActor, {"products": products, "bar_interval_s": profile.market_data.bar_interval_s,
@@ -199,7 +200,7 @@ class Tree:
 
     def status(self, timeout: float = 5.0) -> dict[str, Any]:
         """The orchestrator's supervision status; raises pykka.Timeout if it does not answer."""
-        return self.orchestrator.ask("status", timeout=timeout)
+        return self.orchestrator.ask("status", block=True, timeout=timeout)  # block=True: the reply, not a future
 
     def stop(self, timeout: float = 30.0) -> None:
         self.services.faults.release_all()  # hung handlers return, so every thread can end

@@ -16,7 +16,7 @@ the tier's newest, which age alone never deletes. A backup just taken is never d
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -28,11 +28,18 @@ PERIODS = {HOURLY: HOUR_S, DAILY: DAY_S}
 
 
 class Backup(Protocol):
-    """What the planner reads of a backup (the manifest's Entry has these)."""
+    """What the planner reads of a backup (the manifest's Entry has these). Read-only, so a
+    frozen Entry matches."""
 
-    id: str
-    tier: str
-    created: float
+    @property
+    def id(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def created(self) -> float: ...
+
+
+B = TypeVar("B", bound=Backup)
 
 
 class TierRule(msgspec.Struct, frozen=True):
@@ -111,5 +118,5 @@ def test_restore_due(now: float, last_at: float | None, policy: Policy) -> bool:
 test_restore_due.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported
 
 
-def newest(backups: Iterable[Backup]) -> Backup | None:
+def newest(backups: Iterable[B]) -> B | None:
     return max(backups, key=lambda b: (b.created, b.id), default=None)

@@ -245,14 +245,17 @@ class ExecutionActor(SupervisedActor):
     def _quantize(self, intent: OrderIntent) -> QuantizedOrder | None:
         """The intent on its product's grids, or None (refused, with the reason recorded)."""
         if not self.synced:
-            return self._refuse(intent, "not_synced")
+            self._refuse(intent, "not_synced")
+            return None
         spec = self.products.get(intent.product_id)
         if spec is None:
-            return self._refuse(intent, "unknown_product")
+            self._refuse(intent, "unknown_product")
+            return None
         book = self.books.get(intent.product_id)
         quantized = quantize(intent, spec, book.mark if book is not None else None)
         if isinstance(quantized, Refusal):
-            return self._refuse(intent, quantized.reason)
+            self._refuse(intent, quantized.reason)
+            return None
         return quantized
 
     def _gate_and_send(self, quantized: QuantizedOrder) -> None:
@@ -425,7 +428,11 @@ class ExecutionActor(SupervisedActor):
         record = self.orders.get(coid)
         if record is None and filled_unrecorded is None or record is not None and record.is_live:
             return
-        finished, filled = (record.state == FILLED, record.filled_size) if record else (False, filled_unrecorded)
+        if record is not None:
+            finished, filled = record.state == FILLED, record.filled_size
+        else:
+            assert filled_unrecorded is not None  # returned above otherwise
+            finished, filled = False, filled_unrecorded
         intent = self.replacing.settle(coid, finished, filled)
         self._release(coid, "replacement")
         if intent is None:

@@ -12,7 +12,7 @@ are judged together. Pure: execution's actor feeds it and reads it. Must never s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from actors.execution.orders import OrderRecord
@@ -71,13 +71,13 @@ class Exposure:
         return sum((max(_ZERO, r.size - r.filled_size) for r in live if r.product_id == product_id and r.side == side),
                    _ZERO)
 
-    def open_reducing(self, live: list[OrderRecord], product_id: str) -> Decimal:
+    def open_reducing(self, live: Iterable[OrderRecord], product_id: str) -> Decimal:
         """Unfilled size of the live orders that shrink this product's position: a reduce-only
         order must leave room for them, or together they could flip it."""
         position = self.position(product_id)
         return self.open_size(live, product_id, "SELL" if position > 0 else "BUY") if position else _ZERO
 
-    def others(self, live: list[OrderRecord], excluding: str) -> tuple[Decimal, Decimal]:
+    def others(self, live: Sequence[OrderRecord], excluding: str) -> tuple[Decimal, Decimal]:
         """(gross exposure, maintenance margin) of every marked product but `excluding`, quote, each
         at the larger of its positions once its live BUYs or its live SELLs have filled."""
         gross = maintenance = _ZERO

@@ -19,19 +19,31 @@ from domain.orders import OrderIntent, ReplaceIntent
 
 
 class ReplaceableOrder(Protocol):
-    """What a replacement copies: a sent PlaceOrder, or an armed stop's QuantizedOrder."""
+    """What a replacement copies: a sent PlaceOrder, or an armed stop's QuantizedOrder (read-only:
+    both are frozen)."""
 
-    product_id: str
-    side: str
-    order_type: str
-    size: Decimal
-    limit_price: Decimal | None
-    post_only: bool
-    reduce_only: bool
-    time_in_force: str
-    stop_price: Decimal | None
-    stop_direction: str
-    end_time: str
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def order_type(self) -> str: ...
+    @property
+    def size(self) -> Decimal: ...
+    @property
+    def limit_price(self) -> Decimal | None: ...
+    @property
+    def post_only(self) -> bool: ...
+    @property
+    def reduce_only(self) -> bool: ...
+    @property
+    def time_in_force(self) -> str: ...
+    @property
+    def stop_price(self) -> Decimal | None: ...
+    @property
+    def stop_direction(self) -> str: ...
+    @property
+    def end_time(self) -> str: ...
 
 
 def replacement_intent(original: ReplaceableOrder, replace: ReplaceIntent) -> OrderIntent:

@@ -111,6 +111,7 @@ class JournalActor(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         store = self.store
+        assert store is not None  # opened in on_start, closed in on_stop: open while messages are handled
         kind = type(message)
         write = self._WRITES.get(kind)
         if write is not None:
@@ -153,6 +154,7 @@ class JournalActor(SupervisedActor):
         group commit). Each level of recursion loses at least one message."""
         self._batch = []
         store = self.store
+        assert store is not None  # called from _write, with the store open
         for message in messages:
             self._write(store, self._WRITES[type(message)], message)
         self._commit()

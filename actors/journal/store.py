@@ -74,6 +74,14 @@ def _detail_text(detail: object) -> str:
     return msgspec.json.encode(detail).decode()
 
 
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid the INSERT just run on `cursor` gave (sqlite3 types lastrowid as optional: it is
+    None only before any INSERT)."""
+    row_id = cursor.lastrowid
+    assert row_id is not None
+    return row_id
+
+
 class JournalStore:
     """Single-writer access to the journal database. Not thread-safe: one owner uses it at a time.
 
@@ -258,11 +266,11 @@ class JournalStore:
                 "INSERT INTO order_events (client_order_id, venue_order_id, status, filled_size, leaves_size,"
                 " reason, ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (client_order_id, venue_order_id, status, _money(filled_size), _money(leaves_size), reason, ts))
-            event_id = cursor.lastrowid
+            event_id = _inserted_id(cursor)
             self._db.execute(f"UPDATE orders SET status = ?, updated_at = ? WHERE client_order_id = ?"
                              f" AND {_NOT_TERMINAL}", (status, ts, client_order_id, *_TERMINAL))
             self.settle_intent(client_order_id, f"order {status}", ts)
-        return int(event_id)
+        return event_id
 
     def record_order_update(self, update: OrderUpdate) -> int:
         return self.record_order_event(
@@ -374,7 +382,7 @@ class JournalStore:
         cursor = self._db.execute(
             "INSERT INTO trading_state (ts, state, reason, holds, daily_loss_day) VALUES (?, ?, ?, ?, ?)",
             (ts, state, reason, body, daily_loss_day))
-        return int(cursor.lastrowid)
+        return _inserted_id(cursor)
 
     def last_trading_state(self) -> tuple[str, str, dict[str, str], int | None] | None:
         """(state, reason, holds, daily_loss_day) of the latest change, or None if none was written."""
@@ -418,13 +426,13 @@ class JournalStore:
         cursor = self._db.execute(
             "INSERT INTO supervision_events (ts, kind, child, epoch, detail) VALUES (?, ?, ?, ?, ?)",
             (ts, kind, child, epoch, _detail_text(detail)))
-        return int(cursor.lastrowid)
+        return _inserted_id(cursor)
 
     def record_decision(self, ts: float, kind: str, detail: object = "") -> int:
         """A trading-state change or a refusal. `detail` is text, or any msgspec-encodable value."""
         cursor = self._db.execute("INSERT INTO decisions (ts, kind, detail) VALUES (?, ?, ?)",
                                   (ts, kind, _detail_text(detail)))
-        return int(cursor.lastrowid)
+        return _inserted_id(cursor)
 
     # -- housekeeping -----------------------------------------------------------------------
 

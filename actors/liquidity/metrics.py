@@ -124,6 +124,7 @@ def compute_liquidity(bids: tuple[Level, ...], asks: tuple[Level, ...]) -> Liqui
     else:
         mid = None
         ref = best_bid if best_bid is not None else best_ask
+    assert ref is not None  # at least one side is non-empty
 
     width_1 = BAND_1PCT * ref
     width_5 = BAND_5PCT * ref

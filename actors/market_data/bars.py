@@ -77,6 +77,7 @@ class BarBuilder:
         if now_index - first_flat > self.max_flat_bars:
             first_flat = now_index - self.max_flat_bars
         close = self.last_close
+        assert close is not None  # set by the bar just closed
         interval = self.interval_s
         for k in range(first_flat, now_index):
             bars.append(
@@ -89,6 +90,8 @@ class BarBuilder:
     def _close_open_bar(self, index: int, origin_ns: int) -> Bar:
         prices = self._trades or self._mids
         if prices is None:  # nothing this interval: flat at the last close
+            # a bar opens only with a price, so the first bar has one and every later bar a last close
+            assert self.last_close is not None
             o = h = lo = c = self.last_close
         else:
             o, h, lo, c = prices.open, prices.high, prices.low, prices.close
@@ -103,16 +106,18 @@ class BarBuilder:
         self._count = 0
         return bar
 
-    def _start_if_needed(self, ts: float) -> None:
-        if self._index is None:
+    def _start_if_needed(self, ts: float) -> int:
+        """Open the first bar if none is open; returns the index of the open bar."""
+        index = self._index
+        if index is None:
             self._index = index = self._bar_index(ts)
             self._next = index + 1
+        return index
 
     def on_trade(self, price: Decimal, size: Decimal, ts: float, origin_ns: int) -> list[Bar]:
         """Add a trade at `ts`; returns the bars that `ts` closed first."""
         closed = self.advance(ts, origin_ns)
-        self._start_if_needed(ts)
-        if self._bar_index(ts) < self._index:
+        if self._bar_index(ts) < self._start_if_needed(ts):
             self.late_trades += 1
         if self._trades is None:
             self._trades = _Ohlc(price)

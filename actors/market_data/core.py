@@ -10,7 +10,7 @@ money, or raise on bad venue data (a bad level invalidates the book until its ne
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Union
+from typing import Any, Union
 
 from actors.market_data.bars import BarBuilder
 from actors.market_data.book import BookCorrupt, L2Book
@@ -212,7 +212,7 @@ class MarketDataCore:
     def book(self, product_id: str) -> L2Book:
         return self._products[product_id].book
 
-    def report(self, product_id: str) -> dict[str, object]:
+    def report(self, product_id: str) -> dict[str, Any]:
         p = self._products[product_id]
         st = self._statuses.get(product_id)
         book = p.book

@@ -100,7 +100,7 @@ class VolatilityBreaker:
             self._returns.append(close / self._last_close - _ONE)
         self._last_close = close
         if self._returns:
-            mean_square = sum(r * r for r in self._returns) / len(self._returns)
+            mean_square = sum((r * r for r in self._returns), _ZERO) / len(self._returns)
             self.vol_bps = mean_square.sqrt() * _BPS
         measured = next((level for level, bps in self.thresholds if self.vol_bps >= bps), OK)
         if _RANK[measured] >= _RANK[self.level]:

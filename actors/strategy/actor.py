@@ -51,6 +51,7 @@ class StrategyActor(SupervisedActor):
                     for stop in self.stops.on_bar(message, self.core.position(message.product_id)):
                         self.send("execution", stop)
                 snapshot = self.core.snapshot(message)
+                assert snapshot is not None  # a traded product has a state
                 self.send("journal", StrategyStateRecord(f"{CROSSOVER_KEY}{message.product_id}",
                                                          encode_snapshot(snapshot), snapshot.bar_end))
         elif kind is PortfolioUpdate:

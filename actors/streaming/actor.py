@@ -25,7 +25,7 @@ import random
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import websocket
@@ -127,8 +127,10 @@ class StreamingActor(SupervisedActor):
         self.connecting_since = self.clock.now()
         self.opened_at = None
         self.snapshots = set()
+        url = self.url
+        assert url is not None  # only a live actor (one with a url) connects
         self.app = websocket.WebSocketApp(
-            self.url,
+            url,
             on_open=lambda ws: tell(SocketOpened(conn)),
             on_message=lambda ws, text: tell(RawFrame(text, conn, time.perf_counter_ns())),
             on_close=lambda ws, code, msg: tell(SocketClosed(conn, f"closed {code} {msg or ''}".strip())),
@@ -211,11 +213,14 @@ class StreamingActor(SupervisedActor):
             if kind is L2Update or kind is TradePrint:
                 for consumer in self.book_consumers:
                     self.send(consumer, out)
-                if kind is L2Update and out.is_snapshot and out.conn == self.conn:
-                    self.snapshots.add(out.product_id)
+                if kind is L2Update:  # mypy does not narrow through `kind is`: the casts say what it guarantees
+                    update = cast(L2Update, out)
+                    if update.is_snapshot and update.conn == self.conn:
+                        self.snapshots.add(update.product_id)
             elif kind is StreamGap:
-                logger.warning("sequence gap on connection {}: expected {} got {}", out.conn, out.expected,
-                               out.received)
+                gap = cast(StreamGap, out)
+                logger.warning("sequence gap on connection {}: expected {} got {}", gap.conn, gap.expected,
+                               gap.received)
                 self.snapshots.clear()
                 if self.feeds_books:
                     self.send("market_data", out)

@@ -46,7 +46,7 @@ def frame_time(line: str | bytes) -> float | None:
         return None
 
 
-def _open(path: str | Path, mode: str):  # type: ignore[no-untyped-def]
+def _open(path: str | Path, mode: str) -> Any:  # a binary or a text file object, as `mode` says
     """gzip when the name ends in .gz, plain otherwise (the same rule for writing and reading)."""
     opener = gzip.open if str(path).endswith(".gz") else open
     return opener(path, mode) if "b" in mode else opener(path, mode, encoding="utf-8")

@@ -13,7 +13,7 @@ time), or keep state between frames.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import msgspec
 
@@ -35,7 +35,7 @@ class HeartbeatEvent(msgspec.Struct, frozen=True):
     heartbeat_counter: int = -1  # documented as a string, sent as an int: strict=False takes both
 
 
-class HeartbeatsFrame(_Frame, tag="heartbeats"):
+class HeartbeatsFrame(_Frame, frozen=True, tag="heartbeats"):
     events: tuple[HeartbeatEvent, ...] = ()
 
 
@@ -56,7 +56,7 @@ class L2Event(msgspec.Struct, frozen=True, gc=False):
     updates: tuple[L2Level, ...] = ()
 
 
-class L2DataFrame(_Frame, tag="l2_data", gc=False):
+class L2DataFrame(_Frame, frozen=True, tag="l2_data", gc=False):
     events: tuple[L2Event, ...]
 
 
@@ -74,7 +74,7 @@ class TradesEvent(msgspec.Struct, frozen=True, gc=False):
     trades: tuple[Trade, ...] = ()
 
 
-class MarketTradesFrame(_Frame, tag="market_trades", gc=False):
+class MarketTradesFrame(_Frame, frozen=True, tag="market_trades", gc=False):
     events: tuple[TradesEvent, ...]
 
 
@@ -99,11 +99,11 @@ class TickerEvent(msgspec.Struct, frozen=True):
     tickers: tuple[Ticker, ...] = ()
 
 
-class TickerFrame(_Frame, tag="ticker"):
+class TickerFrame(_Frame, frozen=True, tag="ticker"):
     events: tuple[TickerEvent, ...] = ()
 
 
-class TickerBatchFrame(_Frame, tag="ticker_batch"):
+class TickerBatchFrame(_Frame, frozen=True, tag="ticker_batch"):
     events: tuple[TickerEvent, ...] = ()
 
 
@@ -111,7 +111,7 @@ class SubscriptionsEvent(msgspec.Struct, frozen=True):
     subscriptions: dict[str, tuple[str, ...]] = {}
 
 
-class SubscriptionsFrame(_Frame, tag="subscriptions"):
+class SubscriptionsFrame(_Frame, frozen=True, tag="subscriptions"):
     events: tuple[SubscriptionsEvent, ...] = ()
 
 
@@ -130,7 +130,7 @@ class CandlesEvent(msgspec.Struct, frozen=True):
     candles: tuple[Candle, ...] = ()
 
 
-class CandlesFrame(_Frame, tag="candles"):
+class CandlesFrame(_Frame, frozen=True, tag="candles"):
     events: tuple[CandlesEvent, ...] = ()
 
 
@@ -154,17 +154,17 @@ class StatusEvent(msgspec.Struct, frozen=True):
     products: tuple[StatusProduct, ...] = ()
 
 
-class StatusFrame(_Frame, tag="status"):
+class StatusFrame(_Frame, frozen=True, tag="status"):
     events: tuple[StatusEvent, ...] = ()
 
 
 # Known channels this module does not read: only the header is decoded (events are skipped),
 # so their sequence numbers still count and their content costs nothing.
-class UserFrame(_Frame, tag="user"):
+class UserFrame(_Frame, frozen=True, tag="user"):
     pass
 
 
-class FuturesBalanceSummaryFrame(_Frame, tag="futures_balance_summary"):
+class FuturesBalanceSummaryFrame(_Frame, frozen=True, tag="futures_balance_summary"):
     pass
 
 
@@ -182,7 +182,7 @@ Frame = Union[
 ]
 
 FRAME_TYPES: tuple[type[_Frame], ...] = Frame.__args__  # type: ignore[attr-defined]
-CHANNEL_OF: dict[type, str] = {t: t.__struct_config__.tag for t in FRAME_TYPES}
+CHANNEL_OF: dict[type, str] = {t: cast(str, t.__struct_config__.tag) for t in FRAME_TYPES}  # every frame has a str tag
 KNOWN_CHANNELS: frozenset[str] = frozenset(CHANNEL_OF.values())
 
 

@@ -11,7 +11,7 @@ content is never forwarded, not even the good part of it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
+from typing import Union, cast
 
 import msgspec
 
@@ -194,9 +194,9 @@ class StreamingCore:
                 self._count_malformed(BAD_TIMESTAMP, result)
                 result.rejected = Rejected(MALFORMED, str(exc)[:200], channel, frame.sequence_num, BAD_TIMESTAMP)
                 return result
-            if cls is MarketTradesFrame and (fault := trades_fault(frame)) is not None:
+            if cls is MarketTradesFrame and (fault := trades_fault(cast(MarketTradesFrame, frame))) is not None:
                 return self._bad_decimal(fault, frame, channel, state, result)
-        elif cls is StatusFrame and (fault := status_fault(frame)) is not None:
+        elif cls is StatusFrame and (fault := status_fault(cast(StatusFrame, frame))) is not None:
             return self._bad_decimal(fault, frame, channel, state, result)
 
         seq = frame.sequence_num
@@ -206,21 +206,23 @@ class StreamingCore:
         elif not self._check_sequence(state, seq, result):
             return result
 
+        # mypy does not narrow `frame` through `cls is ...`; the casts say what the dispatch guarantees
         if cls is L2DataFrame:
-            if not self._on_l2(frame, state, ts, raw, result.outputs):
+            l2 = cast(L2DataFrame, frame)
+            if not self._on_l2(l2, state, ts, raw, result.outputs):
                 # A bad number: content lost, as with a bad timestamp. Its updates were taken back;
                 # its number is given back too, so the next frame shows the gap.
                 state.last_seq = seq - 1
-                return self._bad_decimal(l2_fault(frame), frame, channel, state, result)
+                return self._bad_decimal(l2_fault(l2), frame, channel, state, result)
         elif cls is MarketTradesFrame:
-            self._on_trades(frame, ts, raw.recv_ns, result.outputs)
+            self._on_trades(cast(MarketTradesFrame, frame), ts, raw.recv_ns, result.outputs)
         elif cls is HeartbeatsFrame:
-            self._on_heartbeats(frame, state, now)
+            self._on_heartbeats(cast(HeartbeatsFrame, frame), state, now)
         elif cls is SubscriptionsFrame:
-            for event in frame.events:
+            for event in cast(SubscriptionsFrame, frame).events:
                 self.subscriptions = dict(event.subscriptions)
         elif cls is StatusFrame:
-            self._on_status(frame, result.outputs)
+            self._on_status(cast(StatusFrame, frame), result.outputs)
         return result
 
     def _bad_decimal(self, fault: str | None, frame: object, channel: str, state: _Connection,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import deque
 from decimal import Decimal
-from typing import Union
+from typing import Union, cast
 
 import msgspec
 
@@ -324,7 +324,7 @@ class GatewayCore:
             self.limiter.succeeded(PRIVATE)
             out += self._accepted(o, outcome.order_id, now)
         elif type(outcome) is Rejected or type(outcome) is AuthFailed:
-            reason = outcome.reason if type(outcome) is Rejected else f"HTTP_{outcome.status}"
+            reason = outcome.reason if type(outcome) is Rejected else f"HTTP_{cast(AuthFailed, outcome).status}"
             out += self._finish_rejected(cid, reason, now)
         elif type(outcome) is Throttled:
             self.counters["throttled"] += 1

@@ -105,6 +105,12 @@ class _BotOrder:
         )
 
 
+def _resting_limit(order: _BotOrder) -> Decimal:
+    """The limit price of an order on the book: only limit orders rest, so it has one."""
+    assert order.limit_price is not None
+    return order.limit_price
+
+
 class _Mirror:
     """One product's engine plus the index of its market-owned level orders."""
 
@@ -198,7 +204,7 @@ class PaperVenue:
             return []
         candidates = [o for o in self._resting(product_id) if o.side == passive_side]
         # best price first; sort is stable, so time priority holds within a price
-        candidates.sort(key=lambda o: o.limit_price, reverse=passive_side == BUY)
+        candidates.sort(key=_resting_limit, reverse=passive_side == BUY)
         events: list[Event] = []
         budget = print_size
         for order in candidates:

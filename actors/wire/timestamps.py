@@ -71,9 +71,8 @@ def parse_timestamp(text: str) -> float:
     prefix, seconds = _LAST_SECOND
     if not text.startswith(prefix):  # a new second (startswith copies nothing; a slice would)
         prefix = text[:19]
-        seconds = _SECOND_BASE.get(prefix)
-        if seconds is None:
-            seconds = _second_base(prefix)
+        cached = _SECOND_BASE.get(prefix)
+        seconds = cached if cached is not None else _second_base(prefix)
         _LAST_SECOND = (prefix, seconds)
     if len(text) > 21 and text[19] == "." and text[-1] == "Z":  # the usual form: fraction, Zulu
         fraction = text[19:-1]
