@@ -37,8 +37,12 @@ def control_dir(run_dir: str | Path) -> Path:
 
 def write_atomically(path: Path, data: dict[str, Any]) -> None:
     """Write JSON to `path` so a reader sees the whole file or none of it."""
+    _replace_with_text(path, json.dumps(data) + "\n")
+
+
+def _replace_with_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -74,7 +78,7 @@ class ControlActor(SupervisedActor):
 
     def start_core(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / PID_FILE).write_text(f"{self.pid}\n")
+        _replace_with_text(self.dir / PID_FILE, f"{self.pid}\n")  # never seen empty: `ctl` reads it
         self.every(self.poll_interval_s, PollControl())
 
     def stop_core(self) -> None:
