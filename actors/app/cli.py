@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run_command.add_arguments(run)
     replay = sub.add_parser("replay", help="replay a capture file (default: the bundled sample)")
     replay.add_argument("capture", nargs="?", help="JSONL capture, one raw frame per line")
+    replay.add_argument("--quiet", action="store_true",
+                        help="no progress line (it is shown only when stderr is a terminal anyway)")
     common(replay, duration=False)
     exchange = sub.add_parser("exchange", help="run the built-in exchange alone")
     exchange.add_argument("--port", type=int, default=0)
@@ -221,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             except CaptureError as exc:
                 raise UsageError(str(exc)) from None
             check_report_path(args.report_json)
-            return finish(*run_replay(profile, capture, lines, faults), args.report_json)
+            progress = sys.stderr.isatty() and not args.quiet
+            return finish(*run_replay(profile, capture, lines, faults, show_progress=progress), args.report_json)
         if args.command == "exchange":
             return _exchange(args)
         if args.command == "record":

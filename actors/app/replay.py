@@ -10,6 +10,7 @@ between two frames. Must never feed a frame while the tree is still busy with th
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from loguru import logger
 
 from actors.app.paper import exit_status, run_dir_for
+from actors.app.progress import Progress
 from actors.app.report import collect
 from actors.app.session import held_data_dir, private_files
 from actors.app.signals import StopSignals
@@ -53,16 +55,19 @@ def load_capture(path: str | Path | None) -> tuple[Path, list[str | bytes]]:
     return capture, lines
 
 
-def run_replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: list[FaultSpec]) -> tuple[dict[str, Any], int]:
+def run_replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: list[FaultSpec],
+               show_progress: bool = False) -> tuple[dict[str, Any], int]:
     """Replay `lines` through a fresh tree; returns (report, exit status). The data dir is checked
     and held first (PreflightError, DataDirBusy: nothing has started); SIGINT or SIGTERM between
-    two frames ends the replay cleanly with the report of the frames fed so far."""
+    two frames ends the replay cleanly with the report of the frames fed so far. `show_progress`:
+    a progress line on stderr (the CLI asks for it on a terminal, without --quiet)."""
+    progress = Progress("replay", len(lines), sys.stderr, enabled=show_progress)
     with private_files(), held_data_dir(profile.run.data_dir, "replay") as lock, StopSignals() as stop:
-        return _replay(profile, capture, lines, faults, lock, stop)
+        return _replay(profile, capture, lines, faults, lock, stop, progress)
 
 
 def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: list[FaultSpec],
-            lock: DataDirLock, stop: StopSignals) -> tuple[dict[str, Any], int]:
+            lock: DataDirLock, stop: StopSignals, progress: Progress) -> tuple[dict[str, Any], int]:
     stamps = [frame_time(line) for line in lines]
     known = [s for s in stamps if s is not None]
     first = known[0] if known else 1_795_000_000.0
@@ -88,6 +93,8 @@ def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: l
             fed += 1
             if not tracker.wait_quiescent(QUIESCENCE_TIMEOUT_S):
                 late += 1
+            progress.update(fed)
+        progress.finish()
         wall = time.perf_counter() - started
         if fed < len(lines):
             logger.warning("replay stopped after {} of {} frames", fed, len(lines))

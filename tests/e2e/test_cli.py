@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -58,13 +60,42 @@ def test_bad_config_names_the_key_and_the_file(tmp_path):
     assert result.returncode == 2 and "run.duration_s" in result.stderr
 
 
+def _replay_on_a_terminal(*args: str) -> tuple[int, str]:
+    """bin/perpsbot replay with stderr on a pseudo-terminal: (exit status, what the terminal got)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*PERPSBOT, "replay", *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=slave)
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    return proc.wait(timeout=120), seen.decode(errors="replace")
+
+
 def test_replay_of_the_bundled_sample_is_deterministic_and_trades(tmp_path):
+    """Also: a replay shows its progress line on a terminal, and none when stderr is not one or with
+    --quiet."""
     reports = []
-    for n in range(2):
-        out = tmp_path / f"r{n}.json"
-        result = run("replay", "--data-dir", str(tmp_path / "data"), "--report-json", str(out))
+    status, terminal = _replay_on_a_terminal("--data-dir", str(tmp_path / "data"), "--report-json",
+                                             str(tmp_path / "r0.json"))
+    assert status == 0, terminal[-2000:]
+    assert "\rreplay  " in terminal and " frames  " in terminal and "ETA" in terminal
+    reports.append(json.loads((tmp_path / "r0.json").read_text()))
+    for args in ((), ("--quiet",)):
+        out = tmp_path / f"r{len(reports)}.json"
+        result = run("replay", *args, "--data-dir", str(tmp_path / "data"), "--report-json", str(out))
         assert result.returncode == 0, result.stderr[-2000:]
+        assert "\r" not in result.stderr and "ETA" not in result.stderr  # not a terminal: no progress line
         reports.append(json.loads(out.read_text()))
+    assert reports[0]["fingerprint"] == reports[2]["fingerprint"]
+    reports = reports[1:]
     first, second = reports
     assert first["trading"]["fills"] >= 1
     assert first["fingerprint"] == second["fingerprint"]
