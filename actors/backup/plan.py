@@ -16,9 +16,11 @@ the tier's newest, which age alone never deletes. A backup just taken is never d
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import msgspec
+
+from config.schema import BackupConfig
 
 FREQUENT, HOURLY, DAILY, SHUTDOWN, ESCALATION = "frequent", "hourly", "daily", "shutdown", "escalation"
 TIERS = (FREQUENT, HOURLY, DAILY, SHUTDOWN, ESCALATION)
@@ -53,8 +55,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     rules: dict[str, TierRule]
 
     @classmethod
-    def from_config(cls, config: Any) -> Policy:
-        """From a `config.schema.BackupConfig` (read by attribute, so no import of config here)."""
+    def from_config(cls, config: BackupConfig) -> Policy:
+        """From the profile's `[backup]` section."""
         c = config
         return cls(
             interval_s=c.interval_s,

@@ -42,6 +42,7 @@ from actors.execution.orders import (
     client_order_id,
 )
 from actors.execution.replace import PendingReplacements, replacement_intent
+from config.schema import ExecutionConfig, RiskConfig
 from domain.control import (
     ACTIVE,
     HALTED,
@@ -88,8 +89,8 @@ class CheckInflight(msgspec.Struct, frozen=True):
 
 
 class ExecutionActor(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
-                 stale_after_s: float, risk: Any = None, inflight_s: float = 10.0,
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec],
+                 config: ExecutionConfig, stale_after_s: float, risk: RiskConfig | None = None, inflight_s: float = 10.0,
                  intent_log: str | None = None) -> None:
         super().__init__(name, epoch, services)
         self.intent_log_path = intent_log  # None: orders are not written ahead

@@ -18,6 +18,7 @@ import msgspec
 from loguru import logger
 
 from actors.portfolio.ledger import Ledger, Position
+from config.schema import PortfolioConfig
 from domain.control import AdoptPositions, Decision, JournalRestarted, PositionMismatch, Synced
 from domain.market import BookStatus
 from domain.orders import FUTURES_ONLY, Fill, SyncRequest, VenueSnapshot
@@ -43,7 +44,7 @@ class PublishPortfolio(msgspec.Struct, frozen=True):
 
 
 class PortfolioActor(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: PortfolioConfig,
                  journal_fills: tuple[Fill, ...] = ()) -> None:
         super().__init__(name, epoch, services)
         self.products = products

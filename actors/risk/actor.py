@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from actors.risk.monitor import RiskMonitor
+from config.schema import RiskConfig
 from domain.control import Decision
 from domain.market import Bar
 from domain.portfolio import PortfolioUpdate
@@ -30,7 +31,7 @@ class EvaluateRisk(msgspec.Struct, frozen=True):
 
 
 class RiskActor(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: Any,
+    def __init__(self, name: str, epoch: int, services: Any, products: dict[str, ProductSpec], config: RiskConfig,
                  bar_interval_s: float, day_start: tuple[int, Decimal] | None = None) -> None:
         """`day_start`: (UTC day, equity) as the journal has it, for a `run` that restarts mid-day."""
         super().__init__(name, epoch, services)

@@ -20,6 +20,7 @@ from actors.risk.guards import (
     concentration,
     worst,
 )
+from config.schema import RiskConfig
 from domain.control import OK, RiskVerdict, Verdict, utc_day
 from domain.market import Bar
 from domain.portfolio import PortfolioUpdate
@@ -35,7 +36,7 @@ def per_bar(threshold_1m: Decimal, bar_interval_s: float) -> Decimal:
 
 
 class RiskMonitor:
-    def __init__(self, products: dict[str, ProductSpec], config: Any, bar_interval_s: float) -> None:
+    def __init__(self, products: dict[str, ProductSpec], config: RiskConfig, bar_interval_s: float) -> None:
         self.products = products
         self.config = config
         self.daily_loss = DailyLossGuard(config.max_daily_loss_pct)

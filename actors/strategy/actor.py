@@ -20,6 +20,7 @@ from loguru import logger
 from actors.strategy.crossover import CrossoverCore
 from actors.strategy.protective import ProtectiveStops
 from actors.strategy.state import CROSSOVER_KEY, StrategyStart, encode_snapshot
+from config.schema import StrategyConfig
 from domain.control import HALTED, TradingStateChanged
 from domain.market import Bar
 from domain.portfolio import PortfolioUpdate
@@ -29,7 +30,7 @@ from runtime.actor import SupervisedActor
 
 
 class StrategyActor(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any, config: Any, products: dict[str, ProductSpec],
+    def __init__(self, name: str, epoch: int, services: Any, config: StrategyConfig, products: dict[str, ProductSpec],
                  restored: StrategyStart | None = None) -> None:
         super().__init__(name, epoch, services)
         self.core = CrossoverCore.from_config(config, products)

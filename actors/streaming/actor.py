@@ -34,6 +34,7 @@ from loguru import logger
 from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame, UserFrame
 from actors.streaming.core import HEARTBEATS, StreamingCore
 from actors.streaming.rest_books import RestBook, RestBookPoller
+from config.schema import StreamingConfig
 from domain.control import FeedHealth, ResyncRequest
 from domain.market import (
     L2Update,
@@ -58,7 +59,7 @@ USER = CHANNEL_OF[UserFrame]
 
 
 class StreamingActor(SupervisedActor):
-    def __init__(self, name: str, epoch: int, services: Any, products: tuple[str, ...], config: Any,
+    def __init__(self, name: str, epoch: int, services: Any, products: tuple[str, ...], config: StreamingConfig,
                  url: str | None, rest_url: str | None, seed: int,
                  book_consumers: tuple[str, ...] = ("market_data",), credentials: Any = None,
                  channels: tuple[str, ...] | None = None, failover_url: str | None = None,
