@@ -26,7 +26,7 @@ from exchange.market_history import MINUTE_HISTORY, CandleSeries
 from exchange.ws_session import CANDLES, HEARTBEATS, LEVEL2, MARKET_TRADES, STATUS, TICKER, TICKER_BATCH, Session
 
 CANDLE_SECONDS = 300
-CANDLE_HISTORY = 12  # closed buckets kept for a candles snapshot (one hour)
+CANDLE_WINDOWS = 13  # buckets in a candles snapshot: the last hour's 12 closed ones and the current one
 TRADES_SNAPSHOT = 50  # prints in a market_trades snapshot
 
 
@@ -51,11 +51,7 @@ class MarketFeed:
         self._ticker_batch_interval_s = ticker_batch_interval_s
         self._candle_interval_s = candle_interval_s
         self._last_tickers: dict[str, TickerStats] = {}
-        self._candles = {
-            product_id: CandleSeries(market.ticker(product_id).price, market.now, CANDLE_SECONDS, CANDLE_HISTORY)
-            for product_id in products
-        }
-        self._minute_candles = {  # what REST candles aggregate into every granularity
+        self._minute_candles = {  # what the candles channel and every REST granularity merge
             product_id: CandleSeries(market.ticker(product_id).price, market.now, 60, MINUTE_HISTORY)
             for product_id in products
         }
@@ -75,9 +71,9 @@ class MarketFeed:
         for product in step.products:
             product_id = product.product_id
             spec = self._products[product_id]
-            for series in (self._candles[product_id], self._minute_candles[product_id]):
-                for printed in product.trades:
-                    series.add(printed.ts, printed.trade.price, printed.trade.size)
+            minutes = self._minute_candles[product_id]
+            for printed in product.trades:
+                minutes.add(printed.ts, printed.trade.price, printed.trade.size)
             if product.changes:
                 self._publish(LEVEL2, product_id, frames.l2_update(ts, spec, product.changes, step.ts))
             if product.trades:
@@ -126,10 +122,10 @@ class MarketFeed:
         if now >= self._next_candles:
             self._next_candles = max(self._next_candles + self._candle_interval_s, now)
             for product_id, spec in self._products.items():
-                series = self._candles[product_id]
+                series = self._minute_candles[product_id]
                 series.roll(self._market.now)
                 if self._subscribed(CANDLES, product_id):
-                    frame = frames.candles(ts, frames.UPDATE, spec, [series.current()])
+                    frame = frames.candles(ts, frames.UPDATE, spec, series.merged(CANDLE_SECONDS, 1))
                     self._publish(CANDLES, product_id, frame)
 
     def send_snapshots(self, session: Session, channel: str, product_ids: list[str], ts: float,
@@ -152,9 +148,9 @@ class MarketFeed:
                 recent = self._market.recent_trades(product_id)[-TRADES_SNAPSHOT:]
                 session.enqueue(frames.market_trades(ts, frames.SNAPSHOT, spec, recent))
             elif channel == CANDLES:
-                series = self._candles[product_id]
+                series = self._minute_candles[product_id]
                 series.roll(self._market.now)
-                session.enqueue(frames.candles(ts, frames.SNAPSHOT, spec, series.snapshot()))
+                session.enqueue(frames.candles(ts, frames.SNAPSHOT, spec, series.merged(CANDLE_SECONDS, CANDLE_WINDOWS)))
 
     def l2_snapshot(self, product_id: str) -> PendingFrame:
         bids, offers = self._market.book(product_id)

@@ -77,6 +77,18 @@ class CandleSeries:
         """Closed buckets then the current one, oldest first."""
         return [*self.history, self.current()]
 
+    def merged(self, seconds: int, windows: int) -> list[Candle]:
+        """The last `windows` buckets of `seconds` (a multiple of this series' own), the current
+        one last, merged from only the buckets they cover."""
+        first = (self.start // seconds - (windows - 1)) * seconds
+        covered = [self.current()]
+        for candle in reversed(self.history):
+            if candle.start < first:
+                break
+            covered.append(candle)
+        covered.reverse()
+        return aggregate(covered, seconds)
+
     def _start_of(self, ts: float) -> int:
         return math.floor(ts / self.bucket_s) * self.bucket_s
 
