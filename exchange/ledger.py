@@ -16,6 +16,7 @@ import math
 from decimal import Decimal
 from typing import Iterable
 
+from domain.control import utc_day
 from domain.matching import BUY, SELL
 from domain.products import ProductSpec
 from exchange.account import PaperAccount
@@ -24,7 +25,6 @@ from exchange.orders import OPEN, BalanceSummary, FeeSchedule, PerpPosition, Spo
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-_DAY_S = 86_400
 
 
 class PerpHolding:
@@ -271,7 +271,3 @@ class Ledger:
             return None
         price = (other_maintenance - self.cfm - other_unrealized + units * perp.entry) / denominator
         return price if price > 0 else None
-
-
-def utc_day(ts: float) -> int:
-    return math.floor(ts / _DAY_S)
