@@ -16,6 +16,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
+from runtime.dispatcher import DispatchableActor
 from runtime.faults import FaultSpec, InjectedFault
 from runtime.messages import ChildFailed, Envelope, Ping, Pong
 from runtime.scheduler import TimerHandle
@@ -24,12 +25,9 @@ from runtime.services import Services
 _PRUNE_TIMERS_AT = 64
 
 
-class SupervisedActor(pykka.ThreadingActor):
-    # Daemon threads: a hung handler that cannot be killed must not keep the process alive.
-    use_daemon_thread = True
-
+class SupervisedActor(DispatchableActor):
     def __init__(self, name: str, epoch: int, services: Services) -> None:
-        super().__init__()
+        super().__init__(services.dispatcher)  # its own thread, or the services' dispatcher
         self.name = name
         self.epoch = epoch
         self.services = services

@@ -16,6 +16,7 @@ import threading
 import msgspec
 
 KINDS = ("crash", "hang", "slow", "drop", "duplicate", "disk_full")
+BLOCKING_FAULTS = ("hang", "slow")  # they block the handler: only actors on their own threads can carry them
 ACTOR_KINDS = {"disk_full": ("journal", "execution")}  # kinds only these actors can perform
 
 

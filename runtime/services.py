@@ -1,5 +1,6 @@
 """The shared services every actor of one runtime receives: clock, scheduler, directory, metrics,
-fault plan, in-flight tracker, the supervisor's address and an optional message trace.
+fault plan, in-flight tracker, the supervisor's address, an optional message trace and the
+dispatcher the actors run on (None: a Pykka thread each).
 
 Owns nothing mutable itself; each service documents its own owner. Must never hold trading state.
 The trace, `trace(actor, way, message)` with `way` "in" (about to be handled) or "out:<target>"
@@ -16,6 +17,7 @@ import pykka
 
 from runtime.clock import Clock
 from runtime.directory import Directory
+from runtime.dispatcher import Dispatcher
 from runtime.faults import FaultPlan
 from runtime.messages import Envelope
 from runtime.metrics import Registry
@@ -33,6 +35,7 @@ class Services:
         faults: FaultPlan | None = None,
         tracker: InflightTracker | None = None,
         trace: Callable[[str, str, Any], None] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.clock = clock
         self.scheduler = scheduler
@@ -41,6 +44,7 @@ class Services:
         self.faults = faults or FaultPlan()
         self.tracker = tracker
         self.trace = trace  # called on the actor's own thread; see the module docstring
+        self.dispatcher = dispatcher  # None: each actor on its own Pykka thread
         self.supervisor: Any = None  # pykka.ActorRef of the root supervisor, set when it starts
 
     def send(self, name: str, message: Any, sender: str | None = None, epoch: int = 0) -> bool:

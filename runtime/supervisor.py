@@ -2,7 +2,8 @@
 supervision policy's plans and stops children in reverse order.
 
 Owns the live child refs and the probes: failure reports from children (handler crash, start-up
-crash), a ping deadline for hangs and an is_alive poll for silent deaths. Restarts wait out a
+crash), a ping deadline for hangs (not on a dispatcher, where no handler can hang alone) and an
+is_alive poll for silent deaths. Restarts wait out a
 jittered back-off on the injected clock; every decision becomes a typed SupervisionEvent.
 Must never block in a handler (stops during restarts are fire-and-forget; only shutdown waits,
 bounded by each child's shutdown timeout) and must never know what its children do.
@@ -19,6 +20,7 @@ import pykka
 from loguru import logger
 
 from runtime.backoff import Backoff
+from runtime.dispatcher import DispatchableActor
 from runtime.messages import ChildFailed, Envelope, Ping, PingTick, Pong, RestartDue, SupervisionEvent
 from runtime.scheduler import TimerHandle
 from runtime.services import Services
@@ -53,11 +55,9 @@ class _Probe:
         self.found_dead = False
 
 
-class Supervisor(pykka.ThreadingActor):
-    use_daemon_thread = True
-
+class Supervisor(DispatchableActor):
     def __init__(self, specs: list[ChildSpec], config: SupervisorConfig, services: Services) -> None:
-        super().__init__()
+        super().__init__(services.dispatcher)
         self.specs = {spec.name: spec for spec in specs}
         self.config = config
         self.services = services
@@ -164,6 +164,8 @@ class Supervisor(pykka.ThreadingActor):
                 if probe.found_dead:
                     self._on_exit(name, epoch)
                 probe.found_dead = True
+            elif self.services.dispatcher is not None:
+                continue  # one thread runs every actor: a hung handler would hold this one too
             elif probe.ping_sent_at is not None:
                 if now - probe.ping_sent_at > self.config.hang_timeout_s:
                     self._on_failure(name, epoch, "hang", f"no pong within {self.config.hang_timeout_s}s")

@@ -47,6 +47,7 @@ STALE_AFTER_S = 5.0
 
 SNAPSHOT_LEVELS = 2_000
 SNAPSHOT_REPEATS = 15
+REPLAY_REPEATS = 3  # runs of the sample on each scheduler
 
 PAPER_OVERRIDES: dict[str, Any] = {
     "run.duration_s": 25.0,
@@ -267,22 +268,38 @@ def measure_tick_to_order(duration_s: float = PAPER_OVERRIDES["run.duration_s"],
     }
 
 
-def measure_replay() -> dict[str, Any]:
-    """Events per second of a replay of the bundled sample capture."""
+def measure_replay(repeats: int = REPLAY_REPEATS) -> dict[str, Any]:
+    """Frames per second of a replay of the bundled sample capture on each scheduler: the
+    single-threaded dispatcher (what `replay` runs) and Pykka threads (`replay --threads`, the
+    only scheduler before the dispatcher), `repeats` runs of each, interleaved so a noisy moment
+    spreads over both; the medians, and their ratio. Both must give the same fingerprint."""
     from actors.app.replay import CaptureError, load_capture, run_replay
 
     try:
         capture, lines = load_capture(None)
     except CaptureError as exc:
         return {"events_per_s": None, "error": str(exc)}
-    with tempfile.TemporaryDirectory(prefix="perpsbot-bench-") as data_dir:
-        report, _ = run_replay(_paper_profile(data_dir), capture, lines, [])
-    replay = report["replay"]
+    rates: dict[str, list[float]] = {"dispatcher": [], "threads": []}
+    fingerprints: set[str] = set()
+    last: dict[str, Any] = {}
+    for _ in range(max(1, repeats)):
+        for scheduler in rates:
+            with tempfile.TemporaryDirectory(prefix="perpsbot-bench-") as data_dir:
+                report, _ = run_replay(_paper_profile(data_dir), capture, lines, [], threads=scheduler == "threads")
+            last[scheduler] = report["replay"]
+            rates[scheduler].append(report["replay"]["frames"] / report["replay"]["wall_s"])
+            fingerprints.add(report["fingerprint"])
+    dispatcher, threads = (statistics.median(rates[k]) for k in ("dispatcher", "threads"))
     return {
-        "events_per_s": replay["events_per_s"],
-        "frames": replay["frames"],
-        "wall_s": replay["wall_s"],
-        "quiescence_timeouts": replay["quiescence_timeouts"],
+        "events_per_s": round(dispatcher),
+        "threads_events_per_s": round(threads),
+        "dispatcher_vs_threads": round(dispatcher / threads, 2),
+        "same_fingerprint": len(fingerprints) == 1,
+        "frames": last["dispatcher"]["frames"],
+        "wall_s": last["dispatcher"]["wall_s"],
+        "threads_wall_s": last["threads"]["wall_s"],
+        "repeats": max(1, repeats),
+        "quiescence_timeouts": last["threads"]["quiescence_timeouts"],
         "capture": capture.name,
     }
 
@@ -308,7 +325,7 @@ def run_bench(as_json: bool) -> int:
     latency = measure_tick_to_order()
     progress("journal overhead: the same session without the write-ahead intent log, then with it again ...")
     overhead = measure_journal_overhead(latency, measure_tick_to_order)
-    progress("replay: the bundled sample capture ...")
+    progress(f"replay: the bundled sample capture, {REPLAY_REPEATS} times on each scheduler ...")
     replay = measure_replay()
     memory = {"peak_rss_mb": _peak_rss_mb()}  # before the recovery workload holds 100,000 fills
     progress(f"recovery: rebuilding from a journal of {RECOVERY_FILLS:,} fills ...")
@@ -379,8 +396,14 @@ def render(result: dict[str, Any]) -> str:
     if r.get("events_per_s") is None:
         rows.append(f"replay   not measured: {r.get('error')}")
     else:
-        rows.append(f"replay   {r['capture']}: {r['frames']:,} frames in {r['wall_s']} s")
-        rows.append(_row("through the whole actor tree", _n(r["events_per_s"]), "events/s"))
+        rows.append(f"replay   {r['capture']}: {r['frames']:,} frames through the whole actor tree; median of "
+                    f"{r.get('repeats', 1)} runs on each scheduler")
+        rows.append(_row("single-threaded dispatcher (replay)", _n(r["events_per_s"]), "events/s"))
+        if r.get("threads_events_per_s") is not None:
+            rows.append(_row("a Pykka thread per actor (replay --threads, as live)", _n(r["threads_events_per_s"]),
+                             "events/s"))
+            rows.append(f"  dispatcher / threads: {r['dispatcher_vs_threads']}x; "
+                        f"{'the same fingerprint' if r['same_fingerprint'] else 'FINGERPRINTS DIFFER'}")
     rows.append("")
     rows.append(f"memory   peak RSS {result['memory']['peak_rss_mb']} MB")
     return "\n".join(rows)

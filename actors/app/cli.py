@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run_command.add_arguments(run)
     replay = sub.add_parser("replay", help="replay a capture file (default: the bundled sample)")
     replay.add_argument("capture", nargs="?", help="JSONL capture, one raw frame per line")
+    replay.add_argument("--threads", action="store_true",
+                        help="run every actor on its own thread, as live, instead of the single-threaded"
+                             " dispatcher (the same fingerprint, slower)")
     replay.add_argument("--quiet", action="store_true",
                         help="no progress line (it is shown only when stderr is a terminal anyway)")
     common(replay, duration=False)
@@ -224,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise UsageError(str(exc)) from None
             check_report_path(args.report_json)
             progress = sys.stderr.isatty() and not args.quiet
-            return finish(*run_replay(profile, capture, lines, faults, show_progress=progress), args.report_json)
+            return finish(*run_replay(profile, capture, lines, faults, show_progress=progress, threads=args.threads),
+                          args.report_json)
         if args.command == "exchange":
             return _exchange(args)
         if args.command == "record":

@@ -3,6 +3,9 @@
 Owns the replay driver. The clock is manual and set from each frame's own timestamp; the next
 frame is fed only when the tree is quiescent (every mailbox empty, no handler running), so every
 actor sees the same order of events on every run and the fills, hence the fingerprint, repeat.
+By default the tree runs on the single-threaded dispatcher (runtime/dispatcher.py), driven from
+this thread; `--threads` runs it on Pykka threads, as live, and waits for quiescence by counting
+messages in flight. Both give the same fingerprint.
 The data dir is checked, held and private (umask 077) for the whole replay; SIGINT/SIGTERM stops
 between two frames. Must never feed a frame while the tree is still busy with the previous one
 (except after a bounded wait, which is counted: only a hung actor causes it).
@@ -28,7 +31,8 @@ from config.schema import Profile
 from domain.market import RawFrame
 from runtime.clock import ManualClock
 from runtime.data_dir import DataDirLock
-from runtime.faults import FaultPlan, FaultSpec
+from runtime.dispatcher import Dispatcher
+from runtime.faults import BLOCKING_FAULTS, FaultPlan, FaultSpec
 from runtime.quiescence import InflightTracker
 from runtime.scheduler import Scheduler
 from runtime.services import Services
@@ -56,25 +60,31 @@ def load_capture(path: str | Path | None) -> tuple[Path, list[str | bytes]]:
 
 
 def run_replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: list[FaultSpec],
-               show_progress: bool = False) -> tuple[dict[str, Any], int]:
+               show_progress: bool = False, threads: bool = False) -> tuple[dict[str, Any], int]:
     """Replay `lines` through a fresh tree; returns (report, exit status). The data dir is checked
     and held first (PreflightError, DataDirBusy: nothing has started); SIGINT or SIGTERM between
     two frames ends the replay cleanly with the report of the frames fed so far. `show_progress`:
-    a progress line on stderr (the CLI asks for it on a terminal, without --quiet)."""
+    a progress line on stderr (the CLI asks for it on a terminal, without --quiet). `threads`:
+    every actor on its own Pykka thread, as live, instead of the single-threaded dispatcher (a
+    hang or slow fault, which blocks a handler, needs threads and gets them)."""
+    if not threads and any(spec.kind in BLOCKING_FAULTS for spec in faults):
+        logger.info("a hang or slow fault blocks its handler: this replay runs on threads")
+        threads = True
     progress = Progress("replay", len(lines), sys.stderr, enabled=show_progress)
     with private_files(), held_data_dir(profile.run.data_dir, "replay") as lock, StopSignals() as stop:
-        return _replay(profile, capture, lines, faults, lock, stop, progress)
+        return _replay(profile, capture, lines, faults, lock, stop, progress, threads)
 
 
 def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: list[FaultSpec],
-            lock: DataDirLock, stop: StopSignals, progress: Progress) -> tuple[dict[str, Any], int]:
+            lock: DataDirLock, stop: StopSignals, progress: Progress, threads: bool) -> tuple[dict[str, Any], int]:
     stamps = [frame_time(line) for line in lines]
     known = [s for s in stamps if s is not None]
     first = known[0] if known else 1_795_000_000.0
     clock = ManualClock(first)
     scheduler = Scheduler(clock)
-    tracker = InflightTracker()
-    services = Services(clock, scheduler, faults=FaultPlan(faults), tracker=tracker)
+    tree_done = _Threads(InflightTracker()) if threads else _Dispatched(Dispatcher())
+    services = Services(clock, scheduler, faults=FaultPlan(faults), tracker=tree_done.tracker,
+                        dispatcher=tree_done.dispatcher)
     run_dir = run_dir_for(profile, "replay")
     lock.update(run_dir=str(run_dir))
     late = fed = 0
@@ -82,7 +92,7 @@ def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: l
     scheduler.start()
     try:
         tree = Tree(profile, services, run_dir, feed_url=None)
-        _wait_started(tree, tracker)
+        _wait_started(tree, tree_done)
         started = time.perf_counter()
         for line, stamp in zip(lines, stamps):
             if stop.is_set():
@@ -91,7 +101,7 @@ def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: l
                 clock.advance_to(stamp)
             services.send("streaming", RawFrame(line, 1, time.perf_counter_ns()))
             fed += 1
-            if not tracker.wait_quiescent(QUIESCENCE_TIMEOUT_S):
+            if not tree_done.settle(QUIESCENCE_TIMEOUT_S):
                 late += 1
             progress.update(fed)
         progress.finish()
@@ -102,6 +112,7 @@ def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: l
             "capture": str(capture), "data_dir": str(run_dir), "stopped_by": stop.signal_name,
             "replay": {"frames": fed, "frames_in_capture": len(lines), "wall_s": round(wall, 3),
                        "events_per_s": round(fed / wall) if wall > 0 else None,
+                       "scheduler": "threads" if threads else "dispatcher",
                        "quiescence_timeouts": late},
         })
     finally:
@@ -114,11 +125,36 @@ def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: l
     return report, exit_status(report)
 
 
-def _wait_started(tree: Tree, tracker: InflightTracker) -> None:
+class _Threads:
+    """The tree on Pykka threads: a frame has settled when no message is in flight."""
+
+    dispatcher = None
+
+    def __init__(self, tracker: InflightTracker) -> None:
+        self.tracker = tracker
+
+    def settle(self, timeout_s: float) -> bool:
+        return self.tracker.wait_quiescent(timeout_s)
+
+
+class _Dispatched:
+    """The tree on this thread's dispatcher: a frame has settled when the queue is empty."""
+
+    tracker = None
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    def settle(self, timeout_s: float) -> bool:
+        self.dispatcher.run_until_idle()
+        return True
+
+
+def _wait_started(tree: Tree, tree_done: _Threads | _Dispatched) -> None:
     deadline = time.monotonic() + 10
     while True:
         bound = tree.all_bound()
-        if tracker.wait_quiescent(0.05) and bound:
+        if tree_done.settle(0.05) and bound:
             return
         if time.monotonic() > deadline:
             raise RuntimeError("the actor tree did not start within 10 s")
