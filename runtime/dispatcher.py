@@ -26,6 +26,8 @@ from pykka import ActorDeadError, ActorRef
 from pykka._envelope import Envelope as PykkaEnvelope
 from pykka.messages import _ActorStop
 
+from runtime.messages import Envelope
+
 _START = object()  # the envelope body that runs an actor's on_start
 
 
@@ -91,7 +93,9 @@ class Dispatcher:
                 actor._actor_loop_setup()
                 return
             try:
-                response = actor._handle_receive(envelope.message)
+                message = envelope.message
+                # the tree's own envelopes skip Pykka's checks for its system messages
+                response = actor.on_receive(message) if type(message) is Envelope else actor._handle_receive(message)
                 if reply_to is not None:
                     reply_to.set(response)
             except Exception:
@@ -142,11 +146,18 @@ class _Future(pykka.ThreadingFuture[Any]):
 
 
 class _Ref(ActorRef[Any]):
-    """A ref whose asks are answered by driving the dispatcher (tell, stop and is_alive as Pykka's)."""
+    """A ref whose asks are answered by driving the dispatcher (tell, stop and is_alive as Pykka's;
+    tell straight onto the queue)."""
 
     def __init__(self, actor: pykka.Actor, dispatcher: Dispatcher) -> None:
         super().__init__(actor)
         self._dispatcher = dispatcher
+        self._actor = actor
+
+    def tell(self, message: Any) -> None:
+        if self.actor_stopped.is_set():
+            raise ActorDeadError(f"{self} not found")
+        self._dispatcher.put(self._actor, PykkaEnvelope(message))
 
     def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
         future = _Future(self._dispatcher)

@@ -311,7 +311,7 @@ def _peak_rss_mb() -> float:
 # ---------------------------------------------------------------- the command
 
 
-def run_bench(as_json: bool) -> int:
+def run_bench(as_json: bool, soak: bool = False) -> int:
     from runtime.logging import setup_logging
 
     setup_logging("WARNING")
@@ -331,6 +331,12 @@ def run_bench(as_json: bool) -> int:
     progress(f"recovery: rebuilding from a journal of {RECOVERY_FILLS:,} fills ...")
     recovery = measure_recovery()
     recovery["peak_rss_mb"] = _peak_rss_mb()
+    extra: dict[str, Any] = {}
+    if soak:
+        from actors.app.soak import SOAK_HOURS, measure_soak
+
+        progress(f"soak: {SOAK_HOURS:g} simulated hours of market through the whole tree ...")
+        extra["soak"] = measure_soak()
     result = {
         "ingest": ingest,
         "tick_to_order_us": latency,
@@ -338,6 +344,7 @@ def run_bench(as_json: bool) -> int:
         "recovery": recovery,
         "replay": replay,
         "memory": memory,
+        **extra,
         "bench_wall_s": round(time.perf_counter() - started, 1),
         "machine": machine(),
     }
@@ -406,4 +413,18 @@ def render(result: dict[str, Any]) -> str:
                         f"{'the same fingerprint' if r['same_fingerprint'] else 'FINGERPRINTS DIFFER'}")
     rows.append("")
     rows.append(f"memory   peak RSS {result['memory']['peak_rss_mb']} MB")
+    if "soak" in result:
+        rows += ["", *_soak_rows(result["soak"])]
     return "\n".join(rows)
+
+
+def _soak_rows(s: dict[str, Any]) -> list[str]:
+    rows = [f"soak     {s['simulated_h']} simulated hours, {s['frames']:,} frames, {s['orders']} orders, "
+            f"{s['fills']} fills through the whole tree in {s['wall_s']} s",
+            _row("RSS at the start", _n(s["rss_mb_start"]), "MB"),
+            _row("RSS at the end", _n(s["rss_mb_end"]), "MB"),
+            _row("RSS slope after the first simulated hour", f"{s['slope_mb_per_h']}", "MB/h")]
+    growing = s.get("growing_collections") or {}
+    rows.append("  collections still growing: " + (", ".join(f"{k} {a}->{b}" for k, (a, b) in growing.items())
+                                                   or "none"))
+    return rows

@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--out", required=True)
     bench = sub.add_parser("bench", help="measure ingest, tick-to-order latency and replay speed")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--soak", action="store_true",
+                       help="also an accelerated soak: 4 simulated hours of market through the whole tree, memory"
+                            " sampled (adds a minute or two)")
     from actors.app import ctl as ctl_command
     from actors.app import preview as preview_command
 
@@ -236,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from actors.app.bench import run_bench
 
-            return run_bench(as_json=args.json)
+            return run_bench(as_json=args.json, soak=args.soak)
         if args.command == "ctl":
             from actors.app.ctl import run as run_ctl
 

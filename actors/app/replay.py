@@ -82,7 +82,7 @@ def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: l
     first = known[0] if known else 1_795_000_000.0
     clock = ManualClock(first)
     scheduler = Scheduler(clock)
-    tree_done = _Threads(InflightTracker()) if threads else _Dispatched(Dispatcher())
+    tree_done = _Threads(InflightTracker()) if threads else Dispatched(Dispatcher())
     services = Services(clock, scheduler, faults=FaultPlan(faults), tracker=tree_done.tracker,
                         dispatcher=tree_done.dispatcher)
     run_dir = run_dir_for(profile, "replay")
@@ -92,7 +92,7 @@ def _replay(profile: Profile, capture: Path, lines: list[str | bytes], faults: l
     scheduler.start()
     try:
         tree = Tree(profile, services, run_dir, feed_url=None)
-        _wait_started(tree, tree_done)
+        wait_started(tree, tree_done)
         started = time.perf_counter()
         for line, stamp in zip(lines, stamps):
             if stop.is_set():
@@ -137,7 +137,7 @@ class _Threads:
         return self.tracker.wait_quiescent(timeout_s)
 
 
-class _Dispatched:
+class Dispatched:
     """The tree on this thread's dispatcher: a frame has settled when the queue is empty."""
 
     tracker = None
@@ -150,7 +150,7 @@ class _Dispatched:
         return True
 
 
-def _wait_started(tree: Tree, tree_done: _Threads | _Dispatched) -> None:
+def wait_started(tree: Tree, tree_done: _Threads | Dispatched) -> None:
     deadline = time.monotonic() + 10
     while True:
         bound = tree.all_bound()

@@ -32,6 +32,7 @@ import websocket
 from loguru import logger
 
 from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame, UserFrame
+from actors.streaming.connection import Close, Connect, ConnectionPolicy, Effect, Fallback, Later, Note, ReportFeed
 from actors.streaming.core import HEARTBEATS, StreamingCore
 from actors.streaming.rest_books import RestBook, RestBookPoller
 from config.schema import StreamingConfig
@@ -47,7 +48,6 @@ from domain.market import (
     TradePrint,
 )
 from runtime.actor import SupervisedActor
-from runtime.backoff import Backoff
 
 
 class WatchdogTick(msgspec.Struct, frozen=True):
@@ -73,14 +73,6 @@ class StreamingActor(SupervisedActor):
         self.private_consumer = private_consumer
         self.products = products
         self.config = config
-        self.url = url  # in use; None: frames come from a replay driver
-        self.primary_url = url
-        self.failover_url = failover_url if failover_url != url else None
-        self.failover_after = max(1, failover_after)
-        self.url_failures = 0  # failed connections in a row to the url in use
-        self.backoff = Backoff(config.reconnect_base_s, config.reconnect_factor, config.reconnect_cap_s,
-                               config.reconnect_jitter)
-        self.rng = random.Random(seed * 1000 + epoch)
         self.book_consumers = book_consumers
         # With credentials every outgoing message carries a fresh JWT (they live 120 s).
         jwt_factory = (lambda: credentials.make_jwt(self.clock.now())) if credentials is not None else None
@@ -88,30 +80,35 @@ class StreamingActor(SupervisedActor):
         self.feeds_books = bool(self.core.level2_products)  # False: a private stream
         self.watches_balance = FUTURES_BALANCE_SUMMARY in self.core.channels
         self.last_balance_summary_at: float | None = None
-        self.conn = 0
-        self.attempt = 0  # failed connections in a row
         self.app: websocket.WebSocketApp | None = None
         self.thread: threading.Thread | None = None
-        self.connecting_since: float | None = None
-        self.opened_at: float | None = None
-        self.last_frame_at: float | None = None
-        self.snapshots: set[str] = set()  # level2 products with a snapshot on this connection
-        self.healthy = False
-        self.reported_down = False
         self.poller = None
         if url is not None and rest_url and config.rest_fallback and self.feeds_books:
             self.poller = RestBookPoller(rest_url, products, config.rest_interval_s, self._tell_self)
+        self.policy = ConnectionPolicy(config, url, epoch, random.Random(seed * 1000 + epoch),
+                                       frozenset(self.core.level2_products), failover_url, failover_after,
+                                       fallback=self.poller is not None, reports_feed=self.feeds_books, name=name)
         self.reconnects = self.metrics.counter(f"{metric_prefix}reconnects")
         self.stalls = self.metrics.counter(f"{metric_prefix}stalls")
         self.resyncs = self.metrics.counter(f"{metric_prefix}resyncs")
         self.rest_fallbacks = self.metrics.counter(f"{metric_prefix}rest_fallbacks")
         self.connects = self.metrics.counter(f"{metric_prefix}connects")
         self.failovers = self.metrics.counter(f"{metric_prefix}failovers")
+        self._counters = {"stalls": self.stalls, "reconnects": self.reconnects, "failovers": self.failovers}
 
     # -- lifecycle --------------------------------------------------------------------------------
+    @property
+    def url(self) -> str | None:
+        """The endpoint in use; None: frames come from a replay driver."""
+        return self.policy.url
+
+    @property
+    def conn(self) -> int:
+        return self.policy.conn
+
     def start_core(self) -> None:
         if self.url is not None:
-            self._connect()
+            self._perform(self.policy.connect(self.clock.now()))
             self.every(self.config.watchdog_interval_s, WatchdogTick())
 
     def stop_core(self) -> None:
@@ -119,17 +116,33 @@ class StreamingActor(SupervisedActor):
             self.poller.stop(join=True)
         self._close_socket()
 
-    def _connect(self) -> None:
-        # Connection numbers are unique across incarnations so late frames of an old socket are
-        # recognised as such by the core.
-        self.conn = self.epoch * 100_000 + (self.conn % 100_000) + 1
-        conn = self.conn
+    def _perform(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            kind = type(effect)
+            if kind is Connect:
+                self._open(cast(Connect, effect).conn, cast(Connect, effect).url)
+            elif kind is Close:
+                self.core.on_disconnected(self.conn)
+                self._close_socket(join=False)  # its reader thread ends by itself
+            elif kind is Later:
+                self.later(cast(Later, effect).delay_s, Reconnect(cast(Later, effect).attempt))
+            elif kind is ReportFeed:
+                report = cast(ReportFeed, effect)
+                self.tell_supervisor(FeedHealth(report.up, report.reason, report.attempts))
+            elif kind is Fallback:
+                if self.poller is not None:
+                    if cast(Fallback, effect).on:
+                        self.poller.start()
+                    else:
+                        self.poller.stop()
+            elif kind is Note:
+                note = cast(Note, effect)
+                if note.counter:
+                    self._counters[note.counter].inc()
+                logger.log(note.level, note.text)
+
+    def _open(self, conn: int, url: str) -> None:
         tell = self._tell_self
-        self.connecting_since = self.clock.now()
-        self.opened_at = None
-        self.snapshots = set()
-        url = self.url
-        assert url is not None  # only a live actor (one with a url) connects
         self.app = websocket.WebSocketApp(
             url,
             on_open=lambda ws: tell(SocketOpened(conn)),
@@ -174,17 +187,14 @@ class StreamingActor(SupervisedActor):
         elif kind is RestBook:
             self._on_rest_book(message)
         elif kind is SocketOpened:
-            if message.conn == self.conn and self.app is not None:
+            if self.policy.opened(message.conn, self.clock.now()):
                 self.connects.inc()
-                self.opened_at = self.last_frame_at = self.clock.now()
                 self.core.on_connected(message.conn)
                 self._send_all(self.core.subscribe_messages())
         elif kind is SocketClosed:
-            if message.conn == self.conn:
-                self._reconnect_later(message.reason)
+            self._perform(self.policy.closed(message.conn, message.reason, self.clock.now()))
         elif kind is Reconnect:
-            if self.url is not None and self.app is None:
-                self._connect()
+            self._perform(self.policy.connect(self.clock.now()))
         elif kind is ResyncRequest:
             logger.info("resync requested: {}", message.reason)
             self._resync()
@@ -202,8 +212,8 @@ class StreamingActor(SupervisedActor):
 
     def _on_frame(self, raw: RawFrame) -> None:
         now = self.clock.now()
-        if raw.conn == self.conn:
-            self.last_frame_at = now
+        policy = self.policy
+        policy.frame(raw.conn, now)
         result = self.core.on_frame(raw, now)
         if (result.channel == USER or result.channel == HEARTBEATS) and self.private_consumer is not None:
             self.send(self.private_consumer, raw)
@@ -216,13 +226,13 @@ class StreamingActor(SupervisedActor):
                     self.send(consumer, out)
                 if kind is L2Update:  # mypy does not narrow through `kind is`: the casts say what it guarantees
                     update = cast(L2Update, out)
-                    if update.is_snapshot and update.conn == self.conn:
-                        self.snapshots.add(update.product_id)
+                    if update.is_snapshot:
+                        policy.snapshot(update.product_id, update.conn)
             elif kind is StreamGap:
                 gap = cast(StreamGap, out)
                 logger.warning("sequence gap on connection {}: expected {} got {}", gap.conn, gap.expected,
                                gap.received)
-                self.snapshots.clear()
+                policy.snapshots.clear()
                 if self.feeds_books:
                     self.send("market_data", out)
             elif kind is ProductStatus:
@@ -237,94 +247,18 @@ class StreamingActor(SupervisedActor):
                                "only (malformed_kinds)", self.name, rejected.reason, rejected.detail)
             else:
                 logger.debug("skipped frame: {} {} {}", rejected.kind, rejected.reason, rejected.detail)
-        self._update_health()
-
-    def _update_health(self) -> None:
-        healthy = self.opened_at is not None and self.snapshots.issuperset(self.core.level2_products)
-        if healthy == self.healthy:
-            return
-        self.healthy = healthy
-        if healthy:
-            if self.poller is not None:
-                self.poller.stop()
-            if self.reported_down and self.feeds_books:
-                self.reported_down = False
-                self.tell_supervisor(FeedHealth(True, "subscribed with fresh snapshots"))
-        elif self.poller is not None and self.url is not None:
-            self.poller.start()
+        self._perform(policy.health())
 
     def _watchdog(self) -> None:
-        now = self.clock.now()
-        if self.app is None:
-            return  # waiting for a scheduled reconnect
-        if self.opened_at is None:
-            if self.connecting_since is not None and now - self.connecting_since > self.config.message_timeout_s:
-                self._stall("no connection within {:.1f}s".format(self.config.message_timeout_s))
-            return
-        if (self.attempt or self.url_failures) and now - self.opened_at >= self.config.stable_period_s:
-            self.attempt = 0  # stable again: the next failure starts the back-off afresh
-            self.url_failures = 0
-        if self.last_frame_at is not None and now - self.last_frame_at > self.config.message_timeout_s:
-            self._stall(f"no frame for {now - self.last_frame_at:.1f}s")
-            return
-        # The last heartbeat may predate this connection: count from whichever is later.
-        since = max(self.core.last_heartbeat_at or self.opened_at, self.opened_at)
-        if now - since > self.config.heartbeat_timeout_s:
-            self._stall(f"no heartbeat for {now - since:.1f}s")
-
-    def _stall(self, reason: str) -> None:
-        self.stalls.inc()
-        logger.warning("socket {} looks dead ({}): reconnecting", self.conn, reason)
-        self._reconnect_later(reason)
-
-    def _reconnect_later(self, reason: str) -> None:
-        # A lost socket is not a sequence gap: its books were right when it died and will be
-        # replaced by the next snapshot. Until then staleness protects trading, and the REST
-        # fallback keeps them fresh, so they are not invalidated here.
-        now = self.clock.now()
-        was_stable = self.opened_at is not None and now - self.opened_at >= self.config.stable_period_s
-        self.core.on_disconnected(self.conn)
-        self._close_socket(join=False)  # its reader thread ends by itself
-        self.opened_at = None
-        self.snapshots.clear()
-        self._update_health()
-        self.attempt += 1
-        self.reconnects.inc()
-        self.url_failures = 1 if was_stable else self.url_failures + 1
-        self._choose_url(was_stable)
-        delay = self.backoff.delay(self.attempt, self.rng)
-        logger.warning("socket {} down ({}); reconnect attempt {} in {:.2f}s", self.conn, reason, self.attempt, delay)
-        if self.feeds_books and self.attempt >= self.config.reduce_after_attempts and not self.reported_down:
-            self.reported_down = True
-            self.tell_supervisor(FeedHealth(False, reason, self.attempt))
-        self.later(delay, Reconnect(self.attempt))
-
-    def _choose_url(self, was_stable: bool) -> None:
-        """Alternate with the failover endpoint: after `failover_after` failures in a row to the one
-        in use, or back to the primary once a stable failover connection is lost."""
-        if self.failover_url is None:
-            return
-        on_primary = self.url == self.primary_url
-        back_from_failover = not on_primary and was_stable
-        if self.url_failures < self.failover_after and not back_from_failover:
-            return
-        self.url_failures = 0
-        self.url = self.failover_url if on_primary else self.primary_url
-        if on_primary:
-            self.failovers.inc()
-            logger.warning("{}: {} failed {} times in a row: failing over to {}", self.name, self.primary_url,
-                           self.failover_after, self.url)
-        else:
-            logger.info("{}: trying the primary endpoint {} again", self.name, self.url)
+        self._perform(self.policy.watchdog(self.clock.now(), self.core.last_heartbeat_at))
 
     def _resync(self) -> None:
-        self.snapshots.clear()
         self.resyncs.inc()
         self._send_all(self.core.resync_messages())
-        self._update_health()
+        self._perform(self.policy.resync())
 
     def _on_rest_book(self, book: RestBook) -> None:
-        if self.healthy:
+        if self.policy.healthy:
             return  # the stream is back: its own snapshot rules
         self.rest_fallbacks.inc()
         update = L2Update(book.product_id, True, book.bids, book.asks, self.clock.now(), -1, time.perf_counter_ns())

@@ -27,7 +27,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Iterable, Iterator
 
-from actors.wire.decimals import finite_decimal
+from actors.wire.decimals import finite_decimal, plain
 from actors.wire.timestamps import parse_timestamp
 from domain.fees import venue_fee
 from domain.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
@@ -122,7 +122,7 @@ class _Mirror:
         self.levels: dict[tuple[str, Decimal], str] = {}  # (book side, price) -> market order id
         self.level_of: dict[str, tuple[str, Decimal]] = {}  # market order id -> (book side, price)
         self.trade_seq = 0
-        self.pending: dict[tuple[str, Decimal], Decimal] = {}  # deferred level changes, last quantity wins
+        self.pending: dict[tuple[str, str], str] = {}  # deferred (side, price text) -> quantity text
         self.pending_reset = False  # a snapshot is among them: the mirrored levels go first
 
     def market_size(self, book_side: str, price: Decimal) -> Decimal:
@@ -350,14 +350,31 @@ class PaperVenue:
 
     def _defer_book(self, mirror: _Mirror, is_snapshot: bool, bids: Iterable[tuple[str, str]],
                     offers: Iterable[tuple[str, str]]) -> None:
+        """Keep the level changes as their checked wire text: an idle product's book is read only
+        when an order comes (or too many changes wait), and a level changed many times meanwhile
+        becomes a Decimal once. A rewritten level moves to the end, so the changes are applied in
+        the order of their last writes (two spellings of one price then end as on arrival)."""
         pending = mirror.pending
         if is_snapshot:
             pending.clear()
             mirror.pending_reset = True
-        for book_side, price, qty in self._valid_levels(bids, offers):
-            pending[(book_side, price)] = qty
+        for book_side, entries in ((BID, bids), (OFFER, offers)):
+            for price_text, qty_text in entries:
+                if not (plain(price_text) and plain(qty_text) and price_text.strip("0.")) \
+                        and not self._readable(price_text, qty_text):
+                    continue
+                key = (book_side, price_text)
+                pending.pop(key, None)
+                pending[key] = qty_text
         if len(pending) > PENDING_LEVELS_MAX:
             self._catch_up(mirror)
+
+    def _readable(self, price_text: str, qty_text: str) -> bool:
+        price, qty = finite_decimal(price_text), finite_decimal(qty_text)
+        if price is None or qty is None or qty < 0 or price <= 0:
+            self.bad_levels += 1
+            return False
+        return True
 
     def _valid_levels(self, bids: Iterable[tuple[str, str]], offers: Iterable[tuple[str, str]]
                       ) -> Iterator[tuple[str, Decimal, Decimal]]:
@@ -382,8 +399,8 @@ class PaperVenue:
             return
         pending, mirror.pending = mirror.pending, {}
         no_events: list[Event] = []
-        for (book_side, price), qty in pending.items():
-            self._set_market_level(mirror, book_side, price, qty, 0.0, no_events)
+        for (book_side, price_text), qty_text in pending.items():  # checked on arrival: readable
+            self._set_market_level(mirror, book_side, Decimal(price_text), Decimal(qty_text), 0.0, no_events)
 
     @staticmethod
     def _clear_market_levels(mirror: _Mirror) -> None:

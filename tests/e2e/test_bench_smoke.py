@@ -40,15 +40,21 @@ def test_table_names_the_floor_it_compares_with():
         "journal_overhead": {"p50_write_ahead_us": 1500.0, "p50_without_us": 1400.0, "ratio": 1.071,
                              "n_write_ahead": 3, "n_without": 3},
         "recovery": {"fills": 100_000, "seconds": 1.25},
-        "replay": {"events_per_s": 800, "frames": 1600, "wall_s": 2.0, "capture": "sample_capture.jsonl"},
+        "replay": {"events_per_s": 8000, "threads_events_per_s": 1600, "dispatcher_vs_threads": 5.0,
+                   "same_fingerprint": True, "repeats": 3, "frames": 1600, "wall_s": 0.2,
+                   "capture": "sample_capture.jsonl"},
         "memory": {"peak_rss_mb": 80.0},
+        "soak": {"simulated_h": 4.0, "frames": 258_000, "orders": 1048, "fills": 2333, "wall_s": 124.2,
+                 "rss_mb_start": 52.2, "rss_mb_end": 70.7, "slope_mb_per_h": 1.762,
+                 "growing_collections": {"execution.orders._orders": [246, 1048]}},
         "bench_wall_s": 60.0,
         "machine": {"cores": 2, "python": "3.11.0", "platform": "Linux"},
     }
     table = render(result)
     assert "floor: msgspec's leanest typed decode" in table
     assert "4,000 us" in table
-    assert "800 events/s" in table
+    assert "8,000 events/s" in table and "1,600 events/s" in table and "5.0x; the same fingerprint" in table
+    assert "1.762 MB/h" in table and "execution.orders._orders 246->1048" in table
     assert "1.071x" in table and "100,000 fills" in table and "1.25 s" in table
 
 
