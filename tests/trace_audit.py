@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from domain.market import BookStatus, L2Update, StreamGap
-from domain.orders import OrderIntent, PlaceOrder
+from domain.orders import Fill, OrderIntent, PlaceOrder
 from domain.portfolio import PortfolioUpdate
 from runtime.clock import Clock
 
@@ -79,19 +79,36 @@ def _book_problem(status: BookStatus | None, now: float, stale_after_s: float) -
 
 def _execution_view(events: Iterable[TraceEvent], execution: str
                     ) -> Iterator[tuple[TraceEvent, dict[tuple[str, str], BookStatus], dict[str, Decimal]]]:
-    """Execution's events, each with the books and positions it had handled before it (per thread)."""
+    """Execution's events, each with the books it had handled before it and the positions it
+    judged by (per thread): the last PortfolioUpdate's, plus the fills execution forwarded to
+    portfolio after the one that update names as its last (`last_fill`), as the gate counts them."""
     books: dict[tuple[str, str], BookStatus] = {}
     positions: dict[str, dict[str, Decimal]] = {}
+    unconfirmed: dict[str, dict[tuple[str, str, str], tuple[str, Decimal]]] = {}
+    epochs: dict[str, int] = {}
     for e in events:
         if e.actor != execution:
             continue
         m = e.message
+        pending = unconfirmed.setdefault(e.thread, {})
         if e.way == IN:
             if type(m) is BookStatus:
                 books[(e.thread, m.product_id)] = m
             elif type(m) is PortfolioUpdate:
                 positions[e.thread] = dict(m.positions)
-        yield e, books, positions.get(e.thread, {})
+                if epochs.setdefault(e.thread, m.epoch) != m.epoch:
+                    epochs[e.thread] = m.epoch
+                    pending.clear()
+                elif m.last_fill in pending:
+                    keys = list(pending)
+                    for key in keys[: keys.index(m.last_fill) + 1]:
+                        del pending[key]
+        elif e.way == "out:portfolio" and type(m) is Fill:
+            pending[(m.product_id, m.trade_id, m.side)] = (m.product_id, m.size if m.side == "BUY" else -m.size)
+        judged = dict(positions.get(e.thread, {}))
+        for product_id, delta in pending.values():
+            judged[product_id] = judged.get(product_id, Decimal(0)) + delta
+        yield e, books, judged
 
 
 def sent_order(e: TraceEvent, venue: str = "venue") -> PlaceOrder | None:

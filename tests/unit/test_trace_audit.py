@@ -117,6 +117,27 @@ def test_reducing_orders_pass_a_stale_book_only_when_allowed():
     assert [f.split()[0] for f in found] == ["o2", "o3"]
 
 
+def test_a_position_counts_the_fills_forwarded_after_the_portfolio_update_named_last():
+    """As the gate does: a fill on its way to portfolio is part of the position an order is judged by."""
+    from domain.orders import Fill
+
+    def fill(n: int) -> Fill:
+        return Fill(f"t{n}", f"o{n}", f"v{n}", BTC, "BUY", Decimal("100"), Decimal("0.002"), Decimal("0"), "TAKER", T0)
+
+    flat = PortfolioUpdate(Decimal("1000"), (), (), T0)
+    applied = PortfolioUpdate(Decimal("1000"), ((BTC, Decimal("0.002")),), (), T0, last_fill=(BTC, "t1", "BUY"))
+    events = [
+        ev(0.0, "execution", "in", flat),
+        ev(0.0, "execution", "out:portfolio", fill(1)),
+        ev(0.0, "execution", "in", status(0.0, valid=False)),
+        ev(0.1, "execution", "out:venue", order(2, "SELL", "0.002")),  # flat per the update, long per the fill
+        ev(0.2, "execution", "in", applied),  # the fill applied: counted once, not twice
+        ev(0.3, "execution", "out:venue", order(3, "SELL", "0.004")),  # crosses zero: new risk
+    ]
+    found = orders_on_bad_books(events, stale_after_s=5.0, reducing_allowed=True)
+    assert [f.split()[0] for f in found] == ["o3"]
+
+
 # ------------------------------------------------------------------ applied before snapshot
 
 
