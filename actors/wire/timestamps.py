@@ -1,6 +1,7 @@
 """The frame timestamp parser: RFC 3339 text to epoch seconds, cheaply, on the hot path.
 
-Owns the caches of whole minutes and seconds already parsed (bounded, cleared when full).
+Owns the caches of whole minutes and seconds already parsed (bounded, cleared when full) and of
+the last timestamp parsed.
 Must never accept a malformed timestamp (it raises ValueError) or read a clock.
 """
 
@@ -15,7 +16,8 @@ _SECOND_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds of t
 _SECOND_CACHE_MAX = 4096
 # The second of the last timestamp parsed: frames arrive many to a second. One tuple, replaced whole.
 _LAST_SECOND: tuple[str, int] = ("1970-01-01T00:00:00", 0)
-_DIGITS = "0123456789"
+# The last timestamp parsed and its value: frames sent in one burst carry one stamp. Replaced whole.
+_LAST_STAMP: tuple[str, float] = ("", 0.0)
 
 
 def _minute_base(prefix: str) -> int:
@@ -67,7 +69,10 @@ def parse_timestamp(text: str) -> float:
     datetime.fromisoformat in 3.11 refuses 9 fractional digits, and this is on the hot path: the
     whole second is cached, the fraction is one slice.
     """
-    global _LAST_SECOND
+    global _LAST_SECOND, _LAST_STAMP
+    last = _LAST_STAMP
+    if text == last[0]:
+        return last[1]
     prefix, seconds = _LAST_SECOND
     if not text.startswith(prefix):  # a new second (startswith copies nothing; a slice would)
         prefix = text[:19]
@@ -75,9 +80,11 @@ def parse_timestamp(text: str) -> float:
         seconds = cached if cached is not None else _second_base(prefix)
         _LAST_SECOND = (prefix, seconds)
     if len(text) > 21 and text[19] == "." and text[-1] == "Z":  # the usual form: fraction, Zulu
-        fraction = text[19:-1]
-        if fraction.strip(_DIGITS) == ".":  # "." and ASCII digits only
-            return seconds + float(fraction)
+        digits = text[20:-1]
+        if digits.isdigit() and digits.isascii():  # float() would take other scripts' digits too
+            value = seconds + float(text[19:-1])
+            _LAST_STAMP = (text, value)
+            return value
     rest = text[19:]
     if not rest or not rest.isascii():
         raise ValueError(f"bad timestamp: {text!r}")
