@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import random
 import resource
 import statistics
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
+from itertools import islice
 from typing import Any, Callable
 
 import msgspec
@@ -39,7 +41,6 @@ INGEST_REPEATS = 5
 MARKET_SEED = 7
 MARKET_START_TS = 1_795_000_000.0
 TICK_INTERVAL_S = 0.1  # config exchange.tick_interval_s
-MAX_LEVELS_PER_FRAME = 10  # a larger step's changes go out as several frames
 # The runtime's market_data settings the pure cores are built with.
 VIEW_INTERVAL_S = 0.25
 BAR_INTERVAL_S = 1.0
@@ -63,24 +64,12 @@ PAPER_OVERRIDES: dict[str, Any] = {
 def l2_frames(count: int, seed: int = MARKET_SEED) -> list[tuple[str, float]]:
     """`count` l2_data frames with their timestamps: a snapshot of each product, then the updates a
     seeded SyntheticMarket produces tick by tick, encoded as the built-in exchange sends them."""
+    from actors.app.soak import market_frames
+
     if count <= len(CATALOG):
         raise ValueError(f"count: need more than {len(CATALOG)} frames (one snapshot per product), got {count}")
     market = SyntheticMarket(CATALOG, seed=seed, start_ts=MARKET_START_TS)
-    out: list[tuple[str, float]] = []
-    ts = MARKET_START_TS
-    for product_id, spec in CATALOG.items():
-        bids, offers = market.book(product_id)
-        out.append((frames.l2_snapshot(ts, spec, bids, offers, ts).render(len(out) + 1), ts))
-    while len(out) < count:
-        ts += TICK_INTERVAL_S
-        step = market.step(ts)
-        for product in step.products:
-            spec = CATALOG[product.product_id]
-            changes = product.changes
-            for i in range(0, len(changes), MAX_LEVELS_PER_FRAME):
-                chunk = changes[i : i + MAX_LEVELS_PER_FRAME]
-                out.append((frames.l2_update(ts, spec, chunk, step.ts).render(len(out) + 1), ts))
-    return out[:count]
+    return list(islice(market_frames(market, MARKET_START_TS, math.inf, TICK_INTERVAL_S, trades=False), count))
 
 
 def _timed_ingest(raws: list[tuple[RawFrame, float]], views_on: str) -> tuple[float, dict[str, int]]:

@@ -44,9 +44,10 @@ _WALK_DEPTH = 4
 _MIN_GROWTH = 64  # a collection that grew by fewer items over the last hours is noise, not a leak
 
 
-def market_frames(market: SyntheticMarket, start_ts: float, end_ts: float) -> Iterator[tuple[str, float]]:
+def market_frames(market: SyntheticMarket, start_ts: float, end_ts: float, tick_s: float = TICK_S,
+                  trades: bool = True) -> Iterator[tuple[str, float]]:
     """Frames as the built-in exchange sends them: a snapshot of each product, then each step's
-    level changes and trades, one sequence over both channels."""
+    level changes (and trades), one sequence over both channels; a step every `tick_s`."""
     seq = 0
     for product_id, spec in CATALOG.items():
         bids, offers = market.book(product_id)
@@ -54,7 +55,7 @@ def market_frames(market: SyntheticMarket, start_ts: float, end_ts: float) -> It
         yield frames.l2_snapshot(start_ts, spec, bids, offers, start_ts).render(seq), start_ts
     ts = start_ts
     while ts < end_ts:
-        ts += TICK_S
+        ts += tick_s
         step = market.step(ts)
         for product in step.products:
             spec = CATALOG[product.product_id]
@@ -62,7 +63,7 @@ def market_frames(market: SyntheticMarket, start_ts: float, end_ts: float) -> It
             for i in range(0, len(changes), MAX_LEVELS_PER_FRAME):
                 seq += 1
                 yield frames.l2_update(ts, spec, changes[i:i + MAX_LEVELS_PER_FRAME], step.ts).render(seq), ts
-            if product.trades:
+            if trades and product.trades:
                 seq += 1
                 yield frames.market_trades(ts, "update", spec, product.trades).render(seq), ts
 
