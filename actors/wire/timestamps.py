@@ -17,7 +17,8 @@ _SECOND_CACHE_MAX = 4096
 # The second of the last timestamp parsed: frames arrive many to a second. One tuple, replaced whole.
 _LAST_SECOND: tuple[str, int] = ("1970-01-01T00:00:00", 0)
 # The last timestamp parsed and its value: frames sent in one burst carry one stamp. Replaced whole.
-_LAST_STAMP: tuple[str, float] = ("", 0.0)
+# None at first: no text equals it (an empty stamp must still be refused).
+_LAST_STAMP: tuple[str | None, float] = (None, 0.0)
 
 
 def _minute_base(prefix: str) -> int:

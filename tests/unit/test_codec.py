@@ -245,3 +245,18 @@ def test_timestamp_rejects_after_a_good_one_of_the_same_second(text):
     parse_timestamp("2026-11-23T21:40:01.5Z")  # the second is cached now
     with pytest.raises(ValueError):
         parse_timestamp(text)
+
+
+def test_an_empty_timestamp_is_refused_by_a_fresh_parser_too():
+    """The last-stamp cache starts empty: no text, the empty one included, matches it."""
+    import importlib
+
+    import actors.wire.timestamps as timestamps
+
+    fresh = importlib.reload(timestamps)
+    try:
+        with pytest.raises(ValueError):
+            fresh.parse_timestamp("")
+        assert fresh.parse_timestamp("2026-11-23T21:40:01.5Z") == fresh.parse_timestamp("2026-11-23T21:40:01.5Z")
+    finally:
+        importlib.reload(timestamps)
