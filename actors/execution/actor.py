@@ -43,9 +43,6 @@ class ExecutionActor(SupervisedActor):
         self._perform(self.core.handle(message, self.clock.now()))
         return None
 
-    def report(self) -> dict[str, Any]:
-        return self.core.report()
-
     def _perform(self, effects: list[Effect]) -> None:
         for effect in effects:
             if type(effect) is Send:

@@ -232,7 +232,7 @@ class StreamingActor(SupervisedActor):
                 gap = cast(StreamGap, out)
                 logger.warning("sequence gap on connection {}: expected {} got {}", gap.conn, gap.expected,
                                gap.received)
-                policy.snapshots.clear()
+                policy.gap()
                 if self.feeds_books:
                     self.send("market_data", out)
             elif kind is ProductStatus:

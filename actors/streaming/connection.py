@@ -128,9 +128,13 @@ class ConnectionPolicy:
         if conn == self.conn:
             self.snapshots.add(product_id)
 
+    def gap(self) -> None:
+        """A sequence gap: every book needs a fresh snapshot (`health()` after the frame)."""
+        self.snapshots.clear()
+
     def resync(self) -> list[Effect]:
         """Fresh snapshots were asked for: the feed is not healthy until they come."""
-        self.snapshots.clear()
+        self.gap()
         return self.health()
 
     # -- watchdogs ------------------------------------------------------------------------------------

@@ -361,7 +361,7 @@ class PaperVenue:
         for book_side, entries in ((BID, bids), (OFFER, offers)):
             for price_text, qty_text in entries:
                 if not (plain(price_text) and plain(qty_text) and price_text.strip("0.")) \
-                        and not self._readable(price_text, qty_text):
+                        and self._read_level(price_text, qty_text) is None:
                     continue
                 key = (book_side, price_text)
                 pending.pop(key, None)
@@ -369,23 +369,22 @@ class PaperVenue:
         if len(pending) > PENDING_LEVELS_MAX:
             self._catch_up(mirror)
 
-    def _readable(self, price_text: str, qty_text: str) -> bool:
+    def _read_level(self, price_text: str, qty_text: str) -> tuple[Decimal, Decimal] | None:
+        """(price, quantity) of a readable level; None, counted as bad, for any other."""
         price, qty = finite_decimal(price_text), finite_decimal(qty_text)
         if price is None or qty is None or qty < 0 or price <= 0:
             self.bad_levels += 1
-            return False
-        return True
+            return None
+        return price, qty
 
     def _valid_levels(self, bids: Iterable[tuple[str, str]], offers: Iterable[tuple[str, str]]
                       ) -> Iterator[tuple[str, Decimal, Decimal]]:
         """(book side, price, quantity) of each readable level; the others are counted as bad."""
         for book_side, entries in ((BID, bids), (OFFER, offers)):
             for price_text, qty_text in entries:
-                price, qty = finite_decimal(price_text), finite_decimal(qty_text)
-                if price is None or qty is None or qty < 0 or price <= 0:
-                    self.bad_levels += 1
-                    continue
-                yield book_side, price, qty
+                level = self._read_level(price_text, qty_text)
+                if level is not None:
+                    yield book_side, level[0], level[1]
 
     def _catch_up(self, mirror: _Mirror) -> None:
         """Apply the deferred level changes. They were kept only while the product was idle, and
