@@ -23,16 +23,48 @@ class RawFrame(msgspec.Struct, frozen=True, tag=True):
     recv_ns: int  # perf_counter_ns() at arrival: the origin of tick-to-order latency
 
 
-class L2Update(msgspec.Struct, frozen=True, tag=True):
-    """A level2 event for one product: absolute sizes per price level (wire strings)."""
+class L2Level(msgspec.Struct, frozen=True, gc=False):
+    """One price level of a level2 event, exactly as the wire spells it (streaming decodes frames
+    straight into these; gc=False: frozen strings only, never part of a cycle)."""
+
+    side: str  # "bid" or "offer" (anything but "bid" is read as the ask side)
+    price_level: str
+    new_quantity: str  # absolute size, not a delta
+
+
+class L2Update(msgspec.Struct, frozen=True, tag=True, gc=False):
+    """A level2 event for one product: absolute sizes per price level, in wire order (the levels
+    are the decoded frame's own, handed on uncopied).
+
+    `plain` is the producer's promise that every price and size is in the usual spelling (1 to 15
+    ASCII digits with at most one point, `actors.wire.decimals.plain`): a reader may then skip its
+    own checks. Anything else must be checked by the reader. gc=False: frozen, and holding only
+    strings, numbers and level structs, it can never be part of a reference cycle.
+    """
 
     product_id: str
     is_snapshot: bool
-    bids: tuple[tuple[str, str], ...]  # (price_level, new_quantity)
-    offers: tuple[tuple[str, str], ...]
+    levels: tuple[L2Level, ...]
     ts: float  # frame timestamp, epoch seconds (clock time of the event)
     conn: int
     recv_ns: int
+    plain: bool = False
+
+    @classmethod
+    def from_sides(cls, product_id: str, is_snapshot: bool, bids: tuple[tuple[str, str], ...],
+                   offers: tuple[tuple[str, str], ...], ts: float, conn: int, recv_ns: int,
+                   plain: bool = False) -> L2Update:
+        """From (price_level, new_quantity) pairs per side: bids first, then offers."""
+        levels = tuple(L2Level("bid", p, q) for p, q in bids) + tuple(L2Level("offer", p, q) for p, q in offers)
+        return cls(product_id, is_snapshot, levels, ts, conn, recv_ns, plain)
+
+    @property
+    def bids(self) -> tuple[tuple[str, str], ...]:
+        return tuple((lv.price_level, lv.new_quantity) for lv in self.levels if lv.side == "bid")
+
+    @property
+    def offers(self) -> tuple[tuple[str, str], ...]:
+        return tuple((lv.price_level, lv.new_quantity) for lv in self.levels if lv.side != "bid")
 
 
 class TradePrint(msgspec.Struct, frozen=True, tag=True):

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import msgspec
 
+from actors.app.bench_ingest_before import L2UpdateBefore, MarketDataCoreBefore, StreamingCoreBefore
 from actors.app.bench_recovery import RECOVERY_FILLS, measure_journal_overhead, measure_recovery
 from actors.app.report import machine
 from actors.liquidity.metrics import compute_liquidity
@@ -72,26 +73,34 @@ def l2_frames(count: int, seed: int = MARKET_SEED) -> list[tuple[str, float]]:
     return list(islice(market_frames(market, MARKET_START_TS, math.inf, TICK_INTERVAL_S, trades=False), count))
 
 
-def _timed_ingest(raws: list[tuple[RawFrame, float]], views_on: str) -> tuple[float, dict[str, int]]:
-    """One pass of decode -> book -> liquidity over fresh cores: (seconds, counts).
+def _timed_ingest(raws: list[tuple[RawFrame, float]], views_on: str, before: bool = False) -> tuple[float, dict[str, int]]:
+    """One pass of decode -> book -> liquidity over fresh cores: (seconds, counts). `before`: the
+    level path as it was before the level structs (actors.app.bench_ingest_before).
 
     `views_on` says when liquidity runs, over every product's valid view:
     "wall": every VIEW_INTERVAL_S of wall time, as the market_data actor's timer does in a live run;
     "frame_time": every VIEW_INTERVAL_S of frame time (a replay's clock: at the exchange's own
     cadence that is a view every few frames); "every_frame": for the changed product after every
     level2 event (the worst case)."""
-    streaming = StreamingCore(tuple(CATALOG), (LEVEL2,))
-    books = MarketDataCore(dict(CATALOG), BAR_INTERVAL_S, STALE_AFTER_S)
+    if before:
+        streaming: StreamingCore = StreamingCoreBefore(tuple(CATALOG), (LEVEL2,))
+        books: MarketDataCore = MarketDataCoreBefore(dict(CATALOG), BAR_INTERVAL_S, STALE_AFTER_S)
+        update_type: Any = L2UpdateBefore
+    else:
+        streaming = StreamingCore(tuple(CATALOG), (LEVEL2,))
+        books = MarketDataCore(dict(CATALOG), BAR_INTERVAL_S, STALE_AFTER_S)
+        update_type = L2Update
     product_ids = tuple(CATALOG)
     on_frame, on_l2, view = streaming.on_frame, books.on_l2, books.view
     clock = time.perf_counter
     views = 0
     next_view: float | None = None
+    out: Any  # an L2Update, or the old path's message
     gc.collect()
     started = clock()
     for raw, now in raws:
         for out in on_frame(raw, now).outputs:
-            if type(out) is not L2Update:
+            if type(out) is not update_type:
                 continue
             on_l2(out)
             if views_on == "every_frame":
@@ -114,6 +123,8 @@ def _timed_ingest(raws: list[tuple[RawFrame, float]], views_on: str) -> tuple[fl
     elapsed = clock() - started
     reports = [books.report(p) for p in product_ids]
     counts = {
+        # every level of every final book, best first: the old and the new path must agree on it
+        "books": hash(tuple(tuple(books.book(p).levels(side, 10**6)) for p in product_ids for side in ("bid", "ask"))),
         "views": views,
         "events_applied": sum(r["snapshots"] + r["updates_applied"] for r in reports),
         "dropped": streaming.dropped_updates + streaming.gaps + streaming.malformed
@@ -158,7 +169,9 @@ def measure_ingest(frames: int = INGEST_FRAMES, repeats: int = 1) -> dict[str, A
     workload = l2_frames(frames)
     texts = [text for text, _ in workload]
     raws = [(RawFrame(text, 1, 0), ts) for text, ts in workload]
-    samples: dict[str, list[float]] = {k: [] for k in ("wall", "frame_time", "every_frame", "decode", "lean", "raw")}
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("wall", "before", "frame_time", "every_frame", "decode", "lean", "raw")
+    }
     decoders = {
         "decode": FrameDecoder().decode_or_raise,  # typed decode alone: no frame size or number checks
         "lean": msgspec.json.Decoder(_LeanFrame).decode,
@@ -169,6 +182,9 @@ def measure_ingest(frames: int = INGEST_FRAMES, repeats: int = 1) -> dict[str, A
         for views_on in ("wall", "frame_time", "every_frame"):
             seconds, counts[views_on] = _timed_ingest(raws, views_on)
             samples[views_on].append(frames / seconds)
+            if views_on == "wall":  # the old level path right beside it
+                seconds, counts["before"] = _timed_ingest(raws, views_on, before=True)
+                samples["before"].append(frames / seconds)
         for name, decode in decoders.items():
             samples[name].append(frames / _timed_decode(texts, decode))
     rate = {k: statistics.median(v) for k, v in samples.items()}
@@ -177,6 +193,9 @@ def measure_ingest(frames: int = INGEST_FRAMES, repeats: int = 1) -> dict[str, A
     return {
         "frames_per_s": round(rate["wall"]),
         "frames_per_s_best": round(max(samples["wall"])),
+        "before_frames_per_s": round(rate["before"]),  # the level path before the level structs
+        "vs_before": round(rate["wall"] / rate["before"], 3),
+        "same_book_before": all(counts["before"][k] == counts["wall"][k] for k in ("books", "events_applied", "dropped")),
         "floor_frames_per_s": round(rate["decode"]),
         "frames_per_s_liquidity_every_frame": round(rate["every_frame"]),
         "frames_per_s_views_on_frame_time": round(rate["frame_time"]),
@@ -365,6 +384,8 @@ def render(result: dict[str, Any]) -> str:
         _row(f"  same, views every {i['view_interval_s']} s of frame time (replay clock)",
              _n(i["frames_per_s_views_on_frame_time"]), "frames/s"),
         _row("  same, liquidity on every frame", _n(i["frames_per_s_liquidity_every_frame"]), "frames/s"),
+        _row(f"  the level path before its level structs (live views): {i['vs_before']:.2f}x "
+             f"{'(same books)' if i['same_book_before'] else '(BOOKS DIFFER)'}", _n(i["before_frames_per_s"]), "frames/s"),
         _row("decode: bare typed msgspec decode (FrameDecoder.decode_or_raise)", _n(i["floor_frames_per_s"]),
              "frames/s"),
         _row("floor: msgspec's leanest typed decode of the same frames", _n(i["msgspec_floor_frames_per_s"]),

@@ -6,33 +6,39 @@ frame), and read-only queries (top of book, mid, best-first levels, a price band
 Must never: treat `new_quantity` as a delta, use floats for prices or sizes, or hold data for more
 than one product.
 
+Each side is three parallel lists in ascending price order: a float key per level (what bisect
+compares), the price as a Decimal (what every reader gets) and the size as its wire text. The key
+is exact: a price of at most 15 significant digits has a float of its own, and the order of the
+floats is the order of the prices (rounding to the nearest float never reverses two numbers), so
+two keys are equal exactly when the prices are. A price with more digits is refused as corruption
+(no market quotes one), and so is one outside 1e-18..1e18. A float compares in a few nanoseconds
+where a Decimal takes tens, and an update to a level already there builds no Decimal at all.
+
 Sizes are validated on arrival but kept as their wire text, and become Decimals only when read:
-ingest never needs a size's value (top of book and the mark are prices), and reads are conflated
-(views for liquidity a few times a second, reports), so a size that changes a hundred times
-between two reads is converted once, not a hundred times. A size text is accepted when it is
-plain ASCII digits with at most one dot; it is zero when it has no digit but 0 (any zero form,
-e.g. "0.00000000", removes the level). Any other spelling goes through `actors.wire.decimals`'s
-rule and is kept in plain notation, or refused as corruption when it is not a sane, non-negative
-wire decimal. Streaming has refused every frame with such a number already; this is the guard for
-other callers.
+ingest never needs a size's value (top of book and the mark are prices), and reads are conflated.
+Levels streaming marks `plain` (the usual spelling, `actors.wire.decimals.plain`) are applied as
+they are; any other is checked here first: a size any zero form ("0.00000000") removes its level,
+another spelling is kept in plain notation, and a number that is not a sane wire decimal (a
+non-positive price, a negative size) is corruption.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from decimal import Decimal
-from itertools import compress, islice
+from itertools import islice
 from operator import gt, lt
 
 from actors.wire.decimals import finite_decimal
+from domain.market import L2Level
 
 Level = tuple[Decimal, Decimal]  # (price, size)
 WireLevel = tuple[str, str]  # (price_level, new_quantity)
-_Stored = tuple[Decimal, str]  # (price, size as validated wire text)
 
-_ZERO = Decimal(0)
 _TWO = Decimal(2)
-_PRICE_CACHE_MAX = 20_000
+EXACT_DIGITS = 15  # significant digits a float keys exactly
+PRICE_RANGE = (Decimal("1e-18"), Decimal("1e18"))  # well inside the floats' normal range
 
 
 class BookCorrupt(ValueError):
@@ -42,7 +48,9 @@ class BookCorrupt(ValueError):
 def _price(text: str) -> Decimal:
     p = Decimal(text)
     if not p.is_finite() or p <= 0:
-        raise BookCorrupt(f"bad price {text!r}")
+        raise BookCorrupt(f"bad price {text[:40]!r}")
+    if len(p.normalize().as_tuple().digits) > EXACT_DIGITS or not PRICE_RANGE[0] <= p <= PRICE_RANGE[1]:
+        raise BookCorrupt(f"price {text[:40]!r}: more than {EXACT_DIGITS} significant digits, or out of range")
     return p
 
 
@@ -57,51 +65,84 @@ def _size_text(text: str) -> str:
     return format(size, "f") if size else ""
 
 
-def _ascending(prices: list[Decimal]) -> bool:
-    """Strictly ascending (so also free of duplicates)."""
-    return all(map(lt, prices, islice(prices, 1, None)))
+def _checked(levels: Iterable[L2Level], is_snapshot: bool) -> list[L2Level]:
+    """Levels that are not known to be plain, each checked (BookCorrupt) and its size respelled
+    ("" for a zero). A snapshot's zero sizes are not levels: their prices are not read."""
+    out = []
+    for level in levels:
+        size = _size_text(level.new_quantity)
+        if size or not is_snapshot:
+            _price(level.price_level)
+        out.append(L2Level(level.side, level.price_level, size))
+    return out
 
 
-def _sorted_last_wins(prices: list[Decimal], sizes: list[str]) -> tuple[list[Decimal], list[str]]:
-    """Ascending prices with their sizes (new lists when reordered); for a price listed twice the
-    later size wins, and the price object kept is the first one, as a dict would keep its first
-    key. Every price takes part in a comparison (when there are two or more), so a NaN raises."""
-    if _ascending(prices):
-        return prices, sizes
-    if all(map(gt, prices, islice(prices, 1, None))):  # strictly descending: bids as sent
-        return prices[::-1], sizes[::-1]
-    out_prices: list[Decimal] = []
+def _pairs(bids: Iterable[WireLevel], offers: Iterable[WireLevel]) -> list[L2Level]:
+    return [L2Level("bid", p, q) for p, q in bids] + [L2Level("offer", p, q) for p, q in offers]
+
+
+class _Side:
+    """One side's parallel lists, ascending by price."""
+
+    __slots__ = ("keys", "prices", "sizes")
+
+    def __init__(self, keys: list[float] | None = None, texts: list[str] | None = None,
+                 sizes: list[str] | None = None) -> None:
+        self.keys: list[float] = keys or []
+        self.prices: list[Decimal] = list(map(Decimal, texts)) if texts else []
+        self.sizes: list[str] = sizes or []
+
+    @classmethod
+    def of_snapshot(cls, levels: list[L2Level], bid: bool) -> _Side:
+        """The side's non-zero levels, sorted; for a price listed twice the later size wins and
+        the first spelling is kept, as a dict keeps its first key."""
+        texts = []
+        sizes = []
+        for level in levels:
+            size = level.new_quantity
+            if (level.side == "bid") is bid and size.strip("0."):  # zero sizes are not levels
+                texts.append(level.price_level)
+                sizes.append(size)
+        keys = list(map(float, texts))
+        if not keys:
+            return cls()
+        if not all(map(lt, keys, islice(keys, 1, None))):  # not strictly ascending
+            if all(map(gt, keys, islice(keys, 1, None))):  # strictly descending: bids as sent
+                keys.reverse()
+                texts.reverse()
+                sizes.reverse()
+            else:
+                keys, texts, sizes = _sorted_last_wins(keys, texts, sizes)
+        if keys[0] <= 0.0:
+            raise BookCorrupt(f"bad price among {len(keys)} levels")
+        return cls(keys, texts, sizes)
+
+
+def _sorted_last_wins(keys: list[float], texts: list[str], sizes: list[str]) -> tuple[list[float], list[str], list[str]]:
+    out_keys: list[float] = []
+    out_texts: list[str] = []
     out_sizes: list[str] = []
-    for i in sorted(range(len(prices)), key=prices.__getitem__):  # stable: later duplicates last
-        price = prices[i]
-        if out_prices and out_prices[-1] == price:
+    for i in sorted(range(len(keys)), key=keys.__getitem__):  # stable: later duplicates last
+        key = keys[i]
+        if out_keys and out_keys[-1] == key:
             out_sizes[-1] = sizes[i]
         else:
-            out_prices.append(price)
+            out_keys.append(key)
+            out_texts.append(texts[i])
             out_sizes.append(sizes[i])
-    return out_prices, out_sizes
+    return out_keys, out_texts, out_sizes
 
 
 class L2Book:
-    """Each side is a list of prices, strictly ascending, and the parallel list of its levels
-    (price, size text): best bid is the last bid, best ask the first ask.
+    """Best bid is the last bid, best ask the first ask. With `base_factor` (the contract size of a
+    future) `band(..., base_units=True)` returns sizes in base units."""
 
-    Lists and bisect rather than a hashed map: a Decimal's first hash costs more than a dozen
-    comparisons, and a price is never hashed here (its wire text is: the text -> Decimal cache).
-    With `base_factor` (the contract size of a future) `band(..., base_units=True)` returns sizes
-    in base units.
-    """
-
-    __slots__ = (
-        "product_id", "base_factor", "_bid_px", "_bids", "_ask_px", "_asks",
-        "_valid", "_prices", "_mid_bid", "_mid_ask", "_mid",
-    )  # fmt: skip
+    __slots__ = ("product_id", "base_factor", "_bids", "_asks", "_valid", "_mid_bid", "_mid_ask", "_mid")
 
     def __init__(self, product_id: str, base_factor: Decimal | None = None) -> None:
         self.product_id = product_id
         self.base_factor = base_factor
         self._valid = False
-        self._prices: dict[str, Decimal] = {}  # wire price text -> validated Decimal (levels repeat)
         # the last mid computed and the best price objects it came from
         self._mid_bid: Decimal | None = None
         self._mid_ask: Decimal | None = None
@@ -115,123 +156,98 @@ class L2Book:
     def invalidate(self) -> None:
         """Drop every level: the book must not be read until the next snapshot."""
         self._valid = False
-        self._bid_px: list[Decimal] = []
-        self._bids: list[_Stored] = []
-        self._ask_px: list[Decimal] = []
-        self._asks: list[_Stored] = []
+        self._bids = _Side()
+        self._asks = _Side()
 
     # ------------------------------------------------------------ changes
 
-    def apply_snapshot(self, bids: tuple[WireLevel, ...], offers: tuple[WireLevel, ...]) -> None:
-        """Replace the whole book. Raises BookCorrupt (book left invalid) on a bad level."""
-        self.invalidate()
-        try:
-            bid_px, bid_sz = self._side_lists(bids)
-            ask_px, ask_sz = self._side_lists(offers)
-        except ArithmeticError as exc:  # decimal.InvalidOperation: not a number
-            raise BookCorrupt(f"bad level: {exc!r}") from exc
-        self._bid_px, self._bids = bid_px, list(zip(bid_px, bid_sz))
-        self._ask_px, self._asks = ask_px, list(zip(ask_px, ask_sz))
-        self._valid = True
-        self._check_crossed()
-
-    def apply_update(self, bids: tuple[WireLevel, ...], offers: tuple[WireLevel, ...]) -> bool:
-        """Set absolute sizes; a zero size removes the level. False (nothing done) when invalid.
+    def apply(self, levels: Iterable[L2Level], is_snapshot: bool, plain: bool = False) -> bool:
+        """Replace the book (a snapshot) or set absolute sizes (an update: a zero size removes the
+        level). An update to an invalid book does nothing and gives False. `plain`: the levels are
+        known to be in the usual spelling (L2Update.plain) and are not checked again.
 
         Raises BookCorrupt on a bad level, after invalidating the book.
         """
-        if not self._valid:
+        if is_snapshot:
+            self.invalidate()
+        elif not self._valid:
             return False
         try:
-            if bids:
-                self._apply_side(self._bid_px, self._bids, bids)
-            if offers:
-                self._apply_side(self._ask_px, self._asks, offers)
+            checked = levels if plain else _checked(levels, is_snapshot)
+            if is_snapshot:
+                listed = checked if isinstance(checked, list) else list(checked)
+                self._bids = _Side.of_snapshot(listed, True)
+                self._asks = _Side.of_snapshot(listed, False)
+                self._valid = True
+            else:
+                self._apply_changes(checked)
         except BookCorrupt:
             self.invalidate()
             raise
-        except ArithmeticError as exc:  # decimal.InvalidOperation: not a number, or NaN
+        except (ArithmeticError, ValueError) as exc:  # not a number (Decimal or float refused it)
             self.invalidate()
             raise BookCorrupt(f"bad level: {exc!r}") from exc
-        self._check_crossed()
+        bid_keys = self._bids.keys
+        ask_keys = self._asks.keys
+        if bid_keys and ask_keys and bid_keys[-1] >= ask_keys[0]:  # crossed or locked
+            self.invalidate()
         return True
 
-    def _price_of(self, text: str) -> Decimal:
-        # Decimal construction is a large part of book work; a price text seen before reuses its
-        # Decimal.
-        cache = self._prices
-        price = cache.get(text)
-        if price is None:
-            price = _price(text)
-            if len(cache) >= _PRICE_CACHE_MAX:
-                cache.clear()
-            cache[text] = price
-        return price
+    def apply_snapshot(self, bids: Iterable[WireLevel], offers: Iterable[WireLevel]) -> None:
+        """`apply` of (price_level, new_quantity) pairs per side, checked."""
+        self.apply(_pairs(bids, offers), True)
 
-    def _side_lists(self, levels: tuple[WireLevel, ...]) -> tuple[list[Decimal], list[str]]:
-        """Snapshot levels to ascending (prices, size texts); zero sizes are not levels, so their
-        prices are not read. The price cache is left to updates: they touch few of a deep
-        snapshot's levels."""
-        if not levels:
-            return [], []
-        texts, size_texts = zip(*levels)
-        sizes = list(map(_size_text, size_texts))
-        if not all(sizes):  # zero sizes are not levels
-            texts = tuple(compress(texts, sizes))
-            sizes = list(compress(sizes, sizes))
-            if not sizes:
-                return [], []
-        prices, sizes = _sorted_last_wins(list(map(Decimal, texts)), sizes)
-        # sorted, the smallest and largest prices are the ends (a NaN raised while sorting)
-        if prices[0] <= _ZERO or not prices[-1].is_finite():
-            raise BookCorrupt(f"bad price among {len(prices)} levels")
-        return prices, sizes
+    def apply_update(self, bids: Iterable[WireLevel], offers: Iterable[WireLevel]) -> bool:
+        return self.apply(_pairs(bids, offers), False)
 
-    def _apply_side(self, prices: list[Decimal], levels: list[_Stored], changes: tuple[WireLevel, ...]) -> None:
-        """Apply one side's changes: bisect for the price, then set, insert or delete in place."""
-        cache = self._prices
-        for price_text, size_text in changes:
-            price = cache.get(price_text)
-            if price is None:
-                price = self._price_of(price_text)
-            # the usual spellings inline (see _size_text): "0" to remove, plain digits to set
-            if size_text == "0":
-                size = ""
-            elif size_text.isascii() and size_text.replace(".", "", 1).isdigit():
-                size = size_text if size_text.strip("0.") else ""
+    def _apply_changes(self, levels: Iterable[L2Level]) -> None:
+        """Bisect each level's key, then set, insert or delete in place; the level keeps its first
+        price object."""
+        bids = self._bids
+        asks = self._asks
+        bid_keys, bid_prices, bid_sizes = bids.keys, bids.prices, bids.sizes
+        ask_keys, ask_prices, ask_sizes = asks.keys, asks.prices, asks.sizes
+        for level in levels:
+            text = level.price_level
+            key = float(text)
+            if key <= 0.0:
+                raise BookCorrupt(f"bad price {text[:40]!r}")
+            size = level.new_quantity
+            if level.side == "bid":
+                keys, prices, sizes = bid_keys, bid_prices, bid_sizes
             else:
-                size = _size_text(size_text)
-            i = bisect_left(prices, price)
-            if i < len(prices) and prices[i] == price:
-                if size:
-                    levels[i] = (prices[i], size)  # the level keeps its first price object
+                keys, prices, sizes = ask_keys, ask_prices, ask_sizes
+            i = bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                if size.strip("0."):
+                    sizes[i] = size
                 else:
+                    del keys[i]
                     del prices[i]
-                    del levels[i]
-            elif size:
-                prices.insert(i, price)
-                levels.insert(i, (price, size))
-
-    def _check_crossed(self) -> None:
-        bid_px = self._bid_px
-        ask_px = self._ask_px
-        if bid_px and ask_px and bid_px[-1] >= ask_px[0]:
-            self.invalidate()
+                    del sizes[i]
+            elif size.strip("0."):
+                keys.insert(i, key)
+                prices.insert(i, Decimal(text))
+                sizes.insert(i, size)
 
     # ------------------------------------------------------------ queries
 
     @property
     def best_bid(self) -> Level | None:
-        return _level(self._bids[-1]) if self._bids else None
+        bids = self._bids
+        return (bids.prices[-1], Decimal(bids.sizes[-1])) if bids.keys else None
 
     @property
     def best_ask(self) -> Level | None:
-        return _level(self._asks[0]) if self._asks else None
+        asks = self._asks
+        return (asks.prices[0], Decimal(asks.sizes[0])) if asks.keys else None
 
     def top(self) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
         """(best bid price, best ask price, mid), None where a side is empty."""
-        bid = self._bid_px[-1] if self._bid_px else None
-        ask = self._ask_px[0] if self._ask_px else None
+        bid_px = self._bids.prices
+        ask_px = self._asks.prices
+        bid = bid_px[-1] if bid_px else None
+        ask = ask_px[0] if ask_px else None
         if bid is None or ask is None:
             return bid, ask, None
         return bid, ask, self._mid_of(bid, ask)
@@ -246,24 +262,24 @@ class L2Book:
 
     @property
     def mid(self) -> Decimal | None:
-        if not (self._bid_px and self._ask_px):
-            return None
-        return self._mid_of(self._bid_px[-1], self._ask_px[0])
+        return self.top()[2]
 
     @property
     def bid_levels(self) -> int:
-        return len(self._bid_px)
+        return len(self._bids.keys)
 
     @property
     def ask_levels(self) -> int:
-        return len(self._ask_px)
+        return len(self._asks.keys)
 
     def levels(self, side: str, n: int) -> list[Level]:
         """The best `n` levels of one side ("bid", or "ask"/"offer"), best first."""
         if side == "bid":
-            return list(map(_level, islice(reversed(self._bids), n)))
+            bids = self._bids
+            return _levels(islice(reversed(bids.prices), n), islice(reversed(bids.sizes), n), None)
         if side in ("ask", "offer"):
-            return list(map(_level, islice(self._asks, n)))
+            asks = self._asks
+            return _levels(islice(asks.prices, n), islice(asks.sizes, n), None)
         raise ValueError(f"side must be 'bid' or 'ask', not {side!r}")
 
     def band(
@@ -275,8 +291,8 @@ class L2Book:
 
         With one side empty the reference is the other side's best price; empty when both are.
         """
-        bid_px = self._bid_px
-        ask_px = self._ask_px
+        bid_px = self._bids.prices
+        ask_px = self._asks.prices
         if bid_px and ask_px:
             ref = self._mid_of(bid_px[-1], ask_px[0])
         elif bid_px:
@@ -291,18 +307,14 @@ class L2Book:
         out_asks: tuple[Level, ...] = ()
         if bid_px:
             lo = bisect_left(bid_px, bid_px[-1] - width)
-            out_bids = _levels(self._bids[lo:][::-1], factor)
+            out_bids = tuple(_levels(reversed(bid_px[lo:]), reversed(self._bids.sizes[lo:]), factor))
         if ask_px:
             hi = bisect_right(ask_px, ask_px[0] + width)
-            out_asks = _levels(self._asks[:hi], factor)
+            out_asks = tuple(_levels(ask_px[:hi], self._asks.sizes[:hi], factor))
         return out_bids, out_asks
 
 
-def _level(stored: _Stored) -> Level:
-    return stored[0], Decimal(stored[1])
-
-
-def _levels(stored: list[_Stored], factor: Decimal | None) -> tuple[Level, ...]:
+def _levels(prices: Iterable[Decimal], sizes: Iterable[str], factor: Decimal | None) -> list[Level]:
     if factor is None:
-        return tuple(map(_level, stored))
-    return tuple((price, Decimal(size) * factor) for price, size in stored)
+        return [(price, Decimal(size)) for price, size in zip(prices, sizes)]
+    return [(price, Decimal(size) * factor) for price, size in zip(prices, sizes)]

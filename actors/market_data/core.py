@@ -93,14 +93,13 @@ class MarketDataCore:
         ts = msg.ts
         recv_ns = msg.recv_ns
         try:
+            if not book.apply(msg.levels, msg.is_snapshot, msg.plain):
+                p.dropped_before_snapshot += 1
+                return bars.advance(ts, recv_ns)  # type: ignore[return-value]
             if msg.is_snapshot:
-                book.apply_snapshot(msg.bids, msg.offers)
                 p.snapshots += 1
                 if p.snapshots > 1:
                     p.resyncs += 1
-            elif not book.apply_update(msg.bids, msg.offers):
-                p.dropped_before_snapshot += 1
-                return bars.advance(ts, recv_ns)  # type: ignore[return-value]
             else:
                 p.updates_applied += 1
         except BookCorrupt:

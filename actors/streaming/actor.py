@@ -261,7 +261,8 @@ class StreamingActor(SupervisedActor):
         if self.policy.healthy:
             return  # the stream is back: its own snapshot rules
         self.rest_fallbacks.inc()
-        update = L2Update(book.product_id, True, book.bids, book.asks, self.clock.now(), -1, time.perf_counter_ns())
+        update = L2Update.from_sides(book.product_id, True, book.bids, book.asks, self.clock.now(), -1,
+                                     time.perf_counter_ns())
         for consumer in self.book_consumers:
             self.send(consumer, update)
 

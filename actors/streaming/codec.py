@@ -18,6 +18,7 @@ from typing import Any, Union, cast
 import msgspec
 
 from actors.wire.decimals import describe, plain, why_not
+from domain.market import L2Level
 
 # ---------------------------------------------------------------- frame types
 
@@ -43,16 +44,11 @@ class HeartbeatsFrame(_Frame, frozen=True, tag="heartbeats"):
 # they cannot be part of a reference cycle, and the collector need not track thousands per second.
 
 
-class L2Level(msgspec.Struct, frozen=True, gc=False):
-    side: str  # "bid" or "offer"
-    price_level: str
-    new_quantity: str  # absolute size, not a delta
-    # `event_time` is not decoded: nothing reads it, and skipping it saves a string per level
-
-
 class L2Event(msgspec.Struct, frozen=True, gc=False):
     type: str  # "snapshot" or "update"
     product_id: str
+    # the domain's level struct, decoded straight from the wire (its field names are the wire's;
+    # `event_time` is not decoded: nothing reads it). Streaming hands the tuple on uncopied.
     updates: tuple[L2Level, ...] = ()
 
 

@@ -275,10 +275,10 @@ class StreamingCore:
         return True
 
     def _on_l2(self, frame: L2DataFrame, state: _Connection, ts: float, raw: RawFrame, out: list[Output]) -> bool:
-        """Forward the frame's events; False, with nothing forwarded or marked in sync, when a
-        price or size is not a sane non-negative wire decimal. The usual spelling is tested
-        inline (`decimals.plain`, for both strings at once: this is the hot loop); any other
-        goes through the full rule."""
+        """Forward the frame's events, their decoded levels uncopied; False, with nothing forwarded
+        or marked in sync, when a price or size is not a sane non-negative wire decimal. The usual
+        spelling is tested inline (`decimals.plain`, for both strings at once: this is the hot
+        loop); any other goes through the full rule, and its event is forwarded as not `plain`."""
         synced = state.synced
         conn = raw.conn
         recv_ns = raw.recv_ns
@@ -286,9 +286,9 @@ class StreamingCore:
         before: set[str] | None = None  # the products in sync before this frame's first snapshot
         dropped = 0
         for event in frame.events:
-            bids = []
-            offers = []
-            for level in event.updates:
+            levels = event.updates
+            usual = True
+            for level in levels:
                 price = level.price_level
                 size = level.new_quantity
                 if not (len(price) <= FAST_CHARS >= len(size) and price.isascii() and size.isascii()
@@ -298,10 +298,7 @@ class StreamingCore:
                         if before is not None:
                             synced.intersection_update(before)
                         return False
-                if level.side == "bid":
-                    bids.append((price, size))
-                else:  # "offer" (anything else would be a new spelling of the ask side)
-                    offers.append((price, size))
+                    usual = False
             product_id = event.product_id
             is_snapshot = event.type == "snapshot"
             if is_snapshot:
@@ -311,7 +308,7 @@ class StreamingCore:
             elif product_id not in synced:
                 dropped += 1
                 continue
-            out.append(L2Update(product_id, is_snapshot, tuple(bids), tuple(offers), ts, conn, recv_ns))
+            out.append(L2Update(product_id, is_snapshot, levels, ts, conn, recv_ns, usual))
         if dropped:
             self.dropped_updates += dropped
         return True

@@ -28,14 +28,14 @@ def run(latency_ms: float, seed: int = 3) -> Harness:
 def test_an_order_meets_the_book_only_after_its_latency():
     h = run(latency_ms=100)
     try:
-        book = L2Update(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0)
+        book = L2Update.from_sides(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0)
         h.services.send("venue", book)
         h.services.send("venue", PlaceOrder("c1", SPOT, "BUY", "market", D("0.5")))
         h.ask("venue", "fills")  # queues behind the sends: the order is on its way before time moves
         # 100 ms +- 50 %: nothing can have arrived before 50 ms
         h.tick(0.049)
         assert h.ask("venue", "fills") == ()
-        h.services.send("venue", L2Update(SPOT, False, (), (("100.50", "0"), ("101.00", "1")), 1.0, 1, 0))
+        h.services.send("venue", L2Update.from_sides(SPOT, False, (), (("100.50", "0"), ("101.00", "1")), 1.0, 1, 0))
         h.ask("venue", "fills")
         h.tick(0.102)  # past the longest latency
         fills = wait_until(lambda: h.ask("venue", "fills"), what="the order arrived")
@@ -49,7 +49,7 @@ def test_a_cancel_sent_right_after_its_order_never_lets_it_fill_when_it_overtake
     for seed in range(6):  # with +-50 % jitter some cancels overtake their order
         h = run(latency_ms=100, seed=seed)
         try:
-            h.services.send("venue", L2Update(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0))
+            h.services.send("venue", L2Update.from_sides(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0))
             h.services.send("venue", PlaceOrder("c1", SPOT, "BUY", "limit", D("0.5"), D("99.00")))
             h.services.send("venue", CancelOrder("c1"))
             h.ask("venue", "fills")  # both are on their way before time moves

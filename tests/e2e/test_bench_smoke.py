@@ -27,6 +27,9 @@ def test_measure_ingest_runs_every_frame_through_the_real_cores():
     assert result["views_on_frame_time"] > 0  # liquidity ran (300 frames take less than one wall-clock view)
     assert result["decode_vs_msgspec_floor"] > 0
     assert 1 <= result["levels_per_update_frame"] <= 10
+    # the old level path ran beside it over the same frames and built the same books
+    assert result["before_frames_per_s"] > 0 and result["vs_before"] > 0
+    assert result["same_book_before"] is True
 
 
 def test_measure_snapshot_applies_every_level():
@@ -52,6 +55,7 @@ def test_table_names_the_floor_it_compares_with():
     }
     table = render(result)
     assert "floor: msgspec's leanest typed decode" in table
+    assert "the level path before its level structs" in table and "(same books)" in table
     assert "4,000 us" in table
     assert "8,000 events/s" in table and "1,600 events/s" in table and "5.0x; the same fingerprint" in table
     assert "1.762 MB/h" in table and "execution.orders._orders 246->1048" in table

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal as D
 
 import pytest
 
 from actors.market_data.book import BookCorrupt, L2Book
+from domain.market import L2Level
 
 # the COINBASE.md example snapshot and update
 SNAP_BIDS = (("91234.55", "0.42000000"), ("91234.01", "1.10000000"))
@@ -307,3 +309,56 @@ def test_unusual_zero_spellings_remove_the_level(book, zero):
     before = book.bid_levels
     book.apply_update(((book.best_bid[0].to_eng_string(), zero),), ())
     assert book.bid_levels == before - 1
+
+
+# ---------------------------------------------------------------- float keys and the plain path
+
+
+def _levels(rng: random.Random, n: int, spellings: bool) -> list[L2Level]:
+    out = []
+    for _ in range(n):
+        cents = rng.randrange(9_990_000, 10_010_000)
+        price = f"{cents // 100}.{cents % 100:02d}"
+        if spellings and rng.random() < 0.3:
+            price = price.rstrip("0").rstrip(".") if rng.random() < 0.5 else price + "0"  # same price, other text
+        size = rng.choice(["0", "0.00000000", str(rng.randrange(1, 500) / 100)])
+        out.append(L2Level(rng.choice(["bid", "offer"]), price, size))
+    return out
+
+
+def test_plain_levels_applied_unchecked_build_the_book_the_checked_path_builds():
+    rng = random.Random(11)
+    plain, checked = L2Book("X"), L2Book("X")
+    snapshot = [lv for lv in _levels(rng, 200, True) if (lv.side == "bid") == (float(lv.price_level) < 100_000)]
+    plain.apply(snapshot, True, plain=True)
+    checked.apply(snapshot, True)
+    for _ in range(300):
+        # updates on one side of the mid each, so the book never crosses
+        update = [lv for lv in _levels(rng, 6, True) if (lv.side == "bid") == (float(lv.price_level) < 100_000)]
+        assert plain.apply(update, False, plain=True) and checked.apply(update, False)
+        assert plain.valid and checked.valid
+        for side in ("bid", "ask"):
+            assert plain.levels(side, 10**6) == checked.levels(side, 10**6)
+    assert plain.bid_levels > 20 and plain.ask_levels > 20  # the walk kept both sides busy
+
+
+def test_a_price_spelled_twice_is_one_level_and_keeps_its_first_spelling(book):
+    book.apply_update((("91234.5", "1"),), ())
+    book.apply_update((("91234.50", "2"), ("91234.500", "3")), ())
+    levels = [(str(p), s) for p, s in book.levels("bid", 10) if p == D("91234.5")]
+    assert levels == [("91234.5", D("3"))]
+
+
+@pytest.mark.parametrize("price", ["1234567890.1234567", "1E+19", "1E-19"])
+def test_a_price_no_float_keys_exactly_is_corrupt(book, price):
+    with pytest.raises(BookCorrupt):
+        book.apply_update(((price, "1"),), ())
+    assert not book.valid
+
+
+def test_exponent_spellings_of_a_price_take_the_checked_path_and_order_by_value():
+    b = L2Book("X")
+    b.apply_snapshot((("1E+2", "1"), ("99.5", "1")), (("1.01E+2", "1"),))
+    assert b.top() == (D(100), D(101), D("100.5"))
+    b.apply_update((("100", "0"),), ())  # the same price as 1E+2: removes it
+    assert b.best_bid == (D("99.5"), D(1))

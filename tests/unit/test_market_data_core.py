@@ -15,11 +15,11 @@ PERP = BTC_PERP.product_id
 
 
 def snap(pid, bids, offers, ts=10.0, recv_ns=1):
-    return L2Update(pid, True, tuple(bids), tuple(offers), ts, 1, recv_ns)
+    return L2Update.from_sides(pid, True, tuple(bids), tuple(offers), ts, 1, recv_ns)
 
 
 def upd(pid, bids=(), offers=(), ts=11.0, recv_ns=2):
-    return L2Update(pid, False, tuple(bids), tuple(offers), ts, 1, recv_ns)
+    return L2Update.from_sides(pid, False, tuple(bids), tuple(offers), ts, 1, recv_ns)
 
 
 @pytest.fixture

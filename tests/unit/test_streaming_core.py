@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from decimal import Decimal
 
 import pytest
 
+from actors.market_data.book import L2Book
 from actors.streaming.core import StreamingCore
 from actors.wire.timestamps import parse_timestamp
-from domain.market import L2Update, RawFrame, StreamGap, TradePrint
+from domain.market import L2Level, L2Update, RawFrame, StreamGap, TradePrint
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 TS = "2026-11-23T21:40:01.120000000Z"
@@ -89,13 +91,24 @@ def test_frame_name_is_not_a_subscribe_name():
 def test_level2_events_become_l2_updates(feed):
     r = feed(l2(0, "BTC-USD", "snapshot", [("bid", "100.00", "1"), ("offer", "101.00", "2"), ("bid", "99.50", "3")]))
     assert r.resubscribe == [] and r.rejected is None
-    assert r.outputs == [
-        L2Update(
-            "BTC-USD", True, (("100.00", "1"), ("99.50", "3")), (("101.00", "2"),), parse_timestamp(TS), 1, 1000
-        )
-    ]
+    levels = (L2Level("bid", "100.00", "1"), L2Level("offer", "101.00", "2"), L2Level("bid", "99.50", "3"))
+    assert r.outputs == [L2Update("BTC-USD", True, levels, parse_timestamp(TS), 1, 1000, plain=True)]
+    assert r.outputs[0].bids == (("100.00", "1"), ("99.50", "3")) and r.outputs[0].offers == (("101.00", "2"),)
     r = feed(l2(1, "BTC-USD", "update", [("offer", "101.00", "0")]))
-    assert r.outputs == [L2Update("BTC-USD", False, (), (("101.00", "0"),), parse_timestamp(TS), 1, 1001)]
+    assert r.outputs == [L2Update("BTC-USD", False, (L2Level("offer", "101.00", "0"),), parse_timestamp(TS), 1, 1001,
+                                  plain=True)]
+
+
+def test_an_event_with_an_unusual_but_sane_spelling_is_forwarded_as_not_plain(feed):
+    # the book checks and respells such levels itself; plain ones it applies unchecked
+    feed(l2(0, "BTC-USD", "snapshot", SNAP_BTC))
+    r = feed(l2(1, "BTC-USD", "update", [("bid", "100.00", "1E-8"), ("bid", "99.00", "1")]))
+    assert r.rejected is None and [o.plain for o in r.outputs] == [False]
+    assert r.outputs[0].bids == (("100.00", "1E-8"), ("99.00", "1"))
+    book = L2Book("BTC-USD")
+    book.apply(feed(l2(2, "BTC-USD", "snapshot", SNAP_BTC)).outputs[0].levels, True, plain=True)
+    book.apply(r.outputs[0].levels, False, plain=r.outputs[0].plain)
+    assert book.best_bid == (Decimal("100.00"), Decimal("0.00000001"))
 
 
 def test_several_products_in_one_frame_split_per_product(feed):

@@ -31,7 +31,7 @@ def order(n: int, side: str = "BUY", size: str = "0.001", product: str = BTC) ->
 
 
 def update(conn: int, snapshot: bool = False, product: str = BTC) -> L2Update:
-    return L2Update(product, snapshot, (("100", "1"),), (("101", "1"),), 0.0, conn, 0)
+    return L2Update.from_sides(product, snapshot, (("100", "1"),), (("101", "1"),), 0.0, conn, 0)
 
 
 # ------------------------------------------------------------------ recorder
