@@ -149,8 +149,9 @@ class ExecutionConfig(_Section, frozen=True):
 
 
 class RiskConfig(_Section, frozen=True):
-    """Pre-trade limits (the execution gate, after [execution]'s) and the runtime guards (the risk
-    actor). Percentages are of equity unless said otherwise; money and ratios are strings."""
+    """Pre-trade limits (the pre-trade gate, actors.risk.gate, after [execution]'s) and the runtime
+    guards (the risk actor). Percentages are of equity unless said otherwise; money and ratios are
+    strings."""
 
     max_slippage_bps: Decimal = Decimal("50")  # a limit price this much worse than the mark is refused
     liquidation_buffer_pct: Decimal = Decimal("15")  # (equity - maintenance margin) / equity, at least

@@ -3,7 +3,7 @@
 Owns the trace recorder (plugged into `Services(trace=...)`) and two pure audits over its events:
 no order left on an invalid or stale book, and no level2 frame was applied before its snapshot.
 The audits restate the rules from the messages alone, so they must never call the code they check
-(the execution gate, the staleness rule, market_data's counters).
+(the pre-trade gate, the staleness rule, market_data's counters).
 
 Order: events of one thread are recorded in exactly the order they happened; across threads the
 order is only approximate. Every actor incarnation runs on its own thread, so the audits follow

@@ -1,7 +1,7 @@
 """`bin/perpsbot orders preview`: what the bot would do with one order, without sending it.
 
 Owns the command's arguments and output: the order quantized for the product
-(domain.quantize), every pre-trade check's verdict in order (actors.execution.gate, with
+(domain.quantize), every pre-trade check's verdict in order (actors.risk.gate, with
 the profile's limits) and the exact JSON body `POST /orders` would carry
 (actors.venue.coinbase_orders). The market comes from `--mark X`, or by default from the built-in
 exchange's synthetic market (seeded by the profile, or --seed) after 15 minutes of market time,
@@ -21,11 +21,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from actors.app.cli import EXIT_OK, UsageError
-from actors.execution.gate import REFUSE, GateContext, PreTradeGate
 from actors.execution.orders import client_order_id
 from actors.liquidity.metrics import compute_liquidity
 from actors.liquidity.snapshot import snapshot_of
 from actors.liquidity.tape import SpreadStats, TradeTape
+from actors.risk.gate import PreTradeGate
+from actors.risk.gate_context import REFUSE, GateContext
 from actors.venue.coinbase_orders import OrderBodyError, create_order_body
 from domain.control import ACTIVE
 from domain.market import LiquiditySnapshot

@@ -32,7 +32,6 @@ from loguru import logger
 
 from actors.execution import log_lines
 from actors.execution.exposure import Exposure
-from actors.execution.gate import GateContext, PreTradeGate
 from actors.execution.intent_log import IntentLog
 from actors.execution.local_stops import LocalStops
 from actors.execution.orders import (
@@ -45,6 +44,8 @@ from actors.execution.orders import (
     client_order_id,
 )
 from actors.execution.replace import PendingReplacements, replacement_intent
+from actors.risk.gate import PreTradeGate
+from actors.risk.gate_context import GateContext
 from config.schema import ExecutionConfig, RiskConfig
 from domain.control import (
     ACTIVE,

@@ -6,7 +6,7 @@ the ProtectiveStops core; journals each product's crossover state after every ba
 `run` start (not a supervised restart), takes it back (StrategyStart) with the protective stops
 execution holds armed. A window whose last bar is older than the long window is not taken back:
 it is no history of now.
-Emits nothing while TradingState is HALTED (REDUCING is enforced by the execution gate).
+Emits nothing while TradingState is HALTED (REDUCING is enforced by the pre-trade gate).
 Must never size against anything but the portfolio's published equity and positions, and never
 talk to a venue.
 """

@@ -4,7 +4,7 @@ Owns, per product, the window of recent closes, the sign of (short SMA - long SM
 confirmation, and the sizing inputs (equity and positions) the portfolio last reported. Decides a
 target position on a fresh cross and emits the intent that moves the current position there.
 Must never talk to a venue, quantize for the venue's rules beyond the size step, check risk limits
-(that is the execution gate), read the clock, or keep state that is not derived from its inputs:
+(that is the pre-trade gate, actors.risk.gate), read the clock, or keep state that is not derived from its inputs:
 the same bars and portfolio updates always give the same intents with the same ids (a restart
 restores that state from a snapshot, so it carries on as if it had seen the bars itself).
 """

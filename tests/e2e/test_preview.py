@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.execution.gate import CHECK_NAMES
+from actors.risk.gate import CHECK_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 PERPSBOT = [sys.executable, str(ROOT / "bin" / "perpsbot")]

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from actors.execution.gate import GateContext, PreTradeGate, increases_risk
+from actors.risk.gate import PreTradeGate
+from actors.risk.gate_context import GateContext, increases_risk
 from config.schema import ExecutionConfig
 from domain.market import LiquiditySnapshot
 from domain.products import BTC_PERP, BTC_USD

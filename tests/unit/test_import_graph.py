@@ -103,8 +103,9 @@ def test_no_import_runs_up_the_layers():
 
 # Subsystems import `domain`, `actors.wire`, `runtime` and `config`, never each other, but for these
 # (each a library use, not a reach into another actor's state): recovery restores the journal file
-# with the backup package's catalog, manifests and snapshot restore.
-SUBSYSTEM_EDGES = {("actors.recovery", "actors.backup")}
+# with the backup package's catalog, manifests and snapshot restore; execution runs risk's pre-trade
+# gate in its own thread (risk owns the rules, no extra hop per order).
+SUBSYSTEM_EDGES = {("actors.recovery", "actors.backup"), ("actors.execution", "actors.risk")}
 SHARED = {"actors.wire", "actors.app"}
 
 

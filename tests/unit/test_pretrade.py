@@ -11,15 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from actors.execution.gate import (
-    CHECK_NAMES,
-    PASS,
-    REFUSE,
-    SKIP,
-    GateContext,
-    PreTradeGate,
-    in_window,
-)
+from actors.risk.gate import CHECK_NAMES, PreTradeGate
+from actors.risk.gate_context import PASS, REFUSE, SKIP, GateContext, in_window
 from config.schema import ExecutionConfig, RiskConfig
 from domain.market import LiquiditySnapshot
 from domain.products import BTC_PERP, BTC_USD

@@ -9,8 +9,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.execution.gate import GateContext, PreTradeGate
 from actors.market_data.core import MarketDataCore, status_is_tradable
+from actors.risk.gate import PreTradeGate
+from actors.risk.gate_context import GateContext
 from actors.streaming.codec import FrameDecoder, StatusFrame, StatusProduct
 from actors.streaming.core import StreamingCore
 from domain.market import ProductStatus, ProductTradability, RawFrame

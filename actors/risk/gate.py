@@ -37,7 +37,8 @@ Orders that only reduce a position (same side of zero, smaller) pass checks 6-15
 above its limits after a price move, on a product that went offline, or while its book resyncs
 can still be brought down. Projections assume a fill at the mark (domain.margin).
 
-A pure function of the order and a context the execution actor assembles from the latest book
+Risk owns these rules; execution calls the gate in its own thread (no extra hop), with a context
+(actors.risk.gate_context) it assembles from the latest book
 status, liquidity snapshot, open orders and portfolio update. `check()` stops at the first refusal
 (the hot path); `verdicts()` evaluates every check for `orders preview`. Must never mutate
 anything, read the clock, or resize an order (it passes or refuses; sizing is the strategy's job).
@@ -46,134 +47,50 @@ anything, read the clock, or resize an order (it passes or refuses; sizing is th
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
+from actors.risk.gate_context import (
+    PASS,
+    PASSED,
+    REFUSE,
+    REFUSE_DISPUTED,
+    REFUSE_HALTED,
+    REFUSE_IMPACT,
+    REFUSE_LIMIT_ONLY,
+    REFUSE_LIQUIDATION_BUFFER,
+    REFUSE_LIQUIDATION_DISTANCE,
+    REFUSE_MAX_EXPOSURE_PRODUCT,
+    REFUSE_MAX_EXPOSURE_TOTAL,
+    REFUSE_MAX_LEVERAGE,
+    REFUSE_MAX_POSITION,
+    REFUSE_NO_LIQUIDITY,
+    REFUSE_POST_ONLY,
+    REFUSE_POST_ONLY_REQUIRED,
+    REFUSE_PRODUCT_STATUS,
+    REFUSE_RECOVERING,
+    REFUSE_REDUCE_ONLY,
+    REFUSE_REDUCING,
+    REFUSE_SLIPPAGE,
+    REFUSE_STALE_BOOK,
+    SKIP,
+    CheckVerdict,
+    GateContext,
+    OrderFacts,
+    in_window,
+    num,
+    pct,
+)
 from domain.control import HALTED, RECOVERING, REDUCING
 from domain.impact import impact_guard
-from domain.margin import Projection, project
-from domain.market import LiquiditySnapshot
 from domain.products import ProductSpec
 from domain.quantize import QuantizedOrder
 
-REFUSE_HALTED = "halted"
-REFUSE_REDUCE_ONLY = "reduce_only"
-REFUSE_REDUCING = "reducing"
-REFUSE_RECOVERING = "recovering"
-REFUSE_DISPUTED = "position_disputed"
-REFUSE_STALE_BOOK = "stale_book"
-REFUSE_MAX_POSITION = "max_position"
-REFUSE_MAX_LEVERAGE = "max_leverage"
-REFUSE_IMPACT = "impact"
-REFUSE_NO_LIQUIDITY = "no_liquidity_data"
-REFUSE_PRODUCT_STATUS = "product_status"
-REFUSE_SLIPPAGE = "slippage"
-REFUSE_LIQUIDATION_BUFFER = "liquidation_buffer"
-REFUSE_MAX_EXPOSURE_PRODUCT = "max_exposure_product"
-REFUSE_MAX_EXPOSURE_TOTAL = "max_exposure_total"
-REFUSE_LIQUIDATION_DISTANCE = "liquidation_distance"
-REFUSE_POST_ONLY = "post_only_would_cross"
-REFUSE_LIMIT_ONLY = "limit_only"
-REFUSE_POST_ONLY_REQUIRED = "post_only_required"
+Check = Callable[["PreTradeGate", OrderFacts], CheckVerdict]
 
-PASS, REFUSE, SKIP = "pass", "refuse", "skip"
-
-_ZERO = Decimal(0)
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 _BPS = Decimal(10_000)
-
-
-class GateContext(msgspec.Struct, frozen=True):
-    """What the gate needs to know about the world at the moment of one order."""
-
-    state: str  # trading state: "ACTIVE", "REDUCING", "RECOVERING" or "HALTED"
-    book_valid: bool
-    book_stale: bool
-    mark: Decimal | None  # quote per base unit
-    position: Decimal  # signed, venue units (base for spot, contracts for futures)
-    equity: Decimal  # quote
-    other_gross_exposure: Decimal  # sum of |notional| over every other product, quote
-    spec: ProductSpec
-    liquidity: LiquiditySnapshot | None = None  # latest metrics of the product's book and tape
-    tradable: bool = True  # False while the product's status is not "online"
-    other_maintenance_margin: Decimal = _ZERO  # maintenance margin of every other product, quote
-    open_reducing: Decimal = _ZERO  # unfilled size of live orders that reduce this position
-    open_same_side: Decimal = _ZERO  # unfilled size of live orders on this order's side and product
-    disputed: bool = False  # reconciliation found our position in this product different from the venue's
-    now: float | None = None  # epoch seconds, for the night leverage window (None: day)
-    best_bid: Decimal | None = None  # top of the book as last seen, for the post-only check
-    best_ask: Decimal | None = None
-
-
-class CheckVerdict(msgspec.Struct, frozen=True):
-    """One check's verdict on one order: pass, refuse (with its reason code) or skip (with why)."""
-
-    check: str
-    verdict: str  # PASS / REFUSE / SKIP
-    reason: str = ""  # the reason code when refused
-    detail: str = ""
-
-
-def projected_position(order: QuantizedOrder, position: Decimal) -> Decimal:
-    return position + order.size if order.side == "BUY" else position - order.size
-
-
-def increases_risk(position: Decimal, projected: Decimal) -> bool:
-    """True unless the order moves the position toward zero without crossing it."""
-    if projected == 0:
-        return False
-    same_side = (projected > 0) == (position > 0) and position != 0
-    return not (same_side and abs(projected) < abs(position))
-
-
-def in_window(now: float | None, start_hour: int, end_hour: int) -> bool:
-    """True if `now` falls in [start_hour, end_hour) UTC; the window may wrap midnight; an empty
-    window (start == end) or an unknown time is never in it."""
-    if now is None or start_hour == end_hour:
-        return False
-    hour = datetime.fromtimestamp(now, tz=timezone.utc).hour
-    if start_hour < end_hour:
-        return start_hour <= hour < end_hour
-    return hour >= start_hour or hour < end_hour
-
-
-class _Facts:
-    """What every check reads, worked out once per order."""
-
-    __slots__ = ("order", "ctx", "explain", "base", "delta", "projected", "risky", "mark", "projection")
-
-    def __init__(self, order: QuantizedOrder, ctx: GateContext, explain: bool) -> None:
-        self.order, self.ctx = order, ctx
-        self.explain = explain  # False on the hot path: a pass needs no words
-        # The live orders on this side may all fill: the limits judge the position after them.
-        pending = ctx.open_same_side if order.side == "BUY" else -ctx.open_same_side
-        self.base = ctx.position + pending
-        self.projected = projected_position(order, self.base)
-        self.delta = self.projected - self.base
-        self.risky = increases_risk(self.base, self.projected)
-        mark = ctx.mark
-        self.mark = mark if mark is not None and mark > 0 else None
-        self.projection: Projection | None = None
-        if self.mark is not None:
-            self.projection = project(ctx.spec, self.base, self.delta, self.mark, ctx.equity,
-                                      ctx.other_maintenance_margin)
-
-
-Check = Callable[["PreTradeGate", _Facts], CheckVerdict]
-_PASSED = CheckVerdict("", PASS)  # what a check returns for a pass when no one will read why
-
-
-def _pct(value: Decimal) -> str:
-    return f"{value:.2f}%"
-
-
-def _num(value: Decimal | None) -> str:
-    """A limit as written: no exponent, no trailing zeros (1 / 0.1 is "10", not "1E+1")."""
-    return "none" if value is None else format(value.normalize(), "f")
 
 
 class PreTradeGate:
@@ -224,7 +141,7 @@ class PreTradeGate:
 
     def check(self, order: QuantizedOrder, ctx: GateContext) -> str | None:
         """None if `order` may go to the venue, else the reason code of the first failed check."""
-        facts = _Facts(order, ctx, explain=False)
+        facts = OrderFacts(order, ctx, explain=False)
         for check, risky_only in CHECKS:
             if risky_only and not facts.risky:
                 return None
@@ -235,7 +152,7 @@ class PreTradeGate:
 
     def verdicts(self, order: QuantizedOrder, ctx: GateContext) -> tuple[CheckVerdict, ...]:
         """Every check's verdict, in order, without stopping at a refusal (for `orders preview`)."""
-        facts = _Facts(order, ctx, explain=True)
+        facts = OrderFacts(order, ctx, explain=True)
         out = []
         for check, risky_only in CHECKS:
             if risky_only and not facts.risky:
@@ -263,15 +180,15 @@ class PreTradeGate:
 # -- the checks, in order -------------------------------------------------------------------
 
 
-def _check_halted(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_halted(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     if f.ctx.state == HALTED:
         return CheckVerdict("halted", REFUSE, REFUSE_HALTED, "trading is HALTED")
-    return CheckVerdict("halted", PASS, detail=f"trading is {f.ctx.state}") if f.explain else _PASSED
+    return CheckVerdict("halted", PASS, detail=f"trading is {f.ctx.state}") if f.explain else PASSED
 
 
-def _check_reduce_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_reduce_only(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     if not f.order.reduce_only:
-        return CheckVerdict("reduce_only", PASS, detail="not reduce-only") if f.explain else _PASSED
+        return CheckVerdict("reduce_only", PASS, detail="not reduce-only") if f.explain else PASSED
     position, size = f.ctx.position, f.order.size
     reduces_side = (position > 0 and f.order.side == "SELL") or (position < 0 and f.order.side == "BUY")
     room = abs(position) - f.ctx.open_reducing
@@ -281,10 +198,10 @@ def _check_reduce_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
     if size > room:
         return CheckVerdict("reduce_only", REFUSE, REFUSE_REDUCE_ONLY,
                             f"{size} would flip position {position} (live reducing orders {f.ctx.open_reducing})")
-    return CheckVerdict("reduce_only", PASS, detail=f"{position} -> {f.projected}") if f.explain else _PASSED
+    return CheckVerdict("reduce_only", PASS, detail=f"{position} -> {f.projected}") if f.explain else PASSED
 
 
-def _check_reducing(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_reducing(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     if f.ctx.state == RECOVERING:
         return CheckVerdict("reducing", REFUSE, REFUSE_RECOVERING,
                             "trading is RECOVERING: nothing goes out until the venue confirmed the journal")
@@ -294,31 +211,31 @@ def _check_reducing(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
     if f.ctx.state == REDUCING and f.risky:
         return CheckVerdict("reducing", REFUSE, REFUSE_REDUCING,
                             f"trading is REDUCING and {f.base} -> {f.projected} adds risk")
-    return CheckVerdict("reducing", PASS, detail=f"{f.base} -> {f.projected}") if f.explain else _PASSED
+    return CheckVerdict("reducing", PASS, detail=f"{f.base} -> {f.projected}") if f.explain else PASSED
 
 
-def _check_product_status(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_product_status(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     if not f.ctx.tradable:
         return CheckVerdict("product_status", REFUSE, REFUSE_PRODUCT_STATUS, "the product is not online")
-    return CheckVerdict("product_status", PASS, detail="online") if f.explain else _PASSED
+    return CheckVerdict("product_status", PASS, detail="online") if f.explain else PASSED
 
 
-def _check_stale_book(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_stale_book(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     ctx = f.ctx
     if not ctx.book_valid or ctx.book_stale or f.mark is None:
         why = "book invalid" if not ctx.book_valid else "book stale" if ctx.book_stale else "no mark"
         return CheckVerdict("stale_book", REFUSE, REFUSE_STALE_BOOK, why)
-    return CheckVerdict("stale_book", PASS, detail=f"mark {f.mark}") if f.explain else _PASSED
+    return CheckVerdict("stale_book", PASS, detail=f"mark {f.mark}") if f.explain else PASSED
 
 
-def _judge(f: _Facts, name: str, refused: bool, reason: str, detail: Callable[[], str]) -> CheckVerdict:
+def _judge(f: OrderFacts, name: str, refused: bool, reason: str, detail: Callable[[], str]) -> CheckVerdict:
     """The verdict of one comparison; the words are worked out only when someone reads them."""
     if refused:
         return CheckVerdict(name, REFUSE, reason, detail())
-    return CheckVerdict(name, PASS, detail=detail()) if f.explain else _PASSED
+    return CheckVerdict(name, PASS, detail=detail()) if f.explain else PASSED
 
 
-def _check_impact(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_impact(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     limit = gate.max_impact_bps
     if limit is None:
         return CheckVerdict("impact", SKIP, detail="off")
@@ -331,7 +248,7 @@ def _check_impact(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
                   lambda: f"estimated {estimate:.2f} bps, max {limit}")
 
 
-def _check_slippage(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_slippage(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     order, limit = f.order, gate.max_slippage_bps
     if limit is None:
         return CheckVerdict("slippage", SKIP, detail="off")
@@ -351,7 +268,7 @@ def _check_slippage(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
     return _judge(f, "slippage", worse, REFUSE_SLIPPAGE, detail)
 
 
-def _check_max_position(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_max_position(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     if f.projection is None:
         return CheckVerdict("max_position", SKIP, detail="no mark")
     exposure, limit = f.projection.notional, gate.max_position_notional
@@ -359,7 +276,7 @@ def _check_max_position(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
                   lambda: f"projected notional {exposure}, max {limit}")
 
 
-def _check_max_leverage(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_max_leverage(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     ctx, p = f.ctx, f.projection
     if p is None:
         return CheckVerdict("max_leverage", SKIP, detail="no mark")
@@ -369,14 +286,14 @@ def _check_max_leverage(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
     cap, source = gate.leverage_cap(ctx.spec, ctx.now)
     if cap is not None and p.notional > cap * equity:
         return CheckVerdict("max_leverage", REFUSE, REFUSE_MAX_LEVERAGE,
-                            f"product leverage {p.notional / equity:.2f}x over the {source} {_num(cap)}x")
+                            f"product leverage {p.notional / equity:.2f}x over the {source} {num(cap)}x")
     gross = ctx.other_gross_exposure + p.notional
     return _judge(f, "max_leverage", gross > gate.max_leverage * equity, REFUSE_MAX_LEVERAGE,
-                  lambda: f"product {p.notional / equity:.2f}x (cap {_num(cap)}x, {source}),"
-                          f" account {gross / equity:.2f}x (cap {_num(gate.max_leverage)}x)")
+                  lambda: f"product {p.notional / equity:.2f}x (cap {num(cap)}x, {source}),"
+                          f" account {gross / equity:.2f}x (cap {num(gate.max_leverage)}x)")
 
 
-def _check_liquidation_buffer(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_liquidation_buffer(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     minimum, p = gate.liquidation_buffer_pct, f.projection
     if minimum is None:
         return CheckVerdict("liquidation_buffer", SKIP, detail="off")
@@ -387,10 +304,10 @@ def _check_liquidation_buffer(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
         return CheckVerdict("liquidation_buffer", REFUSE, REFUSE_LIQUIDATION_BUFFER,
                             f"equity {f.ctx.equity} is not positive")
     return _judge(f, "liquidation_buffer", buffer < minimum, REFUSE_LIQUIDATION_BUFFER,
-                  lambda: f"projected buffer {_pct(buffer)} (maintenance {p.maintenance:.2f}), min {minimum}%")
+                  lambda: f"projected buffer {pct(buffer)} (maintenance {p.maintenance:.2f}), min {minimum}%")
 
 
-def _exposure_check(f: _Facts, name: str, reason: str, limit: Decimal | None, exposure: Decimal | None,
+def _exposure_check(f: OrderFacts, name: str, reason: str, limit: Decimal | None, exposure: Decimal | None,
                     what: str) -> CheckVerdict:
     equity = f.ctx.equity
     if limit is None:
@@ -401,22 +318,22 @@ def _exposure_check(f: _Facts, name: str, reason: str, limit: Decimal | None, ex
         return CheckVerdict(name, REFUSE, reason, f"equity {equity} is not positive")
     share = exposure / equity * _HUNDRED
     return _judge(f, name, share > limit, reason,
-                  lambda: f"projected {what} {exposure:.2f} = {_pct(share)} of equity, max {limit}%")
+                  lambda: f"projected {what} {exposure:.2f} = {pct(share)} of equity, max {limit}%")
 
 
-def _check_max_exposure_product(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_max_exposure_product(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     exposure = f.projection.notional if f.projection is not None else None
     return _exposure_check(f, "max_exposure_product", REFUSE_MAX_EXPOSURE_PRODUCT, gate.max_exposure_product_pct,
                            exposure, "product exposure")
 
 
-def _check_max_exposure_total(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_max_exposure_total(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     exposure = f.ctx.other_gross_exposure + f.projection.notional if f.projection is not None else None
     return _exposure_check(f, "max_exposure_total", REFUSE_MAX_EXPOSURE_TOTAL, gate.max_exposure_total_pct,
                            exposure, "gross exposure")
 
 
-def _check_liquidation_distance(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_liquidation_distance(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     minimum, p, mark = gate.min_liquidation_distance_pct, f.projection, f.mark
     if minimum is None:
         return CheckVerdict("liquidation_distance", SKIP, detail="off")
@@ -424,17 +341,17 @@ def _check_liquidation_distance(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
         return CheckVerdict("liquidation_distance", SKIP, detail="no mark")
     distance = p.liquidation_distance_pct(mark)
     if distance is None:
-        return CheckVerdict("liquidation_distance", PASS, detail="no liquidation price") if f.explain else _PASSED
+        return CheckVerdict("liquidation_distance", PASS, detail="no liquidation price") if f.explain else PASSED
     return _judge(f, "liquidation_distance", distance < minimum, REFUSE_LIQUIDATION_DISTANCE,
-                  lambda: f"projected liquidation {p.liquidation_price:.2f}, {_pct(distance)} from mark {mark},"
+                  lambda: f"projected liquidation {p.liquidation_price:.2f}, {pct(distance)} from mark {mark},"
                           f" min {minimum}%")
 
 
 # (check, applies only to risk-increasing orders)
-def _check_post_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_post_only(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     order, ctx = f.order, f.ctx
     if not order.post_only or order.limit_price is None:
-        return CheckVerdict("post_only", PASS, detail="not post-only") if f.explain else _PASSED
+        return CheckVerdict("post_only", PASS, detail="not post-only") if f.explain else PASSED
     if not ctx.book_valid:
         return CheckVerdict("post_only", SKIP, detail="no valid book to compare with: the venue judges")
     price = order.limit_price
@@ -442,10 +359,10 @@ def _check_post_only(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
         return CheckVerdict("post_only", REFUSE, REFUSE_POST_ONLY, f"BUY {price} >= best ask {ctx.best_ask}")
     if order.side == "SELL" and ctx.best_bid is not None and price <= ctx.best_bid:
         return CheckVerdict("post_only", REFUSE, REFUSE_POST_ONLY, f"SELL {price} <= best bid {ctx.best_bid}")
-    return CheckVerdict("post_only", PASS, detail="rests without crossing") if f.explain else _PASSED
+    return CheckVerdict("post_only", PASS, detail="rests without crossing") if f.explain else PASSED
 
 
-def _check_product_mode(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
+def _check_product_mode(gate: PreTradeGate, f: OrderFacts) -> CheckVerdict:
     order, spec = f.order, f.ctx.spec
     if spec.trading_disabled or spec.cancel_only:
         mode = "trading disabled" if spec.trading_disabled else "cancel-only"
@@ -455,7 +372,7 @@ def _check_product_mode(gate: PreTradeGate, f: _Facts) -> CheckVerdict:
     if spec.post_only and not order.post_only:
         return CheckVerdict("product_mode", REFUSE, REFUSE_POST_ONLY_REQUIRED,
                             f"{spec.product_id} takes post-only orders only")
-    return CheckVerdict("product_mode", PASS, detail="open for trading") if f.explain else _PASSED
+    return CheckVerdict("product_mode", PASS, detail="open for trading") if f.explain else PASSED
 
 
 CHECKS: tuple[tuple[Check, bool], ...] = (
