@@ -1,11 +1,12 @@
 """JournalStore: the one writer of the journal SQLite database.
 
 Owns every write to it (orders and their intents, order events, fills, positions, funding, held
-orders, supervision events, decisions, trading state, day start, watermarks, strategy state)
-through one sqlite-utils connection in WAL mode with synchronous=NORMAL; the schema and its
-migrations live in actors.journal.migrations. Money is stored as TEXT holding the exact Decimal
-string, never REAL. An intent is written before its order is sent and settled by the venue's
-first answer for its client id (an order event or a fill, in the same transaction) or explicitly.
+orders, supervision events, decisions, trading state, day start, watermarks, strategy state) and
+reading them back, on the connection actors.journal.connection opens (WAL mode, synchronous=NORMAL,
+its transactions); the schema and its migrations live in actors.journal.migrations. Money is
+stored as TEXT holding the exact Decimal string, never REAL. An intent is written before its order
+is sent and settled by the venue's first answer for its client id (an order event or a fill, in
+the same transaction) or explicitly.
 
 Must never: be written by more than one owner (the journal actor), store a float as money, take
 time from the wall clock (timestamps come in as arguments), or swallow a write error (it raises;
@@ -14,23 +15,14 @@ a logical change made in one transaction() is rolled back whole).
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from pathlib import Path
 
 import msgspec
-import sqlite_utils
 
-from actors.journal.migrations import (
-    SCHEMA_VERSION,
-    TABLE_NAMES,
-    JournalSchemaError,
-    migrate,
-    refuse_newer,
-    user_version,
-)
+from actors.journal.connection import JournalConnection
+from actors.journal.migrations import SCHEMA_VERSION, TABLE_NAMES, JournalSchemaError
 from domain.orders import Fill, OrderUpdate, PlaceOrder
 from domain.portfolio import FundingRecord
 from domain.records import Intent
@@ -82,104 +74,11 @@ def _inserted_id(cursor: sqlite3.Cursor) -> int:
     return row_id
 
 
-class JournalStore:
+class JournalStore(JournalConnection):
     """Single-writer access to the journal database. Not thread-safe: one owner uses it at a time.
 
-    The connection is opened with check_same_thread=False only so the owner may create the store
-    on one thread and use it on another (a Pykka actor's __init__ runs on the caller's thread).
-    Opening a file that is not a SQLite database raises sqlite3.DatabaseError (nothing else);
-    `found_version` is the schema version the file had before it was migrated forward.
+    Its connection, transactions, health and closing are JournalConnection's.
     """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False)
-        try:
-            refuse_newer(conn, str(self.path))  # before WAL mode changes the file
-            self._db = sqlite_utils.Database(conn)
-            self._db.enable_wal()
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self.found_version = migrate(conn, str(self.path))
-        except BaseException:
-            conn.close()
-            raise
-        self._closed = False
-        self._unfrozen_pages: int | None = None  # max_page_count before freeze_size()
-
-    # -- schema and health ------------------------------------------------------------------
-
-    def _pragma(self, name: str) -> int | str:
-        return self._db.execute(f"PRAGMA {name}").fetchone()[0]
-
-    def schema_version(self) -> int:
-        return user_version(self._db.conn)
-
-    def journal_mode(self) -> str:
-        return str(self._pragma("journal_mode"))
-
-    def synchronous(self) -> int:
-        """SQLite's numeric level: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA."""
-        return int(self._pragma("synchronous"))
-
-    def integrity_ok(self) -> tuple[bool, str]:
-        """PRAGMA integrity_check: (True, "ok"), or (False, what SQLite found or why it could not
-        check: a corrupt or truncated file)."""
-        try:
-            found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check").fetchall()]
-        except sqlite3.DatabaseError as exc:
-            return False, str(exc) or type(exc).__name__
-        if found == ["ok"]:
-            return True, "ok"
-        lines = [line for row in found for line in row.splitlines() if line and not line.startswith("***")]
-        more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
-        return False, "; ".join(lines[:3]) + more  # one line, SQLite's words
-
-    # -- transactions -----------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[JournalStore]:
-        """Group writes into one commit (rolled back whole on an exception, a failed COMMIT
-        included). Nests safely: inside begin() or another transaction() it is a SAVEPOINT, so
-        an exception undoes exactly what was written inside it."""
-        with self._db.atomic():
-            yield self
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._db.conn.in_transaction
-
-    def begin(self) -> None:
-        """Open a transaction that stays open across calls until commit() or rollback() (the
-        journal actor's group commit). Refused while one is open."""
-        if self._db.conn.in_transaction:
-            raise RuntimeError("a transaction is already open")
-        self._db.conn.execute("BEGIN")
-
-    def commit(self) -> None:
-        """Commit the open transaction (nothing if none is open); a failed COMMIT is rolled back
-        whole and raises."""
-        if not self._db.conn.in_transaction:
-            return
-        try:
-            self._db.conn.execute("COMMIT")
-        except BaseException:
-            self._db.rollback()
-            raise
-
-    def rollback(self) -> None:
-        self._db.rollback()
-
-    def freeze_size(self, frozen: bool = True) -> None:
-        """Let the database grow no further on this connection (SQLite's max_page_count): a write
-        that needs a new page then fails with sqlite's own "database or disk is full". The
-        `journal:disk_full` fault drill; frozen=False lifts it."""
-        if frozen:
-            if self._unfrozen_pages is None:
-                self._unfrozen_pages = int(self._pragma("max_page_count"))
-            self._pragma(f"max_page_count={int(self._pragma('page_count'))}")
-        elif self._unfrozen_pages is not None:
-            self._pragma(f"max_page_count={self._unfrozen_pages}")
-            self._unfrozen_pages = None
 
     # -- orders and their intents -----------------------------------------------------------
 
@@ -433,22 +332,3 @@ class JournalStore:
         cursor = self._db.execute("INSERT INTO decisions (ts, kind, detail) VALUES (?, ?, ?)",
                                   (ts, kind, _detail_text(detail)))
         return _inserted_id(cursor)
-
-    # -- housekeeping -----------------------------------------------------------------------
-
-    def counts(self) -> dict[str, int]:
-        return {name: int(self._db.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]) for name in TABLE_NAMES}
-
-    def close(self) -> None:
-        """Close the connection; an open transaction is rolled back. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        self._db.rollback()
-        self._db.close()
-
-    def __enter__(self) -> JournalStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
