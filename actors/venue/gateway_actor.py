@@ -28,7 +28,8 @@ from loguru import logger
 
 from actors.venue.coinbase_rest import DEFAULT_TIMEOUT_S
 from actors.venue.dead_man import RECONCILE, RELEASE, TRIP, DeadMan
-from actors.venue.gateway import GatewayCore, Http, Snapshot
+from actors.venue.gateway import GatewayCore
+from actors.venue.gateway_state import Http, Snapshot
 from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker
 from actors.venue.user_channel import user_frame_decoder
 from actors.wire.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter

@@ -23,7 +23,7 @@ import msgspec
 from loguru import logger
 
 from actors.venue.coinbase_rest import Request, Response, RestTransport
-from actors.venue.gateway import Http
+from actors.venue.gateway_state import Http
 
 _STOP = object()
 

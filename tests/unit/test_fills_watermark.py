@@ -10,7 +10,8 @@ from decimal import Decimal as D
 import msgspec
 
 from actors.venue.coinbase_rest import Response
-from actors.venue.gateway import GatewayCore, Http, Snapshot
+from actors.venue.gateway import GatewayCore
+from actors.venue.gateway_state import Http, Snapshot
 from actors.venue.listing import FILLS_LOOKBACK_S, ORDER_IDS_PER_PAGE, Complete, Listing, Next, sequence_timestamp
 from actors.wire.rate_limit import RateLimiter
 from actors.wire.timestamps import parse_timestamp

@@ -8,7 +8,8 @@ from decimal import Decimal as D
 import msgspec
 
 from actors.venue.coinbase_rest import Response
-from actors.venue.gateway import ACCEPTED, DONE, UNKNOWN, GatewayCore, Http
+from actors.venue.gateway import GatewayCore
+from actors.venue.gateway_state import ACCEPTED, DONE, UNKNOWN, Http
 from actors.venue.user_channel import UserOrder
 from actors.wire.rate_limit import RateLimiter
 from domain.orders import Fill, OrderUpdate, PlaceOrder

@@ -9,7 +9,8 @@ from decimal import Decimal as D
 import msgspec
 
 from actors.venue.coinbase_rest import Response
-from actors.venue.gateway import DONE, GatewayCore, Http, Snapshot
+from actors.venue.gateway import GatewayCore
+from actors.venue.gateway_state import DONE, Http, Snapshot
 from actors.venue.listing import MAX_PAGES, Complete, Failed, Listing, Next
 from actors.venue.user_channel import UserOrder
 from actors.wire.rate_limit import RateLimiter
@@ -253,7 +254,7 @@ def test_a_request_that_raises_before_any_response_is_answered_as_no_response():
     import threading
 
     from actors.venue import coinbase_rest as cr
-    from actors.venue.gateway import Http
+    from actors.venue.gateway_state import Http
     from actors.venue.rest_worker import RestWorker
 
     class Broken:

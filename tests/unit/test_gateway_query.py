@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from actors.venue.gateway import GatewayCore, Snapshot
+from actors.venue.gateway import GatewayCore
+from actors.venue.gateway_state import Snapshot
 from actors.wire.rate_limit import RateLimiter
 from domain.orders import FUTURES_ONLY, NEVER_REACHED, OrderUpdate
 from tests.unit.test_gateway_listings import T0, accepted, http, ok, order, query, rest_order

@@ -16,7 +16,8 @@ import pytest
 
 from actors.execution.orders import OrderBookkeeper
 from actors.venue.coinbase_rest import Response
-from actors.venue.gateway import GatewayCore, Http
+from actors.venue.gateway import GatewayCore
+from actors.venue.gateway_state import Http
 from actors.venue.user_channel import UserOrder
 from actors.wire.rate_limit import RateLimiter
 from domain.orders import Fill, KnownOrder, KnownOrders, OrderUpdate, PlaceOrder
