@@ -1,8 +1,10 @@
 """The pure core of the in-process paper venue: our orders filled against the streamed market book.
 
 Owns a simulated exchange for the bot's own orders only. It cannot see the real exchange's queue,
-so it keeps, per product, one MatchingEngine holding (a) the market's liquidity mirrored from level2
-as one order per price level, owned by "market", and (b) the bot's resting orders, owned by "bot".
+so it matches, per product, in one MatchingEngine holding (a) the market's liquidity mirrored from
+level2 as one order per price level, owned by "market" (kept by actors/venue/paper_book.py), and
+(b) the bot's resting orders, owned by "bot" (each one's venue-side record and the shapes it may take:
+actors/venue/paper_orders.py).
 The bot takes mirrored liquidity as TAKER; its resting orders fill as MAKER at their limit price when
 the market book moves through them or a market trade prints through them (at an equal price only
 after the market quantity estimated ahead of them in the queue has traded).
@@ -13,128 +15,44 @@ reference price (the last market trade, else the mid of the mirrored market book
 stop in its direction, then enter as limits. A cancel for an order the venue has not seen yet (it
 is still in flight behind the simulated latency) is remembered and kills the order on arrival.
 
-While none of our orders rest or wait on a product, nothing the market does there can make an event,
-so its level2 changes are only parsed and kept, conflated per level (the last quantity wins), and
-applied when an order for it arrives, when its book is read, or once enough levels are waiting.
-The result is the same as applying every change as it comes, at a fraction of the cost.
+While none of our orders rest or wait on a product it is idle: nothing the market does there can
+make an event, so its level2 changes are handed to the mirror to keep and apply later.
 
 Must never do I/O, read a clock or use floats for money: times come in as arguments, wire strings
-are converted here to Decimal, every result is a list of OrderUpdate / Fill values.
+are converted to Decimal (here and in the mirror), every result is a list of OrderUpdate / Fill values.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from actors.wire.decimals import finite_decimal, plain
-from actors.wire.timestamps import parse_timestamp
+from actors.venue.paper_book import MARKET, MarketBook, Mirror
+from actors.venue.paper_orders import CANCELLED, EXPIRED, FILLED, OPEN, REJECTED, STOP_UP, BotOrder, invalid_reason
+from actors.wire.decimals import finite_decimal
 from domain.fees import venue_fee
-from domain.matching import BID, BUY, OFFER, SELL, MatchingEngine, Trade
+from domain.matching import BID, BUY, OFFER, SELL, Trade
 from domain.orders import Fill, OrderUpdate, PlaceOrder
 from domain.products import ProductSpec
 
 BOT = "bot"
-MARKET = "market"
-
-OPEN = "OPEN"
-FILLED = "FILLED"
-CANCELLED = "CANCELLED"
-REJECTED = "REJECTED"
-EXPIRED = "EXPIRED"
-STOP_UP = "STOP_DIRECTION_STOP_UP"
-STOP_DOWN = "STOP_DIRECTION_STOP_DOWN"
 
 MAKER = "MAKER"
 TAKER = "TAKER"
 
 UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
 INSUFFICIENT_LIQUIDITY = "INSUFFICIENT_LIQUIDITY"
-INVALID_ORDER = "INVALID_ORDER"
 CANCELLED_BEFORE_ARRIVAL = "CANCELLED_BEFORE_ARRIVAL"
 
-PENDING_LEVELS_MAX = 256  # deferred level changes per product before they are applied anyway
 _ZERO = Decimal(0)
 
 Event = OrderUpdate | Fill
 
 
-class _BotOrder:
-    """Mutable venue-side state of one of our orders (the messages built from it are frozen)."""
-
-    __slots__ = (
-        "client_order_id", "venue_order_id", "product_id", "side", "size", "limit_price",
-        "filled", "status", "reason", "queue_ahead", "ts", "tif", "end_ts", "stop_price", "stop_direction",
-        "post_only", "triggered", "order_type",
-    )
-
-    def __init__(self, order: PlaceOrder, venue_order_id: str, ts: float) -> None:
-        self.client_order_id = order.client_order_id
-        self.venue_order_id = venue_order_id
-        self.product_id = order.product_id
-        self.side = order.side
-        self.size = order.size
-        self.limit_price = order.limit_price
-        self.filled = _ZERO
-        self.status = OPEN
-        self.reason = ""
-        self.queue_ahead = _ZERO  # market quantity ahead of us at our price (estimate)
-        self.ts = ts
-        self.tif = order.time_in_force or ("IOC" if order.order_type == "market" else "GTC")
-        self.end_ts: float | None = None  # GTD expiry (epoch seconds)
-        self.stop_price = order.stop_price
-        self.stop_direction = order.stop_direction
-        self.post_only = order.post_only
-        self.triggered = order.order_type != "stop_limit"  # a stop waits off the book until then
-        self.order_type = "market" if order.order_type == "market" else "limit"  # a stop enters as a limit
-
-    @property
-    def leaves(self) -> Decimal:
-        return self.size - self.filled if self.status == OPEN else _ZERO
-
-    def update(self) -> OrderUpdate:
-        return OrderUpdate(
-            client_order_id=self.client_order_id,
-            venue_order_id=self.venue_order_id,
-            product_id=self.product_id,
-            status=self.status,
-            filled_size=self.filled,
-            leaves_size=self.leaves,
-            reason=self.reason,
-            ts=self.ts,
-        )
-
-
-def _resting_limit(order: _BotOrder) -> Decimal:
+def _resting_limit(order: BotOrder) -> Decimal:
     """The limit price of an order on the book: only limit orders rest, so it has one."""
     assert order.limit_price is not None
     return order.limit_price
-
-
-class _Mirror:
-    """One product's engine plus the index of its market-owned level orders."""
-
-    __slots__ = ("spec", "engine", "levels", "level_of", "trade_seq", "pending", "pending_reset")
-
-    def __init__(self, spec: ProductSpec) -> None:
-        self.spec = spec
-        self.engine = MatchingEngine(spec.product_id, track_changes=False)
-        self.levels: dict[tuple[str, Decimal], str] = {}  # (book side, price) -> market order id
-        self.level_of: dict[str, tuple[str, Decimal]] = {}  # market order id -> (book side, price)
-        self.trade_seq = 0
-        self.pending: dict[tuple[str, str], str] = {}  # deferred (side, price text) -> quantity text
-        self.pending_reset = False  # a snapshot is among them: the mirrored levels go first
-
-    def market_size(self, book_side: str, price: Decimal) -> Decimal:
-        order_id = self.levels.get((book_side, price))
-        if order_id is None:
-            return _ZERO
-        order = self.engine.order(order_id)
-        return order.remaining if order is not None else _ZERO
-
-    def forget_if_gone(self, order_id: str) -> None:
-        if self.engine.order(order_id) is None and order_id in self.level_of:
-            del self.levels[self.level_of.pop(order_id)]
 
 
 class PaperVenue:
@@ -143,19 +61,24 @@ class PaperVenue:
     def __init__(
         self, products: dict[str, ProductSpec], maker_fee_rate: Decimal, taker_fee_rate: Decimal
     ) -> None:
-        self._mirrors = {pid: _Mirror(spec) for pid, spec in products.items()}
+        self._book = MarketBook(products)
+        self._mirrors = self._book.mirrors
         self._maker_fee_rate = maker_fee_rate
         self._taker_fee_rate = taker_fee_rate
-        self._orders: dict[str, _BotOrder] = {}  # client_order_id -> order, every order ever placed
-        self._by_venue_id: dict[str, _BotOrder] = {}
+        self._orders: dict[str, BotOrder] = {}  # client_order_id -> order, every order ever placed
+        self._by_venue_id: dict[str, BotOrder] = {}
         self._order_seq = 0
         self._market_seq = 0
         self._fills: list[Fill] = []
-        self._stops: dict[str, _BotOrder] = {}  # untriggered stop orders by client_order_id
-        self._expiring: dict[str, _BotOrder] = {}  # live GTD orders by client_order_id
+        self._stops: dict[str, BotOrder] = {}  # untriggered stop orders by client_order_id
+        self._expiring: dict[str, BotOrder] = {}  # live GTD orders by client_order_id
         self._cancelled_early: set[str] = set()  # cancels that overtook their order
         self._last_trade: dict[str, Decimal] = {}
-        self.bad_levels = 0  # level2 entries skipped as unparseable or negative
+
+    @property
+    def bad_levels(self) -> int:
+        """Level2 entries skipped as unparseable or negative."""
+        return self._book.bad_levels
 
     # ----------------------------------------------------------------- market data in
 
@@ -172,19 +95,19 @@ class PaperVenue:
         if mirror is None:
             return []
         if self._idle(mirror):
-            self._defer_book(mirror, is_snapshot, bids, offers)
+            self._book.defer(mirror, is_snapshot, bids, offers)
             return []
-        self._catch_up(mirror)
+        self._book.catch_up(mirror)
         events: list[Event] = []
         if is_snapshot:
-            self._clear_market_levels(mirror)
-        for book_side, price, qty in self._valid_levels(bids, offers):
+            mirror.clear_market_levels()
+        for book_side, price, qty in self._book.valid_levels(bids, offers):
             self._set_market_level(mirror, book_side, price, qty, ts, events)
         if is_snapshot:
             for order in self._resting(product_id):
                 self._clip_queue(mirror, order)
         # the mid is the stops' reference: without stops waiting it is not needed
-        self._housekeeping(mirror, ts, self._mid(mirror) if self._stops else None, events)
+        self._housekeeping(mirror, ts, mirror.mid() if self._stops else None, events)
         return events
 
     def apply_trade(
@@ -233,12 +156,12 @@ class PaperVenue:
             return [known.update()]
         mirror = self._mirrors.get(order.product_id)
         if mirror is not None:
-            self._catch_up(mirror)
+            self._book.catch_up(mirror)
         self._order_seq += 1
-        bot = _BotOrder(order, f"pv-{self._order_seq:06d}", ts)
+        bot = BotOrder(order, f"pv-{self._order_seq:06d}", ts)
         self._orders[bot.client_order_id] = bot
         self._by_venue_id[bot.venue_order_id] = bot
-        reason = _invalid(order, bot) if mirror is not None else UNKNOWN_PRODUCT
+        reason = invalid_reason(order, bot) if mirror is not None else UNKNOWN_PRODUCT
         if bot.client_order_id in self._cancelled_early:
             self._cancelled_early.discard(bot.client_order_id)
             bot.status, bot.reason = CANCELLED, CANCELLED_BEFORE_ARRIVAL
@@ -253,13 +176,13 @@ class PaperVenue:
         if not bot.triggered:
             self._stops[bot.client_order_id] = bot
             events.append(bot.update())
-            reference = self._last_trade.get(bot.product_id) or self._mid(mirror)
+            reference = self._last_trade.get(bot.product_id) or mirror.mid()
             self._housekeeping(mirror, ts, reference, events)  # a stop already reached fires now
             return events
         self._submit(mirror, bot, ts, events)
         return events
 
-    def _submit(self, mirror: _Mirror, bot: _BotOrder, ts: float, events: list[Event]) -> None:
+    def _submit(self, mirror: Mirror, bot: BotOrder, ts: float, events: list[Event]) -> None:
         """Send a (triggered) order into the engine: take what crosses, rest or drop the rest."""
         result = mirror.engine.submit(
             bot.venue_order_id,
@@ -334,13 +257,13 @@ class PaperVenue:
     def book(self, product_id: str, depth: int | None = None) -> tuple[list, list]:
         """(bids, offers) of the mirror including our resting orders, best first."""
         mirror = self._mirrors[product_id]
-        self._catch_up(mirror)
+        self._book.catch_up(mirror)
         engine = mirror.engine
         return engine.levels(BID, depth), engine.levels(OFFER, depth)
 
     # ----------------------------------------------------------------- internals
 
-    def _idle(self, mirror: _Mirror) -> bool:
+    def _idle(self, mirror: Mirror) -> bool:
         """No order of ours rests, waits (stop) or expires (GTD) on this product."""
         if mirror.engine.owns_resting(BOT):
             return False
@@ -348,67 +271,7 @@ class PaperVenue:
         return not any(o.product_id == product_id for o in self._stops.values()) and \
             not any(o.product_id == product_id for o in self._expiring.values())
 
-    def _defer_book(self, mirror: _Mirror, is_snapshot: bool, bids: Iterable[tuple[str, str]],
-                    offers: Iterable[tuple[str, str]]) -> None:
-        """Keep the level changes as their checked wire text: an idle product's book is read only
-        when an order comes (or too many changes wait), and a level changed many times meanwhile
-        becomes a Decimal once. A rewritten level moves to the end, so the changes are applied in
-        the order of their last writes (two spellings of one price then end as on arrival)."""
-        pending = mirror.pending
-        if is_snapshot:
-            pending.clear()
-            mirror.pending_reset = True
-        for book_side, entries in ((BID, bids), (OFFER, offers)):
-            for price_text, qty_text in entries:
-                if not (plain(price_text) and plain(qty_text) and price_text.strip("0.")) \
-                        and self._read_level(price_text, qty_text) is None:
-                    continue
-                key = (book_side, price_text)
-                pending.pop(key, None)
-                pending[key] = qty_text
-        if len(pending) > PENDING_LEVELS_MAX:
-            self._catch_up(mirror)
-
-    def _read_level(self, price_text: str, qty_text: str) -> tuple[Decimal, Decimal] | None:
-        """(price, quantity) of a readable level; None, counted as bad, for any other."""
-        price, qty = finite_decimal(price_text), finite_decimal(qty_text)
-        if price is None or qty is None or qty < 0 or price <= 0:
-            self.bad_levels += 1
-            return None
-        return price, qty
-
-    def _valid_levels(self, bids: Iterable[tuple[str, str]], offers: Iterable[tuple[str, str]]
-                      ) -> Iterator[tuple[str, Decimal, Decimal]]:
-        """(book side, price, quantity) of each readable level; the others are counted as bad."""
-        for book_side, entries in ((BID, bids), (OFFER, offers)):
-            for price_text, qty_text in entries:
-                level = self._read_level(price_text, qty_text)
-                if level is not None:
-                    yield book_side, level[0], level[1]
-
-    def _catch_up(self, mirror: _Mirror) -> None:
-        """Apply the deferred level changes. They were kept only while the product was idle, and
-        it still is (nothing of ours can rest there without passing here first), so the order
-        they are applied in does not matter (market levels never trade with each other) and no
-        event can come of them."""
-        if mirror.pending_reset:
-            mirror.pending_reset = False
-            self._clear_market_levels(mirror)
-        if not mirror.pending:
-            return
-        pending, mirror.pending = mirror.pending, {}
-        no_events: list[Event] = []
-        for (book_side, price_text), qty_text in pending.items():  # checked on arrival: readable
-            self._set_market_level(mirror, book_side, Decimal(price_text), Decimal(qty_text), 0.0, no_events)
-
-    @staticmethod
-    def _clear_market_levels(mirror: _Mirror) -> None:
-        for order_id in list(mirror.level_of):
-            mirror.engine.cancel(order_id)
-        mirror.levels.clear()
-        mirror.level_of.clear()
-
-    def _housekeeping(self, mirror: _Mirror, ts: float, reference: Decimal | None, events: list[Event]) -> None:
+    def _housekeeping(self, mirror: Mirror, ts: float, reference: Decimal | None, events: list[Event]) -> None:
         """After an event at `ts`: expire GTD orders whose end has come, fire reached stops."""
         product_id = mirror.spec.product_id
         for bot in [o for o in self._expiring.values() if o.product_id == product_id]:
@@ -427,52 +290,28 @@ class PaperVenue:
                 bot.triggered = True
                 self._submit(mirror, bot, ts, events)
 
-    @staticmethod
-    def _mid(mirror: _Mirror) -> Decimal | None:
-        bid, ask = mirror.engine.best_bid(), mirror.engine.best_ask()
-        return (bid + ask) / 2 if bid is not None and ask is not None else None
-
-    def _resting(self, product_id: str) -> list[_BotOrder]:
+    def _resting(self, product_id: str) -> list[BotOrder]:
         engine = self._mirrors[product_id].engine
         return [self._by_venue_id[o.order_id] for o in engine.resting_orders(BOT)]
 
     def _set_market_level(
         self,
-        mirror: _Mirror,
+        mirror: Mirror,
         book_side: str,
         price: Decimal,
         qty: Decimal,
         ts: float,
         events: list[Event],
     ) -> None:
-        key = (book_side, price)
-        order_id = mirror.levels.get(key)
-        if order_id is not None:
-            if qty == 0:
-                mirror.engine.cancel(order_id)
-                mirror.forget_if_gone(order_id)
-            else:
-                # An existing market level never crosses a bot order (it would have traded), so
-                # resizing in place cannot create a cross.
-                mirror.engine.amend_size(order_id, qty)
-        elif qty > 0:
-            self._market_seq += 1
-            order_id = f"mkt-{self._market_seq}"
-            result = mirror.engine.submit(
-                order_id, MARKET, BUY if book_side == BID else SELL, qty, limit_price=price
-            )
-            # Trades here are the market moving through our resting orders: we are the maker.
-            for trade in result.trades:
-                bot = self._by_venue_id[trade.maker_order_id]
-                assert bot.limit_price is not None
-                self._fill(mirror, bot, trade.price, trade.size, MAKER, ts, events)
-                events.append(bot.update())
-            if result.status == OPEN:
-                mirror.levels[key] = order_id
-                mirror.level_of[order_id] = key
+        # Trades here are the market moving through our resting orders: we are the maker.
+        for trade in self._book.set_level(mirror, book_side, price, qty):
+            bot = self._by_venue_id[trade.maker_order_id]
+            assert bot.limit_price is not None
+            self._fill(mirror, bot, trade.price, trade.size, MAKER, ts, events)
+            events.append(bot.update())
         self._clip_level_queues(mirror, book_side, price)
 
-    def _after_market_maker_trade(self, mirror: _Mirror, trade: Trade) -> None:
+    def _after_market_maker_trade(self, mirror: Mirror, trade: Trade) -> None:
         """Our taker trade consumed mirrored liquidity: drop empty levels, clip queues there."""
         if trade.maker_owner != MARKET:
             return
@@ -481,7 +320,7 @@ class PaperVenue:
         if key is not None:
             self._clip_level_queues(mirror, *key)
 
-    def _clip_level_queues(self, mirror: _Mirror, book_side: str, price: Decimal) -> None:
+    def _clip_level_queues(self, mirror: Mirror, book_side: str, price: Decimal) -> None:
         """Market quantity ahead of us can only be what is left at the level."""
         if not mirror.engine.owns_resting(BOT):
             return
@@ -490,7 +329,7 @@ class PaperVenue:
                 self._clip_queue(mirror, self._by_venue_id[resting.order_id])
 
     @staticmethod
-    def _clip_queue(mirror: _Mirror, bot: _BotOrder) -> None:
+    def _clip_queue(mirror: Mirror, bot: BotOrder) -> None:
         assert bot.limit_price is not None
         available = mirror.market_size(_book_side(bot.side), bot.limit_price)
         if bot.queue_ahead > available:
@@ -498,8 +337,8 @@ class PaperVenue:
 
     def _fill(
         self,
-        mirror: _Mirror,
-        bot: _BotOrder,
+        mirror: Mirror,
+        bot: BotOrder,
         price: Decimal,
         size: Decimal,
         liquidity: str,
@@ -528,25 +367,6 @@ class PaperVenue:
         bot.ts = ts
         if bot.filled == bot.size:
             bot.status = FILLED
-
-
-def _invalid(order: PlaceOrder, bot: _BotOrder) -> str:
-    """Why the venue refuses an order's shape ("" when it does not); sets the GTD expiry."""
-    if order.order_type not in ("market", "limit", "stop_limit"):
-        return INVALID_ORDER
-    if order.order_type == "stop_limit":
-        if order.stop_price is None or order.limit_price is None or order.stop_direction not in (STOP_UP, STOP_DOWN):
-            return INVALID_ORDER
-        if bot.tif not in ("GTC", "GTD"):
-            return INVALID_ORDER
-    if bot.tif == "GTD":
-        try:
-            bot.end_ts = parse_timestamp(order.end_time)
-        except ValueError:
-            return INVALID_ORDER
-    elif bot.tif not in ("GTC", "IOC", "FOK"):
-        return INVALID_ORDER
-    return ""
 
 
 def _book_side(side: str) -> str:
