@@ -7,6 +7,7 @@ tradability), and liquidity's snapshots. Frozen values only: must never hold sta
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 import msgspec
 
@@ -23,11 +24,18 @@ class RawFrame(msgspec.Struct, frozen=True, tag=True):
     recv_ns: int  # perf_counter_ns() at arrival: the origin of tick-to-order latency
 
 
+BookSide = Literal["bid", "offer"]  # a level2 level's side, as the wire spells it
+
+
 class L2Level(msgspec.Struct, frozen=True, gc=False):
     """One price level of a level2 event, exactly as the wire spells it (streaming decodes frames
-    straight into these; gc=False: frozen strings only, never part of a cycle)."""
+    straight into these; gc=False: frozen strings only, never part of a cycle).
 
-    side: str  # "bid" or "offer" (anything but "bid" is read as the ask side)
+    `side` is decoded as the literal, so it is the one shared string, compared by identity. A frame
+    spelling a side otherwise still decodes (the lenient way, actors.streaming.codec) and its level
+    carries that text: anything but "bid" is read as the ask side."""
+
+    side: BookSide
     price_level: str
     new_quantity: str  # absolute size, not a delta
 
@@ -118,7 +126,7 @@ class Reconnect(msgspec.Struct, frozen=True, tag=True):
 # -- Messages market_data publishes ----------------------------------------------------------------
 
 
-class BookStatus(msgspec.Struct, frozen=True, tag=True):
+class BookStatus(msgspec.Struct, frozen=True, tag=True, gc=False):
     """Top of book, validity and freshness of one product, after every applied change."""
 
     product_id: str

@@ -135,27 +135,24 @@ def _sorted_last_wins(keys: list[float], texts: list[str], sizes: list[str]) -> 
 
 class L2Book:
     """Best bid is the last bid, best ask the first ask. With `base_factor` (the contract size of a
-    future) `band(..., base_units=True)` returns sizes in base units."""
+    future) `band(..., base_units=True)` returns sizes in base units. `valid` is for reading only
+    (an attribute, not a property: it is read after every change)."""
 
-    __slots__ = ("product_id", "base_factor", "_bids", "_asks", "_valid", "_mid_bid", "_mid_ask", "_mid")
+    __slots__ = ("product_id", "base_factor", "_bids", "_asks", "valid", "_mid_bid", "_mid_ask", "_mid")
 
     def __init__(self, product_id: str, base_factor: Decimal | None = None) -> None:
         self.product_id = product_id
         self.base_factor = base_factor
-        self._valid = False
+        self.valid = False
         # the last mid computed and the best price objects it came from
         self._mid_bid: Decimal | None = None
         self._mid_ask: Decimal | None = None
         self._mid: Decimal | None = None
         self.invalidate()
 
-    @property
-    def valid(self) -> bool:
-        return self._valid
-
     def invalidate(self) -> None:
         """Drop every level: the book must not be read until the next snapshot."""
-        self._valid = False
+        self.valid = False
         self._bids = _Side()
         self._asks = _Side()
 
@@ -166,30 +163,58 @@ class L2Book:
         level). An update to an invalid book does nothing and gives False. `plain`: the levels are
         known to be in the usual spelling (L2Update.plain) and are not checked again.
 
+        An update bisects each level's key, then sets, inserts or deletes in place; a level keeps
+        its first price object. (The loop is here, not in a method of its own: this runs for every
+        level2 event, and a call costs about as much as a level.)
+
         Raises BookCorrupt on a bad level, after invalidating the book.
         """
         if is_snapshot:
             self.invalidate()
-        elif not self._valid:
+        elif not self.valid:
             return False
+        bids = self._bids
+        asks = self._asks
         try:
-            checked = levels if plain else _checked(levels, is_snapshot)
+            if not plain:
+                levels = _checked(levels, is_snapshot)
             if is_snapshot:
-                listed = checked if isinstance(checked, list) else list(checked)
-                self._bids = _Side.of_snapshot(listed, True)
-                self._asks = _Side.of_snapshot(listed, False)
-                self._valid = True
+                listed = levels if isinstance(levels, list) else list(levels)
+                self._bids = bids = _Side.of_snapshot(listed, True)
+                self._asks = asks = _Side.of_snapshot(listed, False)
+                self.valid = True
             else:
-                self._apply_changes(checked)
+                bid_keys, bid_prices, bid_sizes = bids.keys, bids.prices, bids.sizes
+                ask_keys, ask_prices, ask_sizes = asks.keys, asks.prices, asks.sizes
+                for level in levels:
+                    text = level.price_level
+                    key = float(text)
+                    if key <= 0.0:
+                        raise BookCorrupt(f"bad price {text[:40]!r}")
+                    size = level.new_quantity
+                    if level.side == "bid":
+                        keys, prices, sizes = bid_keys, bid_prices, bid_sizes
+                    else:
+                        keys, prices, sizes = ask_keys, ask_prices, ask_sizes
+                    i = bisect_left(keys, key)
+                    if i < len(keys) and keys[i] == key:
+                        if size.strip("0."):
+                            sizes[i] = size
+                        else:
+                            del keys[i]
+                            del prices[i]
+                            del sizes[i]
+                    elif size.strip("0."):
+                        keys.insert(i, key)
+                        prices.insert(i, Decimal(text))
+                        sizes.insert(i, size)
         except BookCorrupt:
             self.invalidate()
             raise
         except (ArithmeticError, ValueError) as exc:  # not a number (Decimal or float refused it)
             self.invalidate()
             raise BookCorrupt(f"bad level: {exc!r}") from exc
-        bid_keys = self._bids.keys
-        ask_keys = self._asks.keys
-        if bid_keys and ask_keys and bid_keys[-1] >= ask_keys[0]:  # crossed or locked
+        if bids.keys and asks.keys and bids.keys[-1] >= asks.keys[0]:  # crossed or locked
             self.invalidate()
         return True
 
@@ -199,36 +224,6 @@ class L2Book:
 
     def apply_update(self, bids: Iterable[WireLevel], offers: Iterable[WireLevel]) -> bool:
         return self.apply(_pairs(bids, offers), False)
-
-    def _apply_changes(self, levels: Iterable[L2Level]) -> None:
-        """Bisect each level's key, then set, insert or delete in place; the level keeps its first
-        price object."""
-        bids = self._bids
-        asks = self._asks
-        bid_keys, bid_prices, bid_sizes = bids.keys, bids.prices, bids.sizes
-        ask_keys, ask_prices, ask_sizes = asks.keys, asks.prices, asks.sizes
-        for level in levels:
-            text = level.price_level
-            key = float(text)
-            if key <= 0.0:
-                raise BookCorrupt(f"bad price {text[:40]!r}")
-            size = level.new_quantity
-            if level.side == "bid":
-                keys, prices, sizes = bid_keys, bid_prices, bid_sizes
-            else:
-                keys, prices, sizes = ask_keys, ask_prices, ask_sizes
-            i = bisect_left(keys, key)
-            if i < len(keys) and keys[i] == key:
-                if size.strip("0."):
-                    sizes[i] = size
-                else:
-                    del keys[i]
-                    del prices[i]
-                    del sizes[i]
-            elif size.strip("0."):
-                keys.insert(i, key)
-                prices.insert(i, Decimal(text))
-                sizes.insert(i, size)
 
     # ------------------------------------------------------------ queries
 
@@ -246,10 +241,12 @@ class L2Book:
         """(best bid price, best ask price, mid), None where a side is empty."""
         bid_px = self._bids.prices
         ask_px = self._asks.prices
-        bid = bid_px[-1] if bid_px else None
-        ask = ask_px[0] if ask_px else None
-        if bid is None or ask is None:
-            return bid, ask, None
+        if not (bid_px and ask_px):
+            return (bid_px[-1] if bid_px else None), (ask_px[0] if ask_px else None), None
+        bid = bid_px[-1]
+        ask = ask_px[0]
+        if bid is self._mid_bid and ask is self._mid_ask:  # _mid_of, inlined: this runs every frame
+            return bid, ask, self._mid
         return bid, ask, self._mid_of(bid, ask)
 
     def _mid_of(self, bid: Decimal, ask: Decimal) -> Decimal:

@@ -56,6 +56,33 @@ class L2DataFrame(_Frame, frozen=True, tag="l2_data", gc=False):
     events: tuple[L2Event, ...]
 
 
+# The same frame with any text as a level's side: decoded only when the strict decode refused a
+# frame, and turned into an L2DataFrame (a Struct's constructor does not check types).
+class _AnySideLevel(msgspec.Struct, frozen=True, gc=False):
+    side: str
+    price_level: str
+    new_quantity: str
+
+
+class _AnySideEvent(msgspec.Struct, frozen=True, gc=False):
+    type: str
+    product_id: str
+    updates: tuple[_AnySideLevel, ...] = ()
+
+
+class _AnySideL2DataFrame(_Frame, frozen=True, tag="l2_data", gc=False):
+    events: tuple[_AnySideEvent, ...]
+
+    def usual(self) -> L2DataFrame:
+        events = tuple(
+            L2Event(e.type, e.product_id, tuple(L2Level(lv.side, lv.price_level, lv.new_quantity)  # type: ignore[arg-type]
+                                                for lv in e.updates))
+            for e in self.events
+        )
+        return L2DataFrame(sequence_num=self.sequence_num, timestamp=self.timestamp, client_id=self.client_id,
+                           events=events)
+
+
 class Trade(msgspec.Struct, frozen=True, gc=False):
     product_id: str
     price: str
@@ -177,6 +204,19 @@ Frame = Union[
     FuturesBalanceSummaryFrame,
 ]
 
+_LenientFrame = Union[
+    HeartbeatsFrame,
+    _AnySideL2DataFrame,
+    MarketTradesFrame,
+    TickerFrame,
+    TickerBatchFrame,
+    SubscriptionsFrame,
+    CandlesFrame,
+    StatusFrame,
+    UserFrame,
+    FuturesBalanceSummaryFrame,
+]
+
 FRAME_TYPES: tuple[type[_Frame], ...] = Frame.__args__  # type: ignore[attr-defined]
 CHANNEL_OF: dict[type, str] = {t: cast(str, t.__struct_config__.tag) for t in FRAME_TYPES}  # every frame has a str tag
 KNOWN_CHANNELS: frozenset[str] = frozenset(CHANNEL_OF.values())
@@ -229,22 +269,33 @@ class FrameDecoder:
     """Decodes one frame into a typed `Frame`, or a `Rejected` saying why not. Never raises.
 
     `decode_or_raise` is the bare typed decode, for a hot loop that catches msgspec.DecodeError
-    and RecursionError itself and hands them to `classify`: the same result without a Python
-    call per frame. It checks neither the size nor the wire decimals: `decode` does both; a hot
-    loop checks them itself (`too_big`, the `*_fault` functions, or its own inlined test).
+    and RecursionError itself: the same result without a Python call per frame. A
+    msgspec.ValidationError from it may only be a level2 side spelled otherwise than "bid" or
+    "offer": such a loop then asks `decode_any_side`, and hands what that raises to `classify`.
+    Neither checks the size or the wire decimals: `decode` does both; a hot loop checks them itself
+    (`too_big`, the `*_fault` functions, or its own inlined test).
     """
 
-    __slots__ = ("_decoder", "decode_or_raise")
+    __slots__ = ("_decoder", "_any_side", "decode_or_raise")
 
     def __init__(self) -> None:
         self._decoder = msgspec.json.Decoder(Frame, strict=False)
+        self._any_side = msgspec.json.Decoder(_LenientFrame, strict=False)
         self.decode_or_raise = self._decoder.decode
+
+    def decode_any_side(self, text: str | bytes) -> Frame:
+        """The lenient decode: a level2 level's side may be any text. Raises as decode_or_raise."""
+        frame = self._any_side.decode(text)
+        return frame.usual() if type(frame) is _AnySideL2DataFrame else frame  # type: ignore[return-value]
 
     def decode(self, text: str | bytes) -> Frame | Rejected:
         if len(text) > MAX_FRAME_CHARS:
             return too_big(text)
         try:
-            frame = self._decoder.decode(text)
+            try:
+                frame = self._decoder.decode(text)
+            except msgspec.ValidationError:
+                frame = self.decode_any_side(text)
         except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
             return classify(text, exc)
         fault = decimal_fault(frame)

@@ -11,7 +11,7 @@ content is never forwarded, not even the good part of it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union, cast
+from typing import Any, Union
 
 import msgspec
 
@@ -89,7 +89,9 @@ class StreamingCore:
         self.channels = tuple(dict.fromkeys(ordered))
         self.level2_products: tuple[str, ...] = self.products if LEVEL2 in self.channels else ()
         self._jwt_factory = jwt_factory
-        self._decode = FrameDecoder().decode_or_raise
+        decoder = FrameDecoder()
+        self._decode = decoder.decode_or_raise
+        self._decode_any_side = decoder.decode_any_side
         self._current: _Connection | None = None
 
         self.frames = 0
@@ -173,8 +175,14 @@ class StreamingCore:
         if len(text) > MAX_FRAME_CHARS:
             self._on_rejected(too_big(text), state, result)
             return result
+        # Typed as Any: mypy cannot narrow through `cls is ...`, and typing.cast would be a call per
+        # frame on the hot path; the dispatch below is what guarantees each branch's type.
+        frame: Any
         try:
-            frame = self._decode(text)
+            try:
+                frame = self._decode(text)
+            except msgspec.ValidationError:  # a level2 side spelled otherwise, or a bad frame
+                frame = self._decode_any_side(text)
         except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
             self._on_rejected(classify(text, exc), state, result)
             return result
@@ -194,9 +202,9 @@ class StreamingCore:
                 self._count_malformed(BAD_TIMESTAMP, result)
                 result.rejected = Rejected(MALFORMED, str(exc)[:200], channel, frame.sequence_num, BAD_TIMESTAMP)
                 return result
-            if cls is MarketTradesFrame and (fault := trades_fault(cast(MarketTradesFrame, frame))) is not None:
+            if cls is MarketTradesFrame and (fault := trades_fault(frame)) is not None:
                 return self._bad_decimal(fault, frame, channel, state, result)
-        elif cls is StatusFrame and (fault := status_fault(cast(StatusFrame, frame))) is not None:
+        elif cls is StatusFrame and (fault := status_fault(frame)) is not None:
             return self._bad_decimal(fault, frame, channel, state, result)
 
         seq = frame.sequence_num
@@ -206,23 +214,21 @@ class StreamingCore:
         elif not self._check_sequence(state, seq, result):
             return result
 
-        # mypy does not narrow `frame` through `cls is ...`; the casts say what the dispatch guarantees
         if cls is L2DataFrame:
-            l2 = cast(L2DataFrame, frame)
-            if not self._on_l2(l2, state, ts, raw, result.outputs):
+            if not self._on_l2(frame, state, ts, raw, result.outputs):
                 # A bad number: content lost, as with a bad timestamp. Its updates were taken back;
                 # its number is given back too, so the next frame shows the gap.
                 state.last_seq = seq - 1
-                return self._bad_decimal(l2_fault(l2), frame, channel, state, result)
+                return self._bad_decimal(l2_fault(frame), frame, channel, state, result)
         elif cls is MarketTradesFrame:
-            self._on_trades(cast(MarketTradesFrame, frame), ts, raw.recv_ns, result.outputs)
+            self._on_trades(frame, ts, raw.recv_ns, result.outputs)
         elif cls is HeartbeatsFrame:
-            self._on_heartbeats(cast(HeartbeatsFrame, frame), state, now)
+            self._on_heartbeats(frame, state, now)
         elif cls is SubscriptionsFrame:
-            for event in cast(SubscriptionsFrame, frame).events:
+            for event in frame.events:
                 self.subscriptions = dict(event.subscriptions)
         elif cls is StatusFrame:
-            self._on_status(cast(StatusFrame, frame), result.outputs)
+            self._on_status(frame, result.outputs)
         return result
 
     def _bad_decimal(self, fault: str | None, frame: object, channel: str, state: _Connection,
@@ -291,8 +297,10 @@ class StreamingCore:
             for level in levels:
                 price = level.price_level
                 size = level.new_quantity
-                if not (len(price) <= FAST_CHARS >= len(size) and price.isascii() and size.isascii()
-                        and price.replace(".", "", 1).isdigit() and size.replace(".", "", 1).isdigit()):
+                # a size of "0" (a level removed: four levels in ten) needs no scan
+                if not (len(price) <= FAST_CHARS and price.isascii() and price.replace(".", "", 1).isdigit()
+                        and (size == "0" or (len(size) <= FAST_CHARS and size.isascii()
+                                             and size.replace(".", "", 1).isdigit()))):
                     if why_not(price, True) is not None or why_not(size, True) is not None:
                         del out[start:]
                         if before is not None:

@@ -111,6 +111,16 @@ def test_an_event_with_an_unusual_but_sane_spelling_is_forwarded_as_not_plain(fe
     assert book.best_bid == (Decimal("100.00"), Decimal("0.00000001"))
 
 
+def test_a_side_spelled_otherwise_still_decodes_and_is_read_as_the_ask_side(feed):
+    # "bid" and "offer" decode as the literal; any other text takes the lenient decode, as before
+    r = feed(l2(0, "BTC-USD", "snapshot", [("bid", "100.00", "1"), ("ask", "101.00", "2")]))
+    assert r.rejected is None and len(r.outputs) == 1
+    assert r.outputs[0].offers == (("101.00", "2"),) and r.outputs[0].levels[1].side == "ask"
+    book = L2Book("BTC-USD")
+    book.apply(r.outputs[0].levels, True, plain=r.outputs[0].plain)
+    assert book.top() == (Decimal("100.00"), Decimal("101.00"), Decimal("100.500"))
+
+
 def test_several_products_in_one_frame_split_per_product(feed):
     events = [
         {"type": "snapshot", "product_id": p, "updates": [{"side": "bid", "price_level": "1", "new_quantity": "1"}]}
