@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.execution.core import CheckInflight, Effect, ExecutionCore, Send
+from actors.execution.core import ExecutionCore
 from actors.execution.intent_log import IntentLog
+from actors.execution.order_flow import CheckInflight, Effect, Send
 from config.schema import ExecutionConfig, RiskConfig
 from domain.products import ProductSpec
 from runtime.actor import SupervisedActor

@@ -10,7 +10,8 @@ from typing import Any
 
 import msgspec
 
-from actors.execution.core import ExecutionCore, Send, TellSupervisor
+from actors.execution.core import ExecutionCore
+from actors.execution.order_flow import Send, TellSupervisor
 from actors.execution.orders import client_order_id
 from config.loader import load_profile
 from domain.control import Synced
