@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.app.bench import measure_ingest, measure_snapshot, render
+from actors.app.bench import measure_ingest, measure_snapshot
+from actors.app.bench_table import render
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_TIMEOUT_S = 180
