@@ -6,6 +6,7 @@ tradability), and liquidity's snapshots. Frozen values only: must never hold sta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Literal
 
@@ -40,6 +41,11 @@ class L2Level(msgspec.Struct, frozen=True, gc=False):
     new_quantity: str  # absolute size, not a delta
 
 
+def levels_of_sides(bids: Iterable[tuple[str, str]], offers: Iterable[tuple[str, str]]) -> tuple[L2Level, ...]:
+    """Levels from (price_level, new_quantity) pairs per side: bids first, then offers."""
+    return tuple(L2Level("bid", p, q) for p, q in bids) + tuple(L2Level("offer", p, q) for p, q in offers)
+
+
 class L2Update(msgspec.Struct, frozen=True, tag=True, gc=False):
     """A level2 event for one product: absolute sizes per price level, in wire order (the levels
     are the decoded frame's own, handed on uncopied).
@@ -63,8 +69,7 @@ class L2Update(msgspec.Struct, frozen=True, tag=True, gc=False):
                    offers: tuple[tuple[str, str], ...], ts: float, conn: int, recv_ns: int,
                    plain: bool = False) -> L2Update:
         """From (price_level, new_quantity) pairs per side: bids first, then offers."""
-        levels = tuple(L2Level("bid", p, q) for p, q in bids) + tuple(L2Level("offer", p, q) for p, q in offers)
-        return cls(product_id, is_snapshot, levels, ts, conn, recv_ns, plain)
+        return cls(product_id, is_snapshot, levels_of_sides(bids, offers), ts, conn, recv_ns, plain)
 
     @property
     def bids(self) -> tuple[tuple[str, str], ...]:

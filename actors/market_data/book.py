@@ -31,7 +31,7 @@ from itertools import islice
 from operator import gt, lt
 
 from actors.wire.decimals import finite_decimal
-from domain.market import L2Level
+from domain.market import L2Level, levels_of_sides
 
 Level = tuple[Decimal, Decimal]  # (price, size)
 WireLevel = tuple[str, str]  # (price_level, new_quantity)
@@ -75,10 +75,6 @@ def _checked(levels: Iterable[L2Level], is_snapshot: bool) -> list[L2Level]:
             _price(level.price_level)
         out.append(L2Level(level.side, level.price_level, size))
     return out
-
-
-def _pairs(bids: Iterable[WireLevel], offers: Iterable[WireLevel]) -> list[L2Level]:
-    return [L2Level("bid", p, q) for p, q in bids] + [L2Level("offer", p, q) for p, q in offers]
 
 
 class _Side:
@@ -220,10 +216,10 @@ class L2Book:
 
     def apply_snapshot(self, bids: Iterable[WireLevel], offers: Iterable[WireLevel]) -> None:
         """`apply` of (price_level, new_quantity) pairs per side, checked."""
-        self.apply(_pairs(bids, offers), True)
+        self.apply(levels_of_sides(bids, offers), True)
 
     def apply_update(self, bids: Iterable[WireLevel], offers: Iterable[WireLevel]) -> bool:
-        return self.apply(_pairs(bids, offers), False)
+        return self.apply(levels_of_sides(bids, offers), False)
 
     # ------------------------------------------------------------ queries
 

@@ -59,8 +59,8 @@ class PaperVenueActor(SupervisedActor):
         kind = type(message)
         now = self.clock.now()
         if kind is L2Update:
-            self._route(self.core.apply_book(message.product_id, message.is_snapshot, message.bids,
-                                             message.offers, message.ts))
+            self._route(self.core.apply_levels(message.product_id, message.is_snapshot, message.levels,
+                                               message.ts, message.plain))
         elif kind is TradePrint:
             self._route(self.core.apply_trade(message.product_id, message.price, message.size, message.side,
                                               message.ts))

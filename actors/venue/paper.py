@@ -24,13 +24,14 @@ are converted to Decimal (here and in the mirror), every result is a list of Ord
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Iterable
 
 from actors.venue.paper_book import MARKET, MarketBook, Mirror
 from actors.venue.paper_orders import CANCELLED, EXPIRED, FILLED, OPEN, REJECTED, STOP_UP, BotOrder, invalid_reason
 from actors.wire.decimals import finite_decimal
 from domain.fees import venue_fee
+from domain.market import L2Level, levels_of_sides
 from domain.matching import BID, BUY, OFFER, SELL, Trade
 from domain.orders import Fill, OrderUpdate, PlaceOrder
 from domain.products import ProductSpec
@@ -90,18 +91,24 @@ class PaperVenue:
         offers: Iterable[tuple[str, str]],
         ts: float,
     ) -> list[Event]:
-        """Apply a level2 snapshot or update (absolute quantities); fill bot orders it crosses."""
+        """`apply_levels` of (price_level, new_quantity) pairs per side."""
+        return self.apply_levels(product_id, is_snapshot, levels_of_sides(bids, offers), ts)
+
+    def apply_levels(self, product_id: str, is_snapshot: bool, levels: Sequence[L2Level], ts: float,
+                     plain_levels: bool = False) -> list[Event]:
+        """Apply a level2 snapshot or update (absolute quantities, bids first); fill bot orders it
+        crosses. `plain_levels`: L2Update.plain."""
         mirror = self._mirrors.get(product_id)
         if mirror is None:
             return []
         if self._idle(mirror):
-            self._book.defer(mirror, is_snapshot, bids, offers)
+            self._book.defer(mirror, is_snapshot, levels, plain_levels)
             return []
         self._book.catch_up(mirror)
         events: list[Event] = []
         if is_snapshot:
             mirror.clear_market_levels()
-        for book_side, price, qty in self._book.valid_levels(bids, offers):
+        for book_side, price, qty in self._book.valid_levels(levels):
             self._set_market_level(mirror, book_side, price, qty, ts, events)
         if is_snapshot:
             for order in self._resting(product_id):

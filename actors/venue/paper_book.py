@@ -17,10 +17,11 @@ floats for money: wire strings are converted here to Decimal.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 from actors.wire.decimals import finite_decimal, plain
+from domain.market import L2Level
 from domain.matching import BID, BUY, OFFER, OPEN, SELL, MatchingEngine, Trade
 from domain.products import ProductSpec
 
@@ -74,19 +75,23 @@ class MarketBook:
         self._market_seq = 0
         self.bad_levels = 0  # level2 entries skipped as unparseable or negative
 
-    def defer(self, mirror: Mirror, is_snapshot: bool, bids: Iterable[tuple[str, str]],
-              offers: Iterable[tuple[str, str]]) -> None:
+    def defer(self, mirror: Mirror, is_snapshot: bool, levels: Sequence[L2Level], plain_levels: bool = False) -> None:
         """Keep the level changes as their checked wire text: an idle product's book is read only
         when an order comes (or too many changes wait), and a level changed many times meanwhile
         becomes a Decimal once. A rewritten level moves to the end, so the changes are applied in
-        the order of their last writes (two spellings of one price then end as on arrival)."""
+        the order of their last writes (two spellings of one price then end as on arrival). Bids
+        are taken first, then offers. `plain_levels`: every text is known plain (L2Update.plain)."""
         pending = mirror.pending
         if is_snapshot:
             pending.clear()
             mirror.pending_reset = True
-        for book_side, entries in ((BID, bids), (OFFER, offers)):
-            for price_text, qty_text in entries:
-                if not (plain(price_text) and plain(qty_text) and price_text.strip("0.")) \
+        for book_side, bid in ((BID, True), (OFFER, False)):
+            for level in levels:
+                if (level.side == "bid") is not bid:
+                    continue
+                price_text = level.price_level
+                qty_text = level.new_quantity
+                if not ((plain_levels or plain(price_text) and plain(qty_text)) and price_text.strip("0.")) \
                         and self._read_level(price_text, qty_text) is None:
                     continue
                 key = (book_side, price_text)
@@ -103,14 +108,15 @@ class MarketBook:
             return None
         return price, qty
 
-    def valid_levels(self, bids: Iterable[tuple[str, str]], offers: Iterable[tuple[str, str]]
-                     ) -> Iterator[tuple[str, Decimal, Decimal]]:
-        """(book side, price, quantity) of each readable level; the others are counted as bad."""
-        for book_side, entries in ((BID, bids), (OFFER, offers)):
-            for price_text, qty_text in entries:
-                level = self._read_level(price_text, qty_text)
-                if level is not None:
-                    yield book_side, level[0], level[1]
+    def valid_levels(self, levels: Sequence[L2Level]) -> Iterator[tuple[str, Decimal, Decimal]]:
+        """(book side, price, quantity) of each readable level, bids first; the others are counted
+        as bad."""
+        for book_side, bid in ((BID, True), (OFFER, False)):
+            for level in levels:
+                if (level.side == "bid") is bid:
+                    read = self._read_level(level.price_level, level.new_quantity)
+                    if read is not None:
+                        yield book_side, read[0], read[1]
 
     def catch_up(self, mirror: Mirror) -> None:
         """Apply the deferred level changes. They were kept only while the product was idle, and
