@@ -15,8 +15,9 @@ about market data, and must not move trading to REDUCING). With a `failover_url`
 endpoints: after `failover_after` failed connections in a row to the one in use, the next attempts
 go to the other, and a stable connection to the failover that is lost sends the next attempt back
 to the primary. Private frames are counted per channel; with a `private_consumer` each `user` and
-`heartbeats` frame also goes to it as received (the venue gateway reads orders and fills from
-them, and times its dead-man switch on both).
+`heartbeats` frame also goes to it, decoded once (actors.wire.user.UserStreamFrame: the venue
+gateway reads orders and fills from them, and times its dead-man switch on both; a `user` frame
+that could not be read goes as `unreadable`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from actors.streaming.codec import CHANNEL_OF, FuturesBalanceSummaryFrame, UserF
 from actors.streaming.connection import Close, Connect, ConnectionPolicy, Effect, Fallback, Later, Note, ReportFeed
 from actors.streaming.core import HEARTBEATS, StreamingCore
 from actors.streaming.rest_books import RestBook, RestBookPoller
+from actors.wire.user import UserStreamFrame
 from config.schema import StreamingConfig
 from domain.control import FeedHealth, ResyncRequest
 from domain.market import (
@@ -68,7 +70,7 @@ class StreamingActor(SupervisedActor):
         """`channels`: subscribe names (default: config.channels). `failover_url`: the endpoint to
         alternate with `url` after `failover_after` failures in a row. `metric_prefix` names this
         instance's counters (`feed.reconnects`, or e.g. `feed.user_reconnects`). `private_consumer`:
-        the logical name each `user` RawFrame is forwarded to (None: counted only)."""
+        the logical name each `user` and `heartbeats` frame is forwarded to (None: counted only)."""
         super().__init__(name, epoch, services)
         self.private_consumer = private_consumer
         self.products = products
@@ -215,8 +217,11 @@ class StreamingActor(SupervisedActor):
         policy = self.policy
         policy.frame(raw.conn, now)
         result = self.core.on_frame(raw, now)
-        if (result.channel == USER or result.channel == HEARTBEATS) and self.private_consumer is not None:
-            self.send(self.private_consumer, raw)
+        private = self.private_consumer
+        if (result.channel == USER or result.channel == HEARTBEATS) and private is not None:
+            self.send(private, UserStreamFrame(result.channel, raw.conn, result.user_events))
+        elif private is not None and result.rejected is not None and result.rejected.channel == USER:
+            self.send(private, UserStreamFrame(USER, raw.conn, unreadable=True))  # the stream spoke
         elif result.channel == FUTURES_BALANCE_SUMMARY:
             self.last_balance_summary_at = now
         for out in result.outputs:

@@ -18,6 +18,7 @@ from typing import Any, Union, cast
 import msgspec
 
 from actors.wire.decimals import describe, plain, why_not
+from actors.wire.user import UserEvent
 from domain.market import L2Level
 
 # ---------------------------------------------------------------- frame types
@@ -181,12 +182,14 @@ class StatusFrame(_Frame, frozen=True, tag="status"):
     events: tuple[StatusEvent, ...] = ()
 
 
-# Known channels this module does not read: only the header is decoded (events are skipped),
-# so their sequence numbers still count and their content costs nothing.
 class UserFrame(_Frame, frozen=True, tag="user"):
-    pass
+    """Decoded whole, once: the venue gateway gets its events from streaming (UserStreamFrame)."""
+
+    events: tuple[UserEvent, ...] = ()
 
 
+# A known channel this module does not read: only the header is decoded (events are skipped),
+# so its sequence numbers still count and its content costs nothing.
 class FuturesBalanceSummaryFrame(_Frame, frozen=True, tag="futures_balance_summary"):
     pass
 

@@ -29,6 +29,7 @@ from actors.streaming.codec import (
     Rejected,
     StatusFrame,
     SubscriptionsFrame,
+    UserFrame,
     classify,
     l2_fault,
     status_fault,
@@ -37,6 +38,7 @@ from actors.streaming.codec import (
 )
 from actors.wire.decimals import FAST_CHARS, why_not
 from actors.wire.timestamps import parse_timestamp
+from actors.wire.user import UserEvent
 from domain.market import L2Update, ProductStatus, RawFrame, StreamGap, TradePrint
 
 LEVEL2 = "level2"  # the subscribe name; frames of this channel say "l2_data"
@@ -54,6 +56,7 @@ class FrameResult(msgspec.Struct):
     rejected: Rejected | None = None  # set when the frame was skipped as malformed/error/unknown
     first_of_kind: bool = False  # the first malformed frame of its reason: worth a log line
     channel: str | None = None  # the channel of a frame that decoded (counted in per_channel)
+    user_events: tuple[UserEvent, ...] = ()  # a `user` frame's, decoded once, for the venue gateway
 
 
 class _Connection:
@@ -229,6 +232,8 @@ class StreamingCore:
                 self.subscriptions = dict(event.subscriptions)
         elif cls is StatusFrame:
             self._on_status(frame, result.outputs)
+        elif cls is UserFrame:
+            result.user_events = frame.events
         return result
 
     def _bad_decimal(self, fault: str | None, frame: object, channel: str, state: _Connection,

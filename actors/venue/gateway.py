@@ -37,8 +37,8 @@ from actors.venue.coinbase_orders import (
 from actors.venue.gateway_listings import FILTER_IDS_MAX, GatewayListings
 from actors.venue.gateway_state import DONE, FINAL, QUEUED, RECONCILE, SWEEP, UNKNOWN, Effect, TrackedOrder, backoff
 from actors.venue.listing import Listing
-from actors.venue.user_channel import UserOrder
 from actors.wire.rate_limit import PRIVATE
+from actors.wire.user import UserOrder
 from domain.orders import NEVER_REACHED, OrderUpdate, PlaceOrder
 
 _ZERO = Decimal(0)

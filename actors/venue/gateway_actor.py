@@ -6,10 +6,11 @@ portfolio; OrderUpdate / Fill to execution and VenueSnapshot to whoever asked. A
 GatewayCore: it performs the core's effects (requests go to the RestWorker's threads, whose
 answers come back as RestResult messages; updates, fills and snapshots are sent by name) and wakes
 the core with a timer when its budget or a back-off says so. `user` frames arrive from the private
-stream as RawFrames; a frame on a new connection means the socket was down, so the orders not yet
-finished are reconciled over REST. A restarted incarnation asks execution for the orders and
-fills it knows before it reconciles (GatewayCore.resume), holding `user` frames until then or
-until a deadline (an answer after it is still taken). With `dead_man_s` it keeps the dead-man
+stream already decoded (actors.wire.user.UserStreamFrame, by streaming); a frame on a new
+connection means the socket was down, so the orders not yet finished are reconciled over REST. A
+restarted incarnation asks execution for the orders and fills it knows before it reconciles
+(GatewayCore.resume), holding `user` frames until then or until a deadline (an answer after it is
+still taken). With `dead_man_s` it keeps the dead-man
 switch (actors.venue.dead_man): the private stream silent (heartbeats included) for that long
 cancels every open order at the venue and tells the orchestrator (REDUCING); the stream back and
 the venue re-read releases it. QueryOrders (orders execution heard nothing of) goes to
@@ -31,10 +32,9 @@ from actors.venue.dead_man import RECONCILE, RELEASE, TRIP, DeadMan
 from actors.venue.gateway import GatewayCore
 from actors.venue.gateway_state import Http, Snapshot
 from actors.venue.rest_worker import AbortableTransport, RestResult, RestWorker
-from actors.venue.user_channel import user_frame_decoder
 from actors.wire.rate_limit import DEFAULT_PRIVATE_PER_S, DEFAULT_PUBLIC_PER_S, RateLimiter
+from actors.wire.user import UserStreamFrame
 from domain.control import DeadManSwitch
-from domain.market import RawFrame
 from domain.orders import (
     CancelAll,
     CancelOrder,
@@ -96,7 +96,7 @@ class CoinbaseGatewayActor(SupervisedActor):
         self.wake: TimerHandle | None = None
         self.wake_at: float | None = None
         self.user_conn: int | None = None
-        self.held_frames: list[RawFrame] | None = None  # a list while resuming after a restart
+        self.held_frames: list[UserStreamFrame] | None = None  # a list while resuming after a restart
         self.awaiting_known = False  # a restart: execution's KnownOrders not taken yet
         self.tick_to_order = self.metrics.histogram("latency.tick_to_order_us")
         self.cancel_alls = self.metrics.counter("venue.cancel_all")
@@ -133,7 +133,7 @@ class CoinbaseGatewayActor(SupervisedActor):
             self._perform(self.core.place(message, now))
         elif kind is CancelOrder:
             self._perform(self.core.cancel([message.client_order_id], now))
-        elif kind is RawFrame:
+        elif kind is UserStreamFrame:
             self._on_user_frame(message, now)
         elif kind is DeadManCheck:
             self._check_dead_man(now)
@@ -177,13 +177,13 @@ class CoinbaseGatewayActor(SupervisedActor):
         self.tell_supervisor(DeadManSwitch(True, reason))
         self._perform(self.core.cancel_everything(now))
 
-    def _dead_man_heard(self, raw: RawFrame, now: float) -> list[Any]:
+    def _dead_man_heard(self, frame: UserStreamFrame, now: float) -> list[Any]:
         """A frame: if the switch had tripped, re-read the venue before releasing it. That re-read
         covers the connection the frame came on: its first `user` frame is no reconnect to re-read."""
         if self.dead_man is None or self.dead_man.on_frame(now) != RECONCILE:
             return []
         started, self.reconciles_seen = self.core.counters["reconciles"], self.core.counters["reconciles_done"]
-        self.user_conn = raw.conn
+        self.user_conn = frame.conn
         self.send("reconciler", PrivateStreamBack("the private stream spoke again after the dead-man switch"))
         effects = self.core.reconcile(now)
         if self.core.counters["reconciles"] == started:  # nothing was open: nothing to re-read
@@ -197,25 +197,23 @@ class CoinbaseGatewayActor(SupervisedActor):
 
     def _release_frames(self, now: float) -> None:
         held, self.held_frames = self.held_frames or [], None
-        for raw in held:
-            self._on_user_frame(raw, now)
+        for frame in held:
+            self._on_user_frame(frame, now)
 
-    def _on_user_frame(self, raw: RawFrame, now: float) -> None:
+    def _on_user_frame(self, frame: UserStreamFrame, now: float) -> None:
         if self.held_frames is not None:
-            self.held_frames.append(raw)
+            self.held_frames.append(frame)
             return
-        effects = self._dead_man_heard(raw, now)  # any frame, heartbeats included, says the stream lives
-        try:
-            frame = user_frame_decoder.decode(raw.text)
-        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deeply
+        effects = self._dead_man_heard(frame, now)  # any frame, heartbeats included, says the stream lives
+        if frame.unreadable:
             self.unreadable_frames.inc()
             return self._perform(effects)
         if frame.channel != "user":
             return self._perform(effects)
-        if self.user_conn is not None and raw.conn != self.user_conn:
+        if self.user_conn is not None and frame.conn != self.user_conn:
             effects += self.core.reconcile(now)  # the socket was down: what did it not say?
             self.send("reconciler", PrivateStreamBack("the private stream reconnected"))
-        self.user_conn = raw.conn
+        self.user_conn = frame.conn
         for event in frame.events:
             for order in event.orders:
                 effects += self.core.on_user_order(order, now)

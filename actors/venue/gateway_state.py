@@ -28,9 +28,10 @@ import msgspec
 
 from actors.venue import coinbase_rest as rest
 from actors.venue.listing import Listing
-from actors.venue.user_channel import UserFillDeriver, UserOrder
+from actors.venue.user_channel import UserFillDeriver
 from actors.wire.decimals import finite_decimal
 from actors.wire.rate_limit import RateLimiter
+from actors.wire.user import UserOrder
 from domain.orders import Fill, OrderUpdate, PlaceOrder, VenueSnapshot
 
 QUEUED, SENT, UNKNOWN, ACCEPTED, DONE = "queued", "sent", "unknown", "accepted", "done"

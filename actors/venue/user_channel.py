@@ -1,7 +1,7 @@
 """The `user` channel read as orders and fills.
 
-Owns the typed decode of `user` events (orders as cumulative state; positions are ignored here)
-and turning cumulative state into OrderUpdates and Fills: a fill is the delta of
+Owns turning the `user` channel's cumulative order states (decoded once, by streaming, into
+actors.wire.user's types; positions are ignored here) into OrderUpdates and Fills: a fill is the delta of
 `cumulative_quantity` since the last state seen for that order, priced by the change in
 `avg_price x cumulative_quantity` over that delta, its fee the change in `total_fees`. Events are
 de-duplicated on (order_id, cumulative_quantity), and a replayed older state never produces a
@@ -16,45 +16,14 @@ non-negative wire decimal (`actors.wire.decimals`): such an order state is count
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Union
 
 import msgspec
 
 from actors.wire.decimals import finite_decimal
+from actors.wire.user import UserOrder
 from domain.orders import Fill, OrderUpdate
 
 _ZERO = Decimal(0)
-
-
-class UserOrder(msgspec.Struct, frozen=True):
-    order_id: str
-    client_order_id: str = ""
-    status: str = ""
-    product_id: str = ""
-    order_side: str = ""
-    order_type: str = ""  # "Limit" on the socket, "LIMIT" over REST: compare upper-cased
-    avg_price: str = "0"
-    cumulative_quantity: str = "0"
-    leaves_quantity: str = "0"
-    total_fees: str = "0"
-    cancel_reason: str = ""
-    reject_reason: str = ""
-    post_only: Union[bool, str] = False  # the SDK types booleans as strings
-
-
-class UserEvent(msgspec.Struct, frozen=True):
-    type: str = ""  # "snapshot" first, then "update"
-    orders: tuple[UserOrder, ...] = ()
-
-
-class UserFrameBody(msgspec.Struct, frozen=True):
-    channel: str
-    timestamp: str = ""
-    sequence_num: int = 0
-    events: tuple[UserEvent, ...] = ()
-
-
-user_frame_decoder = msgspec.json.Decoder(UserFrameBody, strict=False)
 
 
 class _OrderState(msgspec.Struct):

@@ -18,6 +18,9 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from actors.streaming.codec import CHANNEL_OF, FrameDecoder, Rejected
+from actors.wire.user import UserStreamFrame
+
 PREFIX = "/api/v3/brokerage"
 PAGE = 2
 
@@ -182,3 +185,10 @@ class FakeCoinbase:
         if with_has_next:
             out["has_next"] = more
         return out
+
+
+def as_streamed(text: str, conn: int) -> UserStreamFrame:
+    """A private-stream frame as streaming hands it to the gateway: decoded once by the codec."""
+    frame = FrameDecoder().decode(text)
+    assert not isinstance(frame, Rejected), frame
+    return UserStreamFrame(CHANNEL_OF[type(frame)], conn, getattr(frame, "events", ()))

@@ -13,13 +13,13 @@ import pytest
 
 from actors.app.paper import ephemeral_credentials
 from actors.venue.gateway_actor import CoinbaseGatewayActor
-from domain.market import RawFrame
+from actors.wire.user import UserStreamFrame
 from domain.orders import CancelAll, Fill, OrderUpdate, PlaceOrder, PrivateStreamBack, SyncRequest, VenueSnapshot
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, Supervisor, SupervisorConfig
-from tests.actors.fake_coinbase import PREFIX, FakeCoinbase
+from tests.actors.fake_coinbase import PREFIX, FakeCoinbase, as_streamed
 from tests.support import Recorder, wait_until
 
 
@@ -93,7 +93,7 @@ def test_an_unknown_outcome_is_settled_by_the_user_channel_before_any_retry(rig,
     fake.scripts["b"] = ["503"]
     rig.send(order("b"))
     wait_until(lambda: rig.report()["unknown_outcomes"] == 1, what="the 503 read as unknown")
-    rig.send(RawFrame(fake.user_frame("b", "OPEN"), conn=1, recv_ns=0))
+    rig.send(as_streamed(fake.user_frame("b", "OPEN"), 1))
     opened = rig.update("b", "OPEN")
     assert opened.venue_order_id == "v-1"
     report = rig.report()
@@ -101,7 +101,7 @@ def test_an_unknown_outcome_is_settled_by_the_user_channel_before_any_retry(rig,
     assert report["next_wake"] is None and report["retries"] == 0  # nothing left to re-send
     assert fake.creates("b") == 1 and len(fake.orders) == 1
     # Then it fills on the socket: one fill, priced from the cumulative state.
-    rig.send(RawFrame(fake.user_frame("b", "FILLED", "1", "99.5", seq=2), conn=1, recv_ns=0))
+    rig.send(as_streamed(fake.user_frame("b", "FILLED", "1", "99.5", seq=2), 1))
     [fill] = wait_until(lambda: rig.seen(Fill), what="fill at execution")
     assert (fill.client_order_id, fill.size, fill.price) == ("b", D("1"), D("99.5"))
 
@@ -154,13 +154,13 @@ def test_cancel_all_cancels_what_the_venue_lists_as_cancelable(rig, fake):
 def test_a_reconnected_user_stream_reconciles_fills_over_rest(rig, fake):
     rig.send(order("e"))
     rig.update("e", "OPEN")
-    rig.send(RawFrame(fake.user_frame("e", "OPEN", "0.4", "100"), conn=1, recv_ns=0))
+    rig.send(as_streamed(fake.user_frame("e", "OPEN", "0.4", "100"), 1))
     wait_until(lambda: rig.seen(Fill), what="the first fill")
     # While the socket is down the order fills; REST knows every trade, the socket knew 0.4.
     fake.orders["e"].update(status="FILLED", filled_size="1")
     fake.seed_fill("t1", "e", "0.4", "100")
     fake.seed_fill("t2", "e", "0.6", "110")
-    rig.send(RawFrame(fake.user_frame("e", "FILLED", "1", "106", seq=1), conn=2, recv_ns=0))
+    rig.send(as_streamed(fake.user_frame("e", "FILLED", "1", "106", seq=1), 2))
     rig.update("e", "FILLED")
     wait_until(lambda: rig.report()["jobs_running"] == 0 and rig.report()["reconciles"] == 1, what="reconciled")
     fills = rig.seen(Fill)
@@ -181,3 +181,9 @@ def test_stop_does_not_wait_for_a_hung_request(fake):
         started = time.monotonic()
         rig.stop()
     assert time.monotonic() - started < 3.0
+
+
+def test_an_unreadable_user_frame_is_counted_and_changes_nothing(rig, fake):
+    rig.send(UserStreamFrame("user", 1, unreadable=True))
+    wait_until(lambda: rig.services.metrics.value("venue.unreadable_user_frames") == 1, what="counted")
+    assert rig.seen(OrderUpdate) == [] and rig.seen(Fill) == []

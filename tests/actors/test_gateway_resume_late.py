@@ -16,7 +16,6 @@ from actors.venue import gateway_actor
 from actors.venue.gateway_actor import CoinbaseGatewayActor
 from config.loader import load_profile
 from domain.control import HALTED, TradingStateChanged
-from domain.market import RawFrame
 from domain.orders import (
     CancelOrder,
     Fill,
@@ -35,7 +34,7 @@ from runtime.faults import FaultPlan, FaultSpec
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, Supervisor, SupervisorConfig
-from tests.actors.fake_coinbase import FakeCoinbase
+from tests.actors.fake_coinbase import FakeCoinbase, as_streamed
 from tests.actors.test_execution_replace_stops import START, ExecutionRig, limit, update
 from tests.actors.test_gateway_actor import Rig
 from tests.support import Recorder, wait_until
@@ -77,7 +76,7 @@ def test_execution_answering_after_the_resume_deadline_is_still_taken(fake, monk
         rig.send(Boom())
         wait_until(lambda: rig.services.directory.epoch("venue") == 2 and rig.seen(OrdersRequest),
                    what="restarted, asking execution")
-        rig.send(RawFrame(fake.user_frame("other", "OPEN"), conn=1, recv_ns=0))
+        rig.send(as_streamed(fake.user_frame("other", "OPEN"), 1))
         rig.update("other", "OPEN")  # held until the deadline, then read without execution's word
         late = PlaceOrder("late", "BTC-USD", "BUY", "limit", D("1"), D("100"))
         rig.send(KnownOrders((KnownOrder("late", "", True, late, D(0), D(0), D(0)),)))

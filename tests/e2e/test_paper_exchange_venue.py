@@ -18,8 +18,8 @@ from actors.app.paper import ephemeral_credentials
 from actors.app.tree import PRIVATE_CHANNELS, USER_STREAM
 from actors.streaming.actor import StreamingActor
 from actors.venue.gateway_actor import CoinbaseGatewayActor
+from actors.wire.user import UserStreamFrame
 from config.schema import StreamingConfig
-from domain.market import RawFrame
 from domain.orders import CancelAll, OrderUpdate, PlaceOrder, SyncRequest, VenueSnapshot
 from exchange.account import PaperAccount
 from exchange.server import ExchangeServer
@@ -53,9 +53,11 @@ def test_the_private_stream_forwards_user_and_heartbeat_frames_and_nothing_else_
         wait_until(lambda: stream_report().get("per_channel", {}).get("futures_balance_summary", 0) >= 2
                    and stream_report().get("per_channel", {}).get("user", 0) >= 1, what="private frames")
         seen = services.directory.get("venue").ref.ask("seen", timeout=5)
-        assert seen and all(type(m) is RawFrame for m in seen)
-        channels = {json.loads(m.text)["channel"] for m in seen}
+        # decoded once, by streaming: the gateway never parses the text again
+        assert seen and all(type(m) is UserStreamFrame and not m.unreadable for m in seen)
+        channels = {m.channel for m in seen}
         assert "user" in channels and channels <= {"user", "heartbeats"}  # heartbeats: the dead-man switch; no balances
+        assert any(m.events for m in seen if m.channel == "user")  # the user snapshot event, typed
     finally:
         supervisor.stop(block=True, timeout=10)
         scheduler.stop()

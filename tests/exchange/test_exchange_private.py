@@ -28,8 +28,9 @@ from actors.app.cli import EXIT_USAGE
 from actors.venue import coinbase_rest as cr
 from actors.venue.coinbase_auth import Credentials
 from actors.venue.coinbase_orders import Accepted, Rejected, Throttled, Unknown, create_order_outcome
-from actors.venue.user_channel import UserFillDeriver, user_frame_decoder
+from actors.venue.user_channel import UserFillDeriver
 from actors.wire.rate_limit import reset_delay
+from actors.wire.user import user_frame_decoder
 from domain.orders import PlaceOrder
 from domain.products import BTC_PERP, BTC_USD
 from exchange.account import PaperAccount

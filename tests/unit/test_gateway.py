@@ -10,8 +10,8 @@ import msgspec
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import GatewayCore
 from actors.venue.gateway_state import ACCEPTED, DONE, UNKNOWN, Http
-from actors.venue.user_channel import UserOrder
 from actors.wire.rate_limit import RateLimiter
+from actors.wire.user import UserOrder
 from domain.orders import Fill, OrderUpdate, PlaceOrder
 
 

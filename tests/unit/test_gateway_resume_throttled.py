@@ -18,8 +18,8 @@ from actors.execution.orders import OrderBookkeeper
 from actors.venue.coinbase_rest import Response
 from actors.venue.gateway import GatewayCore
 from actors.venue.gateway_state import Http
-from actors.venue.user_channel import UserOrder
 from actors.wire.rate_limit import RateLimiter
+from actors.wire.user import UserOrder
 from domain.orders import Fill, KnownOrder, KnownOrders, OrderUpdate, PlaceOrder
 
 T0 = 1_795_000_000.0

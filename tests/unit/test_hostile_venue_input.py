@@ -17,7 +17,8 @@ from actors.streaming.rest_books import parse_book
 from actors.venue.coinbase_orders import create_order_outcome
 from actors.venue.coinbase_rest import Response
 from actors.venue.listing import FILLS, ORDERS, POSITIONS, Failed, Listing, RestFill, RestOrder
-from actors.venue.user_channel import UserFillDeriver, UserOrder, user_frame_decoder
+from actors.venue.user_channel import UserFillDeriver
+from actors.wire.user import UserOrder, user_frame_decoder
 
 HOSTILE = ["9" * 5000, "1e999999999", "1e-999999999", "NaN", "Infinity", "-1"]
 DEEP = "[" * 100_000 + "]" * 100_000

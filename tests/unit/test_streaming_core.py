@@ -335,3 +335,25 @@ def test_the_result_names_the_channel_of_a_frame_that_decoded(feed):
     assert feed(l2(2, "BTC-USD", "snapshot", SNAP_BTC)).channel == "l2_data"
     assert feed(frame("user", 3, [])).channel == "user"
     assert feed("not json").channel is None
+
+
+# ---------------------------------------------------------------- the private stream
+
+
+def test_a_user_frame_is_decoded_once_here_for_the_venue_gateway():
+    core = StreamingCore(("BTC-USD",), ("user",))
+    order = {"order_id": "v-1", "client_order_id": "c-1", "status": "FILLED", "cumulative_quantity": "0.5",
+             "avg_price": "100.25", "total_fees": "0.01", "leaves_quantity": "0"}
+    r = core.on_frame(RawFrame(frame("user", 0, [{"type": "update", "orders": [order], "positions": {}}]), 1, 0), 1.0)
+    assert r.channel == "user" and r.rejected is None
+    [event] = r.user_events
+    [typed] = event.orders
+    assert (typed.client_order_id, typed.cumulative_quantity, typed.avg_price) == ("c-1", "0.5", "100.25")
+
+
+def test_an_unreadable_user_frame_is_rejected_with_its_channel_named():
+    # the streaming actor still tells the gateway (`unreadable`): the stream spoke
+    core = StreamingCore(("BTC-USD",), ("user",))
+    r = core.on_frame(RawFrame(frame("user", 0, [{"type": "update", "orders": "not a list"}]), 1, 0), 1.0)
+    assert r.rejected is not None and r.rejected.channel == "user" and r.user_events == ()
+    assert core.malformed == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from actors.venue.user_channel import UserFillDeriver, UserOrder, user_frame_decoder
+from actors.venue.user_channel import UserFillDeriver
+from actors.wire.user import UserOrder, user_frame_decoder
 
 
 def state(cum: str, avg: str, fees: str = "0", status: str = "OPEN", leaves: str = "0", oid: str = "o-1") -> UserOrder:
