@@ -57,3 +57,10 @@ class SupervisionEvent(msgspec.Struct, frozen=True, tag=True):
     child: str
     epoch: int
     detail: str = ""
+
+
+class StatusQuery(msgspec.Struct, frozen=True, tag=True):
+    """Ask a supervisor for its status: its children, their epochs and restarts, unanswered pings."""
+
+
+STATUS = StatusQuery()

@@ -21,7 +21,7 @@ from loguru import logger
 
 from runtime.backoff import Backoff
 from runtime.dispatcher import DispatchableActor
-from runtime.messages import ChildFailed, Envelope, Ping, PingTick, Pong, RestartDue, SupervisionEvent
+from runtime.messages import ChildFailed, Envelope, Ping, PingTick, Pong, RestartDue, StatusQuery, SupervisionEvent
 from runtime.scheduler import TimerHandle
 from runtime.services import Services
 from runtime.supervision import Plan, RestartType, Strategy, SupervisionPolicy
@@ -131,7 +131,7 @@ class Supervisor(DispatchableActor):
             self._probe_children()
         elif type(message) is RestartDue:
             self._perform_restart(message.name, message.epoch)
-        elif message == "status":
+        elif type(message) is StatusQuery:
             return self.status()
         else:
             return self.on_fact(message)

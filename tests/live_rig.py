@@ -11,6 +11,7 @@ from typing import Any
 
 from actors.app.tree import Tree
 from config.loader import apply_overrides, load_profile
+from domain.queries import REPORT
 from exchange.chaos import parse_chaos
 from exchange.server import ExchangeServer
 from runtime.clock import WallClock
@@ -43,10 +44,10 @@ class LiveRig:
             raise
 
     def feed(self) -> dict:
-        return self.tree.ask("streaming", "report", default={}) or {}
+        return self.tree.ask("streaming", REPORT, default={}) or {}
 
     def books(self) -> dict:
-        return self.tree.ask("market_data", "report", default={}) or {}
+        return self.tree.ask("market_data", REPORT, default={}) or {}
 
     def books_valid(self) -> bool:
         books = self.books()

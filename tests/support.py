@@ -12,6 +12,7 @@ import pykka
 from runtime.actor import SupervisedActor
 from runtime.clock import ManualClock
 from runtime.faults import FaultPlan
+from runtime.messages import STATUS
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, Supervisor, SupervisorConfig
@@ -43,7 +44,7 @@ class Harness:
         self.ref = supervisor_class.start(specs, self.config, self.services, **kwargs)
 
     def status(self) -> dict[str, Any]:
-        return self.ref.ask("status", timeout=5)
+        return self.ref.ask(STATUS, timeout=5)
 
     def epoch(self, name: str) -> int | None:
         return self.services.directory.epoch(name)

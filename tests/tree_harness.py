@@ -16,6 +16,7 @@ from typing import Any
 from actors.app.tree import Tree, products_of
 from config.loader import apply_overrides, load_profile
 from domain.market import RawFrame
+from domain.queries import FILLS
 from exchange import frames
 from exchange.market import SyntheticMarket
 from runtime.clock import ManualClock
@@ -138,7 +139,7 @@ class TreeHarness:
         return self.tree.status()
 
     def fills(self) -> tuple:
-        return self.tree.ask("venue", "fills", default=())
+        return self.tree.ask("venue", FILLS, default=())
 
     def epoch(self, name: str) -> int | None:
         return self.services.directory.epoch(name)

@@ -34,6 +34,7 @@ from actors.venue.coinbase_rest import RestTransport
 from actors.venue.endpoints import COINBASE_REST, COINBASE_USER_WS, COINBASE_WS, is_production
 from config.schema import Profile
 from domain.control import Shutdown, utc_day
+from domain.queries import REPORT
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan
 from runtime.scheduler import Scheduler
@@ -160,15 +161,15 @@ def _stop_trading(tree: Tree, cancel_orders: bool) -> None:
         logger.error("run: the orchestrator did not take the shutdown; stopping anyway")
         return
     if not cancel_orders:
-        stops = (tree.ask("execution", "report", timeout=2.0, default={}) or {}).get("stops_armed", 0)
+        stops = (tree.ask("execution", REPORT, timeout=2.0, default={}) or {}).get("stops_armed", 0)
         logger.warning("run: open orders are left working (run.cancel_on_exit = false); {} local stop(s) held"
                        " by this process end with it: the positions they guarded are unprotected", stops)
         return
     deadline = time.monotonic() + SETTLE_ORDERS_S
     pause = threading.Event()
     while time.monotonic() < deadline:
-        orders = tree.ask("execution", "report", timeout=2.0, default=None)
-        venue = tree.ask("venue", "report", timeout=2.0, default=None)
+        orders = tree.ask("execution", REPORT, timeout=2.0, default=None)
+        venue = tree.ask("venue", REPORT, timeout=2.0, default=None)
         if orders is not None and not orders.get("open_orders") and venue is not None and not venue.get("in_flight"):
             logger.info("run: no open order left")
             return

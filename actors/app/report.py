@@ -16,6 +16,7 @@ from typing import Any
 from actors.app.exchange_view import differences
 from actors.app.tree import USER_STREAM, Tree
 from domain.orders import Fill
+from domain.queries import FILLS, REPORT
 
 
 def fingerprint(fills: tuple[Fill, ...] | list[Fill]) -> str:
@@ -51,7 +52,7 @@ def user_feed(tree: Tree) -> dict[str, Any]:
     if USER_STREAM not in tree.names():
         return {"enabled": False}
     metrics = tree.services.metrics
-    feed = tree.ask(USER_STREAM, "report", default={}) or {}
+    feed = tree.ask(USER_STREAM, REPORT, default={}) or {}
     return {
         "enabled": True,
         "url_in_use": feed.get("url_in_use"),
@@ -69,7 +70,7 @@ def user_feed(tree: Tree) -> dict[str, Any]:
 
 def risk_section(tree: Tree, status: dict[str, Any]) -> dict[str, Any]:
     """The runtime guards' current verdicts and what holds the trading state down."""
-    risk = tree.ask("risk", "report", default={}) or {}
+    risk = tree.ask("risk", REPORT, default={}) or {}
     return {
         "level": risk.get("level"),
         "verdicts": risk.get("verdicts", {}),
@@ -81,7 +82,7 @@ def risk_section(tree: Tree, status: dict[str, Any]) -> dict[str, Any]:
 
 def journal_section(tree: Tree) -> dict[str, Any]:
     """Writes the journal's database refused (each one halts trading) and the last reason."""
-    journal = tree.ask("journal", "report", default={}) or {}
+    journal = tree.ask("journal", REPORT, default={}) or {}
     return {"write_errors": tree.services.metrics.value("journal.write_errors"),
             "last_error": journal.get("last_error")}
 
@@ -89,13 +90,13 @@ def journal_section(tree: Tree) -> dict[str, Any]:
 def collect(tree: Tree, mode: str, duration_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     metrics = tree.services.metrics
     status = tree.status()
-    feed = tree.ask("streaming", "report", default={}) or {}
-    books = tree.ask("market_data", "report", default={}) or {}
-    liquidity = tree.ask("liquidity", "report", default={}) or {}
-    trading = tree.ask("execution", "report", default={}) or {}
-    portfolio = tree.ask("portfolio", "report", default={}) or {}
-    fills = tree.ask("venue", "fills", default=()) or ()
-    venue = tree.ask("venue", "report", default={}) or {}  # the Coinbase gateway's; the paper venue has none
+    feed = tree.ask("streaming", REPORT, default={}) or {}
+    books = tree.ask("market_data", REPORT, default={}) or {}
+    liquidity = tree.ask("liquidity", REPORT, default={}) or {}
+    trading = tree.ask("execution", REPORT, default={}) or {}
+    portfolio = tree.ask("portfolio", REPORT, default={}) or {}
+    fills = tree.ask("venue", FILLS, default=()) or ()
+    venue = tree.ask("venue", REPORT, default={}) or {}  # the Coinbase gateway's; the paper venue has none
     restarts_at = [e.ts for e in status["events"] if e.kind == "restarted"]
     latency = metrics.histogram("latency.tick_to_order_us")
 

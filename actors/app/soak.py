@@ -29,6 +29,7 @@ from actors.app.replay import QUIESCENCE_TIMEOUT_S, Dispatched, wait_started
 from actors.app.tree import Tree
 from domain.market import RawFrame
 from domain.products import CATALOG
+from domain.queries import REPORT
 from exchange import frames
 from exchange.market import SyntheticMarket
 from runtime.clock import ManualClock
@@ -176,7 +177,7 @@ def _soak(profile: Any, hours: float, sample_every_s: float, warm_up_h: float) -
                 samples.append(_sample(tree, (ts - START_TS) / 3600))
                 next_sample += sample_every_s
         samples.append(_sample(tree, (clock.now() - START_TS) / 3600))
-        trading = tree.ask("execution", "report", default={}) or {}
+        trading = tree.ask("execution", REPORT, default={}) or {}
     finally:
         tree.stop()
     return _summary(samples, fed, time.perf_counter() - started, trading, warm_up_h)

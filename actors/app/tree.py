@@ -40,6 +40,7 @@ from domain.control import PositionMismatch
 from domain.orders import Fill
 from domain.products import CATALOG, ProductSpec
 from runtime.backoff import Backoff
+from runtime.messages import STATUS
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, SupervisorConfig
 
@@ -200,7 +201,7 @@ class Tree:
 
     def status(self, timeout: float = 5.0) -> dict[str, Any]:
         """The orchestrator's supervision status; raises pykka.Timeout if it does not answer."""
-        return self.orchestrator.ask("status", block=True, timeout=timeout)  # block=True: the reply, not a future
+        return self.orchestrator.ask(STATUS, block=True, timeout=timeout)  # block=True: the reply, not a future
 
     def stop(self, timeout: float = 30.0) -> None:
         self.services.faults.release_all()  # hung handlers return, so every thread can end

@@ -14,6 +14,7 @@ from actors.execution.intent_log import IntentLog
 from actors.execution.order_flow import CheckInflight, Effect, Send
 from config.schema import ExecutionConfig, RiskConfig
 from domain.products import ProductSpec
+from domain.queries import ReportQuery
 from runtime.actor import SupervisedActor
 
 __all__ = ["CheckInflight", "ExecutionActor"]
@@ -39,7 +40,7 @@ class ExecutionActor(SupervisedActor):
             self.core.intent_log = None
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, str) and message == "report":
+        if type(message) is ReportQuery:
             return self.core.report()
         self._perform(self.core.handle(message, self.clock.now()))
         return None

@@ -35,6 +35,7 @@ from domain.orders import (
     OrderUpdate,
 )
 from domain.portfolio import FundingHistory, FundingHistoryRequest, FundingRecord, PositionRecord
+from domain.queries import CountsQuery, ReportQuery
 from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 from runtime.actor import SupervisedActor
 from runtime.faults import FaultSpec
@@ -125,13 +126,12 @@ class JournalActor(SupervisedActor):
             self._commit()
             self.send(message.reply_to, HeldOrders(tuple(HeldOrder(*row) for row in store.held())))
             return None
-        if kind is str:
-            if message == "counts":
-                self._commit()
-                return store.counts()
-            if message == "report":
-                self._commit()
-                return self.health.report()
+        if kind is CountsQuery:
+            self._commit()
+            return store.counts()
+        if kind is ReportQuery:
+            self._commit()
+            return self.health.report()
         self.unknown.inc()
         return None
 

@@ -16,6 +16,7 @@ from actors.liquidity.snapshot import snapshot_of
 from actors.liquidity.tape import SpreadStats, TradeTape
 from domain.market import BookView, LiquiditySnapshot, TradePrint
 from domain.products import ProductSpec
+from domain.queries import ReportQuery
 from runtime.actor import SupervisedActor
 
 
@@ -34,7 +35,7 @@ class LiquidityActor(SupervisedActor):
             self._on_view(message)
         elif kind is TradePrint:
             self._on_trade(message)
-        elif message == "report":
+        elif type(message) is ReportQuery:
             return dict(self.latest)
         return None
 

@@ -19,6 +19,7 @@ from actors.market_data.digest import book_digest
 from domain.control import BooksHealth, ResyncRequest
 from domain.market import Bar, BookStatus, L2Update, ProductStatus, StreamGap, TradabilityRequest, TradePrint
 from domain.products import ProductSpec
+from domain.queries import BookQuery, ReportQuery
 from runtime.actor import SupervisedActor
 
 
@@ -62,10 +63,10 @@ class MarketDataActor(SupervisedActor):
         elif kind is TradabilityRequest:
             for tradability in self.core.tradabilities():
                 self.send(message.reply_to, tradability)
-        elif message == "report":
+        elif type(message) is ReportQuery:
             return {pid: self._product_report(pid) for pid in self.products}
-        elif isinstance(message, tuple) and message[0] == "book":
-            book = self.core.book(message[1])
+        elif type(message) is BookQuery:
+            book = self.core.book(message.product_id)
             return book.levels("bid", book.bid_levels), book.levels("offer", book.ask_levels)
         return None
 

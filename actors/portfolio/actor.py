@@ -32,6 +32,7 @@ from domain.portfolio import (
     RepairFills,
 )
 from domain.products import ProductSpec
+from domain.queries import ReportQuery
 from runtime.actor import SupervisedActor
 
 PUBLISH_INTERVAL_S = 1.0
@@ -109,7 +110,7 @@ class PortfolioActor(SupervisedActor):
             self._repair(message.fills, message.ts)
         elif kind is CheckPositions:
             self._check(message)
-        elif message == "report":
+        elif type(message) is ReportQuery:
             return self.report()
         return None
 

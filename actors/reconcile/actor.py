@@ -21,6 +21,7 @@ from loguru import logger
 from domain.control import JournalRestarted
 from domain.orders import OrderState, PrivateStreamBack, SyncRequest, VenueSnapshot
 from domain.portfolio import CheckPositions, RepairFills
+from domain.queries import ReportQuery
 from runtime.actor import SupervisedActor
 
 
@@ -59,7 +60,7 @@ class ReconcilerActor(SupervisedActor):
                     self.send("journal", OrderState(order, from_venue=True))
             if message.positions is not None:
                 self.send("portfolio", CheckPositions(message.positions, "scheduled", message.positions_cover))
-        elif message == "report":
+        elif type(message) is ReportQuery:
             return {"runs": self.runs.value, "answered": self.answered.value,
                     "after_reconnect": self.after_reconnect.value}
         return None

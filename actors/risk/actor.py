@@ -22,6 +22,7 @@ from domain.control import Decision
 from domain.market import Bar
 from domain.portfolio import PortfolioUpdate
 from domain.products import ProductSpec
+from domain.queries import ReportQuery
 from domain.records import DayStartRecord
 from runtime.actor import SupervisedActor
 
@@ -61,6 +62,6 @@ class RiskActor(SupervisedActor):
                 held = [f"{v.guard} {v.level}: {v.reason}" for v in verdict.verdicts if v.level != "OK"]
                 self.send("journal", Decision(verdict.ts, "risk", f"{verdict.level}" +
                                               (f" ({'; '.join(held)})" if held else "")))
-        elif message == "report":
+        elif type(message) is ReportQuery:
             return self.monitor.report()
         return None

@@ -49,6 +49,7 @@ from domain.market import (
     StreamGap,
     TradePrint,
 )
+from domain.queries import ReportQuery
 from runtime.actor import SupervisedActor
 
 
@@ -200,7 +201,7 @@ class StreamingActor(SupervisedActor):
         elif kind is ResyncRequest:
             logger.info("resync requested: {}", message.reason)
             self._resync()
-        elif message == "report":
+        elif type(message) is ReportQuery:
             return self._report()
         return None
 

@@ -32,6 +32,7 @@ from domain.orders import (
     net_positions,
 )
 from domain.products import ProductSpec
+from domain.queries import FillsQuery, OpenOrdersQuery, OrderQuery
 from runtime.actor import SupervisedActor
 
 
@@ -86,12 +87,12 @@ class PaperVenueActor(SupervisedActor):
             if message.positions:  # a reconciliation: every order too
                 snapshot = msgspec.structs.replace(snapshot, orders=self.core.orders())
             self.send(message.reply_to, snapshot)
-        elif message == "fills":
+        elif kind is FillsQuery:
             return self.core.fills()
-        elif message == "open_orders":
+        elif kind is OpenOrdersQuery:
             return self.core.open_orders()
-        elif isinstance(message, tuple) and message[0] == "order":
-            return self.core.order(message[1])
+        elif kind is OrderQuery:
+            return self.core.order(message.client_order_id)
         return None
 
     def _travel(self, message: PlaceOrder | CancelOrder) -> None:

@@ -47,6 +47,7 @@ from domain.orders import (
     QueryOrders,
     SyncRequest,
 )
+from domain.queries import FillsQuery, OpenOrdersQuery, ReportQuery
 from runtime.actor import SupervisedActor
 from runtime.scheduler import TimerHandle
 
@@ -159,11 +160,11 @@ class CoinbaseGatewayActor(SupervisedActor):
                 logger.warning("{}: execution did not answer within {}s; resuming without it", self.name,
                                RESUME_DEADLINE_S)
                 self._release_frames(now)
-        elif message == "fills":
+        elif kind is FillsQuery:
             return self.core.fills()
-        elif message == "open_orders":
+        elif kind is OpenOrdersQuery:
             return self.core.open_orders(now)
-        elif message == "report":
+        elif kind is ReportQuery:
             return self.report()
         return None  # books and trades (a paper tree's stream) mean nothing to a real venue
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from domain.orders import net_positions
+from domain.queries import OPEN_ORDERS, REPORT, OrderQuery
 from tests.tree_harness import TreeHarness
 
 ASK_S = 5.0
@@ -34,7 +35,7 @@ def venue_positions(h: TreeHarness) -> dict[str, Decimal]:
 
 
 def portfolio_positions(h: TreeHarness) -> dict[str, Decimal]:
-    report = h.tree.ask("portfolio", "report", timeout=ASK_S)
+    report = h.tree.ask("portfolio", REPORT, timeout=ASK_S)
     assert report is not None, "portfolio did not answer"
     return {pid: Decimal(str(p["size"])) for pid, p in report["positions"].items() if p["size"]}
 
@@ -89,9 +90,9 @@ def order_differences(h: TreeHarness) -> list[str]:
     them); every order the venue has is in the journal's orders table (4) with the venue's status
     (4b: an order the venue never had is FAILED there)."""
     out: list[str] = []
-    report = h.tree.ask("execution", "report", timeout=ASK_S)
+    report = h.tree.ask("execution", REPORT, timeout=ASK_S)
     assert report is not None, "execution did not answer"
-    venue_open = h.tree.ask("venue", "open_orders", timeout=ASK_S)
+    venue_open = h.tree.ask("venue", OPEN_ORDERS, timeout=ASK_S)
     assert venue_open is not None, "the venue did not answer"
     opened = {u.client_order_id for u in venue_open}
     flying = in_flight(h)
@@ -102,7 +103,7 @@ def order_differences(h: TreeHarness) -> list[str]:
     at_venue = opened | {f.client_order_id for f in h.fills()}
     out += [f"(4) order {cid}: at the venue, not in the journal's orders" for cid in sorted(at_venue - set(journal))]
     for cid, status in sorted(journal.items()):
-        known = h.tree.ask("venue", ("order", cid), timeout=ASK_S)
+        known = h.tree.ask("venue", OrderQuery(cid), timeout=ASK_S)
         if known is None:
             if status != "FAILED" and cid not in flying:
                 out.append(f"(4b) order {cid}: journal {status}, the venue never had it")

@@ -29,6 +29,7 @@ from domain.orders import (
 )
 from domain.portfolio import PortfolioUpdate
 from domain.products import CATALOG
+from domain.queries import REPORT
 from runtime.backoff import Backoff
 from runtime.clock import ManualClock
 from runtime.faults import FaultPlan, parse_fault
@@ -99,7 +100,7 @@ class ExecutionRig:
         self.send(PortfolioUpdate(D("100000"), ((PRODUCT, size),), ((PRODUCT, MARK),), self.clock.now()))
 
     def report(self) -> dict[str, Any]:
-        return self.ask("execution", "report")
+        return self.ask("execution", REPORT)
 
     def decisions(self) -> list[str]:
         return [f"{d.kind} {d.detail}" for d in self.ask("journal", "seen") if type(d).__name__ == "Decision"]

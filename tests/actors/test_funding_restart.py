@@ -6,6 +6,7 @@ import math
 from decimal import Decimal
 
 from actors.app.tree import FAULT_TARGETS
+from domain.queries import COUNTS, REPORT
 from runtime.faults import parse_fault
 from tests.support import wait_until
 from tests.tree_harness import TreeHarness
@@ -14,7 +15,7 @@ PERP = "BIP-20DEC30-CDE"
 
 
 def portfolio(h: TreeHarness) -> dict:
-    return h.tree.ask("portfolio", "report")
+    return h.tree.ask("portfolio", REPORT)
 
 
 def test_funding_is_kept_across_a_portfolio_restart_and_never_counted_twice():
@@ -30,12 +31,12 @@ def test_funding_is_kept_across_a_portfolio_restart_and_never_counted_twice():
         epoch = h.epoch("portfolio")
         h.faults.arm(parse_fault("portfolio:crash:after=1", FAULT_TARGETS))
         h.run(0.5)
-        wait_until(lambda: (h.epoch("portfolio") or 0) > epoch and h.tree.ask("portfolio", "report"),
+        wait_until(lambda: (h.epoch("portfolio") or 0) > epoch and h.tree.ask("portfolio", REPORT),
                    what="portfolio restarted")
         wait_until(lambda: portfolio(h)["funding"] == settled, what="funding restored from the journal")
         h.clock.advance_to(next_hour + 30)  # more timers in the same interval: no second settlement
         h.tracker.wait_quiescent(5)
         assert portfolio(h)["funding"] == settled
-        assert h.tree.ask("journal", "counts")["funding"] == 1
+        assert h.tree.ask("journal", COUNTS)["funding"] == 1
     finally:
         h.stop()

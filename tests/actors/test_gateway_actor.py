@@ -15,6 +15,7 @@ from actors.app.paper import ephemeral_credentials
 from actors.venue.gateway_actor import CoinbaseGatewayActor
 from actors.wire.user import UserStreamFrame
 from domain.orders import CancelAll, Fill, OrderUpdate, PlaceOrder, PrivateStreamBack, SyncRequest, VenueSnapshot
+from domain.queries import FILLS, REPORT
 from runtime.clock import WallClock
 from runtime.scheduler import Scheduler
 from runtime.services import Services
@@ -33,7 +34,7 @@ class Rig:
                  ChildSpec("venue", CoinbaseGatewayActor, {
             "rest_url": fake.url, "credentials": ephemeral_credentials(), "timeout_s": timeout_s, "private_per_s": 20.0})]
         self.ref = Supervisor.start(specs, SupervisorConfig(ping_interval_s=0.1, hang_timeout_s=2.0), self.services)
-        wait_until(lambda: self.ask("venue", "report") is not None, what="gateway started")
+        wait_until(lambda: self.ask("venue", REPORT) is not None, what="gateway started")
 
     def ask(self, name: str, message: Any) -> Any:
         entry = self.services.directory.get(name)
@@ -51,7 +52,7 @@ class Rig:
                           what=f"{cid} {status} at execution")
 
     def report(self) -> dict[str, Any]:
-        return self.ask("venue", "report")
+        return self.ask("venue", REPORT)
 
     def stop(self) -> None:
         self.ref.stop(block=True, timeout=10)
@@ -166,7 +167,7 @@ def test_a_reconnected_user_stream_reconciles_fills_over_rest(rig, fake):
     fills = rig.seen(Fill)
     assert sum(f.size for f in fills) == D("1")  # never 1.4 or 1.6: each part once
     assert sum(f.size * f.price for f in fills) == D("106")  # 0.4 x 100 + 0.6 x 110
-    assert rig.ask("venue", "fills") == tuple(fills)
+    assert rig.ask("venue", FILLS) == tuple(fills)
     told = [m for m in rig.ask("reconciler", "seen") if type(m) is PrivateStreamBack]
     assert told == [PrivateStreamBack("the private stream reconnected")], "the whole books are compared too"
 

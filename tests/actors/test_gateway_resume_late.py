@@ -29,6 +29,7 @@ from domain.orders import (
     VenueSnapshot,
 )
 from domain.products import CATALOG
+from domain.queries import REPORT
 from runtime.clock import WallClock
 from runtime.faults import FaultPlan, FaultSpec
 from runtime.scheduler import Scheduler
@@ -55,7 +56,7 @@ class CrashRig(Rig):
             "rest_url": fake.url, "credentials": ephemeral_credentials(), "timeout_s": 1.0, "private_per_s": 20.0})]
         config = SupervisorConfig(ping_interval_s=0.1, hang_timeout_s=2.0)
         self.ref = Supervisor.start(specs, config, self.services)
-        wait_until(lambda: self.ask("venue", "report") is not None, what="gateway started")
+        wait_until(lambda: self.ask("venue", REPORT) is not None, what="gateway started")
 
 
 @pytest.fixture

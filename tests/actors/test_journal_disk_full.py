@@ -17,6 +17,7 @@ from actors.app.tree import FAULT_TARGETS
 from actors.execution.orders import client_order_id
 from domain.control import JournalHealth, OperatorCommand
 from domain.orders import OrderIntent
+from domain.queries import OPEN_ORDERS, REPORT, OrderQuery
 from runtime.faults import FaultSpecError, parse_fault
 from tests.tree_harness import TreeHarness
 
@@ -41,10 +42,10 @@ def h():
 
 def resting_order(h: TreeHarness) -> None:
     """A buy limit far below the market: it rests at the venue until cancelled."""
-    mark = Decimal(h.tree.ask("market_data", "report")["BTC-USD"]["mark"])
+    mark = Decimal(h.tree.ask("market_data", REPORT)["BTC-USD"]["mark"])
     price = (mark / 2).quantize(Decimal("0.01"))
     h.services.send("execution", OrderIntent("test:resting", "BTC-USD", "BUY", Decimal("0.001"), "limit", price))
-    h.run_until(lambda: len(h.tree.ask("venue", "open_orders")) == 1, max_seconds=2, what="order resting")
+    h.run_until(lambda: len(h.tree.ask("venue", OPEN_ORDERS)) == 1, max_seconds=2, what="order resting")
 
 
 def half_written(db: Path) -> list[str]:
@@ -67,8 +68,8 @@ def test_disk_full_on_a_journal_write_halts_trading_and_cancels_open_orders(h, e
     h.run_until(lambda: h.services.metrics.value("journal.write_errors") >= 1, max_seconds=60,
                 what="a journal write refused")
     h.run_until(lambda: h.status()["trading_state"] == "HALTED", max_seconds=5, what="HALTED")
-    h.run_until(lambda: h.tree.ask("venue", "open_orders") == ()
-                and h.tree.ask("execution", "report")["open_orders"] == 0, max_seconds=5, what="orders cancelled")
+    h.run_until(lambda: h.tree.ask("venue", OPEN_ORDERS) == ()
+                and h.tree.ask("execution", REPORT)["open_orders"] == 0, max_seconds=5, what="orders cancelled")
     h.run(3.0)  # trading goes on being refused, the journal goes on failing to write
 
     status = h.status()
@@ -111,20 +112,20 @@ def test_resume_releases_the_journal_hold_once_the_journal_has_reported_ok(h):
 def test_an_intent_log_write_refused_sends_nothing_halts_and_cancels_open_orders(h, errors):
     h.run_until(lambda: len(h.fills()) >= 1, max_seconds=60, what="a first fill")
     resting_order(h)
-    sent_before = h.tree.ask("execution", "report")["orders"]
+    sent_before = h.tree.ask("execution", REPORT)["orders"]
     h.faults.arm(parse_fault("execution:disk_full:after=1", FAULT_TARGETS))
     h.run_until(lambda: h.faults.fired().get("execution", 0) == 1, max_seconds=10, what="the fault fired")
     refused = OrderIntent("test:refused", "BTC-USD", "BUY", Decimal("0.001"), "market")
     h.services.send("execution", refused)
     h.run_until(lambda: h.status()["trading_state"] == "HALTED", max_seconds=5, what="HALTED")
-    h.run_until(lambda: h.tree.ask("venue", "open_orders") == ()
-                and h.tree.ask("execution", "report")["open_orders"] == 0, max_seconds=5, what="orders cancelled")
+    h.run_until(lambda: h.tree.ask("venue", OPEN_ORDERS) == ()
+                and h.tree.ask("execution", REPORT)["open_orders"] == 0, max_seconds=5, what="orders cancelled")
 
     reason = "intent log: No space left on device (intent log)"
     status = h.status()
     assert status["holds"]["intent_log"] == f"HALTED: journal: {reason}"
-    assert h.tree.ask("execution", "report")["orders"] == sent_before, "the refused order was never sent"
-    assert h.tree.ask("venue", ("order", client_order_id("test:refused"))) is None, "the venue never saw it"
+    assert h.tree.ask("execution", REPORT)["orders"] == sent_before, "the refused order was never sent"
+    assert h.tree.ask("venue", OrderQuery(client_order_id("test:refused"))) is None, "the venue never saw it"
     lines = [m for level, m in errors if level == "ERROR" and "intent could not be written" in m]
     assert len(lines) == 1 and reason in lines[0]
     h.services.tell_supervisor(OperatorCommand("resume", "r1"))

@@ -17,6 +17,7 @@ from actors.journal.actor import BATCH_MAX, JournalActor
 from domain.control import Decision, JournalHealth
 from domain.orders import Fill, HeldOrder, OrderPlaced, OrderUpdate, PlaceOrder
 from domain.portfolio import FundingRecord, PositionRecord
+from domain.queries import COUNTS
 from domain.records import DayStartRecord, StrategyStateRecord, TradingStateRecord, WatermarkRecord
 from runtime.faults import FaultPlan, parse_fault
 from runtime.messages import SupervisionEvent
@@ -120,7 +121,7 @@ def test_many_messages_told_at_once_end_in_fewer_commits_with_every_row_there(tm
     wait_until(lambda: metric(h, "journal.written") == len(messages), what="every message written")
     commits = metric(h, "journal.commits")
     assert commits <= math.ceil(len(messages) / BATCH_MAX) + 1 < len(messages), commits
-    counts = h.ask("journal", "counts")
+    counts = h.ask("journal", COUNTS)
     assert counts == {"orders": 50, "order_events": 50, "fills": 50, "positions": 50, "funding": 50,
                       "held_orders": 50, "supervision_events": 50, "decisions": 50, "intents": 50,
                       "trading_state": 50, "day_start": 50, "watermarks": 50, "strategy_state": 50}
@@ -166,7 +167,7 @@ def test_reads_and_stop_commit_what_came_before(tmp_path, stop):
     stop(h)
     for n in range(100):
         h.services.send("journal", Decision(float(n), "tick", str(n)))
-    assert h.ask("journal", "counts")["decisions"] == 100
+    assert h.ask("journal", COUNTS)["decisions"] == 100
     assert rows(h.db, "SELECT count(*) FROM decisions") == [(100,)], "committed before the answer"
     h.services.faults.arm(parse_fault(HOLD, NAMES))  # hold it again while the next batch and a stop queue up
     for n in range(100, 150):

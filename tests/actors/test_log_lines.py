@@ -20,6 +20,7 @@ from loguru import logger
 from actors.execution.orders import client_order_id
 from domain.control import OperatorCommand
 from domain.orders import CancelIntent, OrderIntent, OrderUpdate, VenueSnapshot
+from domain.queries import OPEN_ORDERS, REPORT
 from exchange.server import ExchangeServer
 from runtime.logging import SOCKET_LIBRARIES, setup_logging
 from tests.support import wait_until
@@ -68,11 +69,11 @@ def restore_logging():
 
 
 def mark(h: TreeHarness) -> D:
-    return D(h.tree.ask("market_data", "report")[PRODUCT]["mark"])
+    return D(h.tree.ask("market_data", REPORT)[PRODUCT]["mark"])
 
 
 def position(h: TreeHarness) -> D:
-    return h.tree.ask("portfolio", "report")["positions"].get(PRODUCT, {}).get("size", D(0))
+    return h.tree.ask("portfolio", REPORT)["positions"].get(PRODUCT, {}).get("size", D(0))
 
 
 def settle(h: TreeHarness) -> None:
@@ -120,7 +121,7 @@ def test_one_line_per_event_of_an_orders_life(lines):
         low = (mark(h) * D("0.97")).quantize(D(1))
         rest = client_order_id("rest")
         h.services.send("execution", OrderIntent("rest", PRODUCT, "BUY", D("0.01"), "limit", low))
-        h.run_until(lambda: rest in {u.client_order_id for u in h.tree.ask("venue", "open_orders")},
+        h.run_until(lambda: rest in {u.client_order_id for u in h.tree.ask("venue", OPEN_ORDERS)},
                     max_seconds=2, what="the limit rests")
         assert lines.starting("order sent", rest) == [
             f"order sent {PRODUCT} BUY limit 0.01 @ {low} reduce_only=false cid={rest} intent=rest"]

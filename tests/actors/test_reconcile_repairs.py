@@ -14,6 +14,7 @@ import pytest
 from actors.app.tree import FAULT_TARGETS
 from domain.control import OperatorCommand
 from domain.orders import NEVER_REACHED, Fill, net_positions
+from domain.queries import COUNTS, OPEN_ORDERS, REPORT
 from runtime.faults import parse_fault
 from tests.tree_harness import TreeHarness
 
@@ -25,12 +26,12 @@ def venue_positions(h: TreeHarness) -> dict[str, Decimal]:
 
 
 def portfolio_positions(h: TreeHarness) -> dict[str, Decimal]:
-    positions = h.tree.ask("portfolio", "report", timeout=5)["positions"]
+    positions = h.tree.ask("portfolio", REPORT, timeout=5)["positions"]
     return {pid: Decimal(str(p["size"])) for pid, p in positions.items()}
 
 
 def journal_fills(h: TreeHarness) -> int:
-    return h.tree.ask("journal", "counts", timeout=5)["fills"]
+    return h.tree.ask("journal", COUNTS, timeout=5)["fills"]
 
 
 def journal_rows(h: TreeHarness, sql: str, *args: object) -> list[tuple]:
@@ -95,9 +96,9 @@ def test_an_order_lost_on_its_way_to_the_venue_is_asked_for_and_ends_failed_not_
                              " ON e.client_order_id = o.client_order_id WHERE e.reason = ?", NEVER_REACHED)
     assert [status for _, status in failed] == ["FAILED"], "the lost order ended FAILED, once"
     lost = failed[0][0]
-    assert lost not in {o.client_order_id for o in h.tree.ask("venue", "open_orders", timeout=5)}
-    assert h.tree.ask("execution", "report", timeout=5)["open_orders"] == \
-        len(h.tree.ask("venue", "open_orders", timeout=5)), "no phantom PENDING order left in execution's table"
+    assert lost not in {o.client_order_id for o in h.tree.ask("venue", OPEN_ORDERS, timeout=5)}
+    assert h.tree.ask("execution", REPORT, timeout=5)["open_orders"] == \
+        len(h.tree.ask("venue", OPEN_ORDERS, timeout=5)), "no phantom PENDING order left in execution's table"
     before = len(h.fills())
     h.run_until(lambda: len(h.fills()) > before, max_seconds=60, what="trading goes on")
 
@@ -108,5 +109,5 @@ def test_the_start_of_day_equity_is_journaled_once_per_day_for_a_restart_to_star
                 what="the day's start journaled")
     h.run(2.0)
     [(day, equity)] = journal_rows(h, "SELECT utc_day, equity FROM day_start")
-    risk = h.tree.ask("risk", "report", timeout=5)
+    risk = h.tree.ask("risk", REPORT, timeout=5)
     assert Decimal(equity) == Decimal(str(risk["start_of_day_equity"])) and day == int(h.clock.now() // 86_400)

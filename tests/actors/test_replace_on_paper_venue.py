@@ -9,6 +9,7 @@ from decimal import Decimal as D
 
 from actors.execution.orders import client_order_id
 from domain.orders import OrderIntent, ReplaceIntent
+from domain.queries import OPEN_ORDERS, REPORT, OrderQuery
 from tests.tree_harness import TreeHarness
 
 PRODUCT = "BTC-USD"
@@ -17,16 +18,16 @@ QUIET = {"strategy.products": (PRODUCT,), "strategy.long_window": 200,  # the st
 
 
 def mark(h: TreeHarness) -> D:
-    return D(h.tree.ask("market_data", "report")[PRODUCT]["mark"])
+    return D(h.tree.ask("market_data", REPORT)[PRODUCT]["mark"])
 
 
 def position(h: TreeHarness) -> D:
-    return h.tree.ask("portfolio", "report")["positions"].get(PRODUCT, {}).get("size", D(0))
+    return h.tree.ask("portfolio", REPORT)["positions"].get(PRODUCT, {}).get("size", D(0))
 
 
 def venue_open(h: TreeHarness) -> dict:
     """Open bot orders at the venue by client_order_id."""
-    return {update.client_order_id: update for update in h.tree.ask("venue", "open_orders")}
+    return {update.client_order_id: update for update in h.tree.ask("venue", OPEN_ORDERS)}
 
 
 def test_a_resting_limit_is_replaced_at_the_venue_without_two_live_at_once():
@@ -51,10 +52,10 @@ def test_a_resting_limit_is_replaced_at_the_venue_without_two_live_at_once():
 
         h.run_until(replaced, max_seconds=2, what="the replacement rests, the original is gone")
         assert not seen_together
-        rested = h.tree.ask("venue", ("order", replacement))
+        rested = h.tree.ask("venue", OrderQuery(replacement))
         assert rested.status == "OPEN" and rested.leaves_size == D("0.01")
-        assert h.tree.ask("venue", ("order", original)).status == "CANCELLED"
-        report = h.tree.ask("execution", "report")
+        assert h.tree.ask("venue", OrderQuery(original)).status == "CANCELLED"
+        report = h.tree.ask("execution", REPORT)
         assert report["replaced"] == 1 and report["open_orders"] == 1 and report["refusals"] == {}
     finally:
         h.stop()
@@ -72,8 +73,8 @@ def test_a_local_stop_closes_a_long_when_the_mark_reaches_it():
                                                  stop_price=above, reduce_only=True,
                                                  stop_direction="STOP_DIRECTION_STOP_DOWN"))
         h.run_until(lambda: position(h) == 0, max_seconds=3, what="the stop closed the long")
-        report = h.tree.ask("execution", "report")
+        report = h.tree.ask("execution", REPORT)
         assert (report["stops_triggered"], report["stops_armed"]) == (1, 0)
-        assert h.tree.ask("venue", ("order", client_order_id("protect"))).status == "FILLED"
+        assert h.tree.ask("venue", OrderQuery(client_order_id("protect"))).status == "FILLED"
     finally:
         h.stop()

@@ -22,6 +22,7 @@ from domain.market import Bar
 from domain.orders import CancelAll
 from domain.portfolio import PortfolioUpdate
 from domain.products import CATALOG
+from domain.queries import REPORT
 from runtime.supervisor import ChildSpec, SupervisorConfig
 from tests.support import Harness, Recorder, wait_until
 from tests.tree_harness import TreeHarness
@@ -63,7 +64,7 @@ def bar(h: Harness, close: str) -> None:
 def evaluate(h: Harness) -> dict:
     """Let the guards run once (the timer is every second) and wait until the risk actor is done."""
     h.tick(1.0)
-    return h.ask("risk", "report")
+    return h.ask("risk", REPORT)
 
 
 def test_a_daily_loss_breach_reduces_cancels_and_stays_latched_until_the_utc_roll(rig):
@@ -186,7 +187,7 @@ def test_in_the_whole_tree_the_guards_see_portfolio_and_bars_and_the_report_has_
     h = TreeHarness(**{"strategy.long_window": 200, "strategy.stop_loss_bps": 0})
     try:
         h.run(3.0)
-        wait_until(lambda: "volatility:BTC-USD" in h.tree.ask("risk", "report")["verdicts"], what="bars reach risk")
+        wait_until(lambda: "volatility:BTC-USD" in h.tree.ask("risk", REPORT)["verdicts"], what="bars reach risk")
         report = collect(h.tree, "test", 3.0)
         risk = report["risk"]
         assert risk["level"] == "OK" and risk["holds"] == {}

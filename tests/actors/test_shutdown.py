@@ -5,11 +5,12 @@ with it, HALTED and execution's armed stops are gone."""
 from __future__ import annotations
 
 from domain.control import Shutdown
+from domain.queries import REPORT
 from tests.tree_harness import TreeHarness
 
 
 def stops_armed(h: TreeHarness) -> int:
-    return (h.tree.ask("execution", "report", timeout=5, default={}) or {}).get("stops_armed", 0)
+    return (h.tree.ask("execution", REPORT, timeout=5, default={}) or {}).get("stops_armed", 0)
 
 
 def test_shutdown_leaves_orders_working_or_cancels_them():
@@ -30,6 +31,6 @@ def test_shutdown_leaves_orders_working_or_cancels_them():
         assert status["trading_state"] == "HALTED"
         assert status["holds"]["shutdown"].startswith("HALTED")
         assert stops_armed(h) == 0
-        assert (h.tree.ask("execution", "report", timeout=5, default={}) or {}).get("open_orders") == 0
+        assert (h.tree.ask("execution", REPORT, timeout=5, default={}) or {}).get("open_orders") == 0
     finally:
         h.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from domain.orders import OrderIntent
+from domain.queries import REPORT
 from tests.tree_harness import TreeHarness
 
 
@@ -18,15 +19,15 @@ def test_orders_are_refused_on_a_stale_book_and_accepted_once_it_is_fresh_again(
     try:
         h.run(2.0)
         h.services.send("execution", intent(1))
-        h.run_until(lambda: h.tree.ask("execution", "report")["orders"] == 1, max_seconds=1, what="fresh: sent")
+        h.run_until(lambda: h.tree.ask("execution", REPORT)["orders"] == 1, max_seconds=1, what="fresh: sent")
         h.clock.advance(6.0)  # no frame for longer than stale_after_s (5 s)
         h.tracker.wait_quiescent(2)
         h.services.send("execution", intent(2))
         h.tracker.wait_quiescent(2)
-        report = h.tree.ask("execution", "report")
+        report = h.tree.ask("execution", REPORT)
         assert report["orders"] == 1 and report["refusals"] == {"stale_book": 1}
         h.run(0.5)  # frames again
         h.services.send("execution", intent(3))
-        h.run_until(lambda: h.tree.ask("execution", "report")["orders"] == 2, max_seconds=1, what="fresh again")
+        h.run_until(lambda: h.tree.ask("execution", REPORT)["orders"] == 2, max_seconds=1, what="fresh again")
     finally:
         h.stop()

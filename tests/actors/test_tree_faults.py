@@ -13,6 +13,7 @@ import pytest
 
 from actors.app.tree import FAULT_TARGETS
 from domain.orders import OrderIntent
+from domain.queries import OPEN_ORDERS, REPORT
 from runtime.faults import parse_fault
 from tests.tree_harness import TreeHarness
 
@@ -58,10 +59,10 @@ def test_hang_is_detected_by_ping_deadline_and_the_run_goes_on_trading(harness, 
 
 def resting_order(h: TreeHarness) -> None:
     """A buy limit far below the market: it rests at the venue until cancelled."""
-    mark = Decimal(h.tree.ask("market_data", "report")["BTC-USD"]["mark"])
+    mark = Decimal(h.tree.ask("market_data", REPORT)["BTC-USD"]["mark"])
     price = (mark / 2).quantize(Decimal("0.01"))
     h.services.send("execution", OrderIntent("test:resting", "BTC-USD", "BUY", Decimal("0.001"), "limit", price))
-    h.run_until(lambda: len(h.tree.ask("venue", "open_orders")) == 1, max_seconds=2, what="order resting")
+    h.run_until(lambda: len(h.tree.ask("venue", OPEN_ORDERS)) == 1, max_seconds=2, what="order resting")
 
 
 @pytest.mark.parametrize("actor", FAULT_TARGETS)
@@ -71,16 +72,16 @@ def test_poison_message_escalates_exactly_once_to_halted(harness, actor):
     resting_order(h)
     arm(h, f"{actor}:crash:every=1")
     h.run_until(lambda: h.status()["escalations"] == 1, max_seconds=120, what="escalation")
-    h.run_until(lambda: h.tree.ask("venue", "open_orders") == (), max_seconds=2, what="open orders cancelled")
+    h.run_until(lambda: h.tree.ask("venue", OPEN_ORDERS) == (), max_seconds=2, what="open orders cancelled")
     status = h.status()
     assert status["trading_state"] == "HALTED"
     orders_at_halt = len({f.client_order_id for f in h.fills()})
-    updates_before = h.tree.ask("market_data", "report", default={}).get("BTC-USD", {}).get("updates_applied")
+    updates_before = h.tree.ask("market_data", REPORT, default={}).get("BTC-USD", {}).get("updates_applied")
     h.run(10.0)
     status = h.status()
     assert [e.kind for e in status["events"]].count("escalated") == 1
     assert status["escalations"] == 1 and status["trading_state"] == "HALTED"
     assert len({f.client_order_id for f in h.fills()}) == orders_at_halt, "no new orders while HALTED"
     if actor not in ("streaming", "market_data"):
-        updates_after = h.tree.ask("market_data", "report")["BTC-USD"]["updates_applied"]
+        updates_after = h.tree.ask("market_data", REPORT)["BTC-USD"]["updates_applied"]
         assert updates_after > updates_before, "market data keeps flowing while HALTED"

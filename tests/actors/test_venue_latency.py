@@ -9,6 +9,7 @@ from actors.venue.actor import PaperVenueActor
 from domain.market import L2Update
 from domain.orders import CancelOrder, PlaceOrder
 from domain.products import BTC_USD, CATALOG
+from domain.queries import FILLS, OPEN_ORDERS, OrderQuery
 from runtime.actor import SupervisedActor
 from runtime.supervisor import ChildSpec
 from tests.support import Harness, wait_until
@@ -31,14 +32,14 @@ def test_an_order_meets_the_book_only_after_its_latency():
         book = L2Update.from_sides(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0)
         h.services.send("venue", book)
         h.services.send("venue", PlaceOrder("c1", SPOT, "BUY", "market", D("0.5")))
-        h.ask("venue", "fills")  # queues behind the sends: the order is on its way before time moves
+        h.ask("venue", FILLS)  # queues behind the sends: the order is on its way before time moves
         # 100 ms +- 50 %: nothing can have arrived before 50 ms
         h.tick(0.049)
-        assert h.ask("venue", "fills") == ()
+        assert h.ask("venue", FILLS) == ()
         h.services.send("venue", L2Update.from_sides(SPOT, False, (), (("100.50", "0"), ("101.00", "1")), 1.0, 1, 0))
-        h.ask("venue", "fills")
+        h.ask("venue", FILLS)
         h.tick(0.102)  # past the longest latency
-        fills = wait_until(lambda: h.ask("venue", "fills"), what="the order arrived")
+        fills = wait_until(lambda: h.ask("venue", FILLS), what="the order arrived")
         assert [(f.price, f.size) for f in fills] == [(D("101.00"), D("0.5"))]  # the book as it stood then
     finally:
         h.stop()
@@ -52,12 +53,12 @@ def test_a_cancel_sent_right_after_its_order_never_lets_it_fill_when_it_overtake
             h.services.send("venue", L2Update.from_sides(SPOT, True, (("100.00", "1"),), (("100.50", "1"),), 1.0, 1, 0))
             h.services.send("venue", PlaceOrder("c1", SPOT, "BUY", "limit", D("0.5"), D("99.00")))
             h.services.send("venue", CancelOrder("c1"))
-            h.ask("venue", "fills")  # both are on their way before time moves
+            h.ask("venue", FILLS)  # both are on their way before time moves
             h.tick(0.16)
-            order = wait_until(lambda h=h: h.ask("venue", ("order", "c1")), what="order arrived")
+            order = wait_until(lambda h=h: h.ask("venue", OrderQuery("c1")), what="order arrived")
             assert order.status == "CANCELLED"
             outcomes.add(order.reason)
-            assert h.ask("venue", "open_orders") == ()
+            assert h.ask("venue", OPEN_ORDERS) == ()
         finally:
             h.stop()
     assert outcomes == {"", "CANCELLED_BEFORE_ARRIVAL"}  # both orders of arrival happened

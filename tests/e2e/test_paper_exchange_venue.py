@@ -21,6 +21,7 @@ from actors.venue.gateway_actor import CoinbaseGatewayActor
 from actors.wire.user import UserStreamFrame
 from config.schema import StreamingConfig
 from domain.orders import CancelAll, OrderUpdate, PlaceOrder, SyncRequest, VenueSnapshot
+from domain.queries import REPORT
 from exchange.account import PaperAccount
 from exchange.server import ExchangeServer
 from runtime.clock import WallClock
@@ -48,7 +49,7 @@ def test_the_private_stream_forwards_user_and_heartbeat_frames_and_nothing_else_
     try:
         def stream_report() -> dict:
             entry = services.directory.get(USER_STREAM)
-            return entry.ref.ask("report", timeout=5) if entry is not None and entry.ref is not None else {}
+            return entry.ref.ask(REPORT, timeout=5) if entry is not None and entry.ref is not None else {}
 
         wait_until(lambda: stream_report().get("per_channel", {}).get("futures_balance_summary", 0) >= 2
                    and stream_report().get("per_channel", {}).get("user", 0) >= 1, what="private frames")

@@ -9,6 +9,7 @@ from decimal import Decimal
 from actors.app.tree import FAULT_TARGETS
 from domain.orders import OrderIntent
 from domain.products import BTC_USD
+from domain.queries import REPORT
 from exchange import frames
 from runtime.faults import parse_fault
 from tests.live_rig import LiveRig
@@ -27,7 +28,7 @@ class Orders:
         self.numbers = itertools.count(1)
 
     def outcomes(self) -> tuple[int, dict[str, int]]:
-        report = self.ask("execution", "report")
+        report = self.ask("execution", REPORT)
         return report["orders"], report["refusals"]
 
     def attempt(self, send, side: str, size: str) -> str:
@@ -55,7 +56,7 @@ def test_offline_refuses_new_risk_reductions_go_and_online_trades_again():
         # The first may meet a liquidity snapshot not taken yet: retry until one goes.
         wait_until(lambda: orders.attempt(send, "BUY", "0.002") == "sent", timeout=10, what="a first order")
         def position() -> Decimal | None:
-            return rig.tree.ask("portfolio", "report")["positions"].get(SPOT, {}).get("size")
+            return rig.tree.ask("portfolio", REPORT)["positions"].get(SPOT, {}).get("size")
 
         wait_until(lambda: position() == Decimal("0.002"), timeout=5, what="the first order filled")
 
@@ -91,7 +92,7 @@ def test_a_restarted_execution_asks_market_data_and_still_refuses():
     try:
         h.run(2.0)
         feed_status("delisted")
-        assert h.tree.ask("market_data", "report")[SPOT]["status"] == "delisted"
+        assert h.tree.ask("market_data", REPORT)[SPOT]["status"] == "delisted"
         assert attempt("BUY", "0.001") == "product_status"
         # Crash execution on its next intent; the supervisor restarts it.
         h.faults.arm(parse_fault("execution:crash:on=OrderIntent", FAULT_TARGETS))

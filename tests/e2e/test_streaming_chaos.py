@@ -21,6 +21,7 @@ import pytest
 from actors.market_data.digest import book_digest
 from domain.market import BookStatus
 from domain.orders import OrderIntent
+from domain.queries import REPORT
 from tests.live_rig import LiveRig
 from tests.support import wait_until
 from tests.trace_audit import (
@@ -115,7 +116,7 @@ def _probe_bad_book(r: LiveRig, e: TraceEvent, numbers: Iterator[int]) -> None:
 
 
 def _audit(r: LiveRig, kind: str) -> None:
-    report = r.tree.ask("execution", "report")
+    report = r.tree.ask("execution", REPORT)
     events = r.trace.events()  # after the report: every order it counts is in the trace
     sent = [e for e in events if e.actor == "execution" and sent_order(e) is not None]
     assert len(sent) >= report["orders"] >= 1, "orders were sent, and the trace saw every one"

@@ -27,9 +27,11 @@ from actors.venue.endpoints import COINBASE_USER_WS as COINBASE_USER_DATA
 from config.loader import apply_overrides, load_profile
 from config.schema import StreamingConfig
 from domain.control import ACTIVE
+from domain.queries import REPORT
 from exchange.account import PaperAccount
 from exchange.server import ExchangeServer
 from runtime.clock import WallClock
+from runtime.messages import STATUS
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, SupervisorConfig
@@ -174,13 +176,13 @@ class UserStreamRig:
 
     def report(self) -> dict:
         entry = self.services.directory.get(USER_STREAM)
-        return entry.ref.ask("report", timeout=5) if entry is not None and entry.ref is not None else {}
+        return entry.ref.ask(REPORT, timeout=5) if entry is not None and entry.ref is not None else {}
 
     def received(self, channel: str, at_least: int = 1) -> bool:
         return self.report().get("per_channel", {}).get(channel, 0) >= at_least
 
     def trading_state(self) -> str:
-        return self.orchestrator.ask("status", timeout=5)["trading_state"]
+        return self.orchestrator.ask(STATUS, timeout=5)["trading_state"]
 
     def stop(self) -> None:
         self.orchestrator.stop(block=True, timeout=10)

@@ -11,6 +11,7 @@ import pytest
 from runtime.actor import SupervisedActor
 from runtime.clock import ManualClock
 from runtime.dispatcher import DispatchableActor, Dispatcher
+from runtime.messages import STATUS
 from runtime.scheduler import Scheduler
 from runtime.services import Services
 from runtime.supervisor import ChildSpec, Supervisor, SupervisorConfig
@@ -137,7 +138,7 @@ def test_a_supervised_tree_restarts_a_crashed_child_on_the_manual_clock_without_
     assert services.directory.get("child") is not None and services.directory.get("child").ref is None
     clock.advance(5.0)  # past the restart back-off: RestartDue fires inside advance
     dispatcher.run_until_idle()
-    status = supervisor.ask("status", timeout=1)
+    status = supervisor.ask(STATUS, timeout=1)
     assert status["epochs"] == {"child": 2} and status["restarts"] == {"child": 1}
     assert [e.kind for e in status["events"]][:4] == ["started", "failed", "restart_scheduled", "restarted"]
     assert services.send("child", "hello")
@@ -158,7 +159,7 @@ def test_a_dispatched_supervisor_does_not_ping_its_children() -> None:
     for _ in range(20):
         clock.advance(0.25)
         dispatcher.run_until_idle()
-    assert supervisor.ask("status", timeout=1)["awaiting_pong"] == []
+    assert supervisor.ask(STATUS, timeout=1)["awaiting_pong"] == []
     assert not any(type(m).__name__ == "Ping" for m in seen)
     supervisor.stop(block=True, timeout=2)
     scheduler.stop()
