@@ -207,18 +207,8 @@ Frame = Union[
     FuturesBalanceSummaryFrame,
 ]
 
-_LenientFrame = Union[
-    HeartbeatsFrame,
-    _AnySideL2DataFrame,
-    MarketTradesFrame,
-    TickerFrame,
-    TickerBatchFrame,
-    SubscriptionsFrame,
-    CandlesFrame,
-    StatusFrame,
-    UserFrame,
-    FuturesBalanceSummaryFrame,
-]
+# The same union with the any-side level2 frame in place of the strict one.
+_LenientFrame = Union[tuple(_AnySideL2DataFrame if t is L2DataFrame else t for t in Frame.__args__)]  # type: ignore
 
 FRAME_TYPES: tuple[type[_Frame], ...] = Frame.__args__  # type: ignore[attr-defined]
 CHANNEL_OF: dict[type, str] = {t: cast(str, t.__struct_config__.tag) for t in FRAME_TYPES}  # every frame has a str tag
@@ -289,7 +279,7 @@ class FrameDecoder:
     def decode_any_side(self, text: str | bytes) -> Frame:
         """The lenient decode: a level2 level's side may be any text. Raises as decode_or_raise."""
         frame = self._any_side.decode(text)
-        return frame.usual() if type(frame) is _AnySideL2DataFrame else frame  # type: ignore[return-value]
+        return frame.usual() if type(frame) is _AnySideL2DataFrame else frame
 
     def decode(self, text: str | bytes) -> Frame | Rejected:
         if len(text) > MAX_FRAME_CHARS:
