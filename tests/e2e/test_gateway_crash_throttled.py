@@ -17,7 +17,7 @@ from tests.e2e.test_paper_exchange_venue import PERPSBOT, without_credentials
 # The crash lands on the first order's fill frame (the first `user` frame is the subscribe
 # snapshot). Held create answers (rest_timeout) make sure that answer is lost with the crash
 # rather than racing the frame; the 429 storms throttle the new incarnation's re-sends.
-FAULT = "venue:crash:after=2:on=RawFrame"
+FAULT = "venue:crash:after=2:on=UserStreamFrame"
 CHAOS = ("rest_timeout:at=1,for=6", "rest_429:every=8")  # 8-11 s, 16-19 s: none on at the report
 
 
