@@ -12,8 +12,7 @@ rule's slow paths) is unchanged since, or faster, which only makes the compariso
 
 from __future__ import annotations
 
-import datetime
-from typing import Any, Union, cast
+from typing import Any, cast
 
 import msgspec
 
@@ -25,16 +24,13 @@ from actors.streaming.codec import (
     CHANNEL_OF,
     MALFORMED,
     MAX_FRAME_CHARS,
-    CandlesFrame,
-    FuturesBalanceSummaryFrame,
+    AnySideL2DataFrame,
     HeartbeatsFrame,
+    LenientFrame,
     MarketTradesFrame,
     Rejected,
     StatusFrame,
     SubscriptionsFrame,
-    TickerBatchFrame,
-    TickerFrame,
-    UserFrame,
     classify,
     l2_fault,
     status_fault,
@@ -43,126 +39,37 @@ from actors.streaming.codec import (
 )
 from actors.streaming.core import FrameResult, StreamingCore
 from actors.wire.decimals import FAST_CHARS, why_not
+from actors.wire.timestamps import parse_timestamp
 from domain.market import BookStatus, RawFrame
 from domain.products import ProductSpec
 
 # ---------------------------------------------------------------- the timestamp parser of then
 
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-_MINUTE_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch seconds of that minute
-_MINUTE_CACHE_MAX = 4096
-_SECOND_BASE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds of that second
-_SECOND_CACHE_MAX = 4096
-# The second of the last timestamp parsed: frames arrive many to a second. One tuple, replaced whole.
+# The second of the last timestamp parsed, as then: no cache of the last whole stamp.
 _LAST_SECOND: tuple[str, int] = ("1970-01-01T00:00:00", 0)
 _DIGITS = "0123456789"
 
 
-def _minute_base(prefix: str) -> int:
-    """Epoch seconds of "YYYY-MM-DDTHH:MM", validated, cached."""
-    if (
-        len(prefix) != 16
-        or prefix[4] != "-"
-        or prefix[7] != "-"
-        or prefix[10] not in "Tt"
-        or prefix[13] != ":"
-        or not prefix.isascii()
-    ):
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    parts = (prefix[0:4], prefix[5:7], prefix[8:10], prefix[11:13], prefix[14:16])
-    if not all(p.isdigit() for p in parts):
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    year, month, day, hour, minute = (int(p) for p in parts)
-    if hour > 23 or minute > 59:
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    days = datetime.date(year, month, day).toordinal() - _EPOCH_ORDINAL  # validates the date
-    base = days * 86400 + hour * 3600 + minute * 60
-    if len(_MINUTE_BASE) >= _MINUTE_CACHE_MAX:
-        _MINUTE_BASE.clear()
-    _MINUTE_BASE[prefix] = base
-    return base
-
-
-def _second_base(prefix: str) -> int:
-    """Epoch seconds of "YYYY-MM-DDTHH:MM:SS", validated, cached."""
-    if len(prefix) != 19 or prefix[16] != ":" or not prefix.isascii():
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    base = _MINUTE_BASE.get(prefix[:16])
-    if base is None:
-        base = _minute_base(prefix[:16])
-    ss = prefix[17:19]
-    if not ss.isdigit() or ss > "60":
-        raise ValueError(f"bad timestamp: {prefix!r}")
-    seconds = base + int(ss)
-    if len(_SECOND_BASE) >= _SECOND_CACHE_MAX:
-        _SECOND_BASE.clear()
-    _SECOND_BASE[prefix] = seconds
-    return seconds
-
-
 def parse_timestamp_before(text: str) -> float:
-    """RFC 3339 (`2026-11-23T21:40:01.000412345Z`: any number of fractional digits, `Z` or
-    `+HH:MM`) to epoch seconds. Raises ValueError on anything else.
-
-    datetime.fromisoformat in 3.11 refuses 9 fractional digits, and this is on the hot path: the
-    whole second is cached, the fraction is one slice.
-    """
+    """The parser's hot path as it was: the second cached, the fraction checked by one strip. A
+    new second's base and every other form are read by today's parser (the same rules then)."""
     global _LAST_SECOND
     prefix, seconds = _LAST_SECOND
-    if not text.startswith(prefix):  # a new second (startswith copies nothing; a slice would)
+    if not text.startswith(prefix):
         prefix = text[:19]
-        cached = _SECOND_BASE.get(prefix)
-        seconds = cached if cached is not None else _second_base(prefix)
+        seconds = int(parse_timestamp(prefix + "Z"))
         _LAST_SECOND = (prefix, seconds)
-    if len(text) > 21 and text[19] == "." and text[-1] == "Z":  # the usual form: fraction, Zulu
+    if len(text) > 21 and text[19] == "." and text[-1] == "Z":
         fraction = text[19:-1]
-        if fraction.strip(_DIGITS) == ".":  # "." and ASCII digits only
+        if fraction.strip(_DIGITS) == ".":
             return seconds + float(fraction)
-    rest = text[19:]
-    if not rest or not rest.isascii():
-        raise ValueError(f"bad timestamp: {text!r}")
-    if rest[-1] in "Zz":
-        zone = 0
-        body = rest[:-1]
-    elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":" and rest[-5:-3].isdigit() and rest[-2:].isdigit():
-        zone = int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60
-        if rest[-6] == "-":
-            zone = -zone
-        body = rest[:-6]
-    else:
-        raise ValueError(f"bad timestamp zone: {text!r}")
-    if not body:
-        return float(seconds - zone)
-    if body[0] != "." or not body[1:].isdigit():
-        raise ValueError(f"bad timestamp fraction: {text!r}")
-    return (seconds - zone) + float(body)  # body is "." and ASCII digits only
+    return parse_timestamp(text)
 
 
 # ---------------------------------------------------------------- the level2 frame types of then
 
-
-class _L2LevelBefore(msgspec.Struct, frozen=True, gc=False):
-    side: str  # any text: the side was not a literal then
-    price_level: str
-    new_quantity: str
-
-
-class _L2EventBefore(msgspec.Struct, frozen=True, gc=False):
-    type: str
-    product_id: str
-    updates: tuple[_L2LevelBefore, ...] = ()
-
-
-class L2DataFrameBefore(msgspec.Struct, frozen=True, tag="l2_data", tag_field="channel", kw_only=True, gc=False):
-    sequence_num: int
-    timestamp: str
-    client_id: str = ""
-    events: tuple[_L2EventBefore, ...]
-
-
-FrameBefore = Union[HeartbeatsFrame, L2DataFrameBefore, MarketTradesFrame, TickerFrame, TickerBatchFrame,
-                    SubscriptionsFrame, CandlesFrame, StatusFrame, UserFrame, FuturesBalanceSummaryFrame]
-CHANNEL_OF_BEFORE: dict[type, str] = {**CHANNEL_OF, L2DataFrameBefore: "l2_data"}
+# The level2 frame with a side of any text (codec.AnySideL2DataFrame) in today's union.
+CHANNEL_OF_BEFORE: dict[type, str] = {**CHANNEL_OF, AnySideL2DataFrame: "l2_data"}
 
 
 # ---------------------------------------------------------------- the cores around the old book
@@ -186,7 +93,7 @@ class StreamingCoreBefore(StreamingCore):
 
     def __init__(self, products: tuple[str, ...], channels: tuple[str, ...]) -> None:
         super().__init__(products, channels)
-        self._decode = msgspec.json.Decoder(FrameBefore, strict=False).decode  # type: ignore[assignment]
+        self._decode = msgspec.json.Decoder(LenientFrame, strict=False).decode
 
     def on_frame(self, raw: RawFrame, now: float) -> FrameResult:  # as at 0b801fa
         self.frames += 1
@@ -215,7 +122,7 @@ class StreamingCoreBefore(StreamingCore):
         result.channel = channel
 
         ts = 0.0
-        if cls is L2DataFrameBefore or cls is MarketTradesFrame:
+        if cls is AnySideL2DataFrame or cls is MarketTradesFrame:
             try:
                 ts = parse_timestamp_before(frame.timestamp)
             except ValueError as exc:
@@ -236,8 +143,8 @@ class StreamingCoreBefore(StreamingCore):
             return result
 
         # mypy does not narrow `frame` through `cls is ...`; the casts say what the dispatch guarantees
-        if cls is L2DataFrameBefore:
-            l2 = cast(L2DataFrameBefore, frame)
+        if cls is AnySideL2DataFrame:
+            l2 = cast(AnySideL2DataFrame, frame)
             if not self._on_l2(l2, state, ts, raw, result.outputs):
                 # A bad number: content lost, as with a bad timestamp. Its updates were taken back;
                 # its number is given back too, so the next frame shows the gap.

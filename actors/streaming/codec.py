@@ -58,7 +58,8 @@ class L2DataFrame(_Frame, frozen=True, tag="l2_data", gc=False):
 
 
 # The same frame with any text as a level's side: decoded only when the strict decode refused a
-# frame, and turned into an L2DataFrame (a Struct's constructor does not check types).
+# frame, and turned into an L2DataFrame (a Struct's constructor does not check types). It is also
+# the level2 frame as it was decoded before sides were literals (bench's old path decodes it).
 class _AnySideLevel(msgspec.Struct, frozen=True, gc=False):
     side: str
     price_level: str
@@ -71,7 +72,7 @@ class _AnySideEvent(msgspec.Struct, frozen=True, gc=False):
     updates: tuple[_AnySideLevel, ...] = ()
 
 
-class _AnySideL2DataFrame(_Frame, frozen=True, tag="l2_data", gc=False):
+class AnySideL2DataFrame(_Frame, frozen=True, tag="l2_data", gc=False):
     events: tuple[_AnySideEvent, ...]
 
     def usual(self) -> L2DataFrame:
@@ -208,7 +209,7 @@ Frame = Union[
 ]
 
 # The same union with the any-side level2 frame in place of the strict one.
-_LenientFrame = Union[tuple(_AnySideL2DataFrame if t is L2DataFrame else t for t in Frame.__args__)]  # type: ignore
+LenientFrame = Union[tuple(AnySideL2DataFrame if t is L2DataFrame else t for t in Frame.__args__)]  # type: ignore
 
 FRAME_TYPES: tuple[type[_Frame], ...] = Frame.__args__  # type: ignore[attr-defined]
 CHANNEL_OF: dict[type, str] = {t: cast(str, t.__struct_config__.tag) for t in FRAME_TYPES}  # every frame has a str tag
@@ -273,13 +274,13 @@ class FrameDecoder:
 
     def __init__(self) -> None:
         self._decoder = msgspec.json.Decoder(Frame, strict=False)
-        self._any_side = msgspec.json.Decoder(_LenientFrame, strict=False)
+        self._any_side = msgspec.json.Decoder(LenientFrame, strict=False)
         self.decode_or_raise = self._decoder.decode
 
     def decode_any_side(self, text: str | bytes) -> Frame:
         """The lenient decode: a level2 level's side may be any text. Raises as decode_or_raise."""
         frame = self._any_side.decode(text)
-        return frame.usual() if type(frame) is _AnySideL2DataFrame else frame
+        return frame.usual() if type(frame) is AnySideL2DataFrame else frame
 
     def decode(self, text: str | bytes) -> Frame | Rejected:
         if len(text) > MAX_FRAME_CHARS:
